@@ -1,0 +1,84 @@
+"""The group, shared options and the one place that turns library errors into ``Error:`` lines."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+
+import click
+
+from matcher import __version__
+from matcher.errors import MatcherError, SolutionError
+
+EXIT_ERROR, EXIT_USAGE, EXIT_INFEASIBLE, EXIT_NO_SOLUTION = 1, 2, 3, 4
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", prog_name="matcher")
+@click.option("--debug", is_flag=True, help="Show the full traceback of an error.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Match donor resources to national requests for small arms control assistance.
+
+    \b
+    Example:
+      matcher validate scenarios/sahel-pssm-2027.yaml
+      matcher solve scenarios/sahel-pssm-2027.yaml --format table
+    """
+    ctx.obj = {"debug": debug}
+
+
+def handle_errors(fn):
+    """Turn library errors into one ``Error:`` line on stderr and exit code 1; no traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except SolutionError as exc:
+            _fail(f"internal: {exc} Please report it with the scenario file.")
+        except MatcherError as exc:
+            _fail(str(exc))
+        except KeyboardInterrupt:
+            _fail("interrupted; nothing was written")
+        except Exception as exc:  # noqa: BLE001 - the last line of defence for a user
+            _fail(f"unexpected {type(exc).__name__}: {exc}; rerun with --debug for the traceback")
+
+    return wrapper
+
+
+def _fail(message: str) -> None:
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and (ctx.find_root().obj or {}).get("debug"):
+        traceback.print_exc()
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(EXIT_ERROR)
+
+
+def write_output(text: str, output: str | None) -> None:
+    """Write to stdout, or atomically to a file: a reader never sees half a file."""
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    target = Path(output)
+    if not target.parent.exists():
+        raise MatcherError(f"{output}: folder {target.parent} does not exist; create it or choose another path")
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def main() -> int:
+    """Console-script entry point."""
+    return cli.main(prog_name="matcher")

@@ -1,0 +1,425 @@
+"""Validated, immutable value objects of scenario format v1: Scenario, Donor, Request, Partner, Policy.
+
+Field checks live on the models; checks that need the whole scenario (unique ids, references,
+commitments against budgets) live in :func:`check_scenario`, run when a Scenario is built.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from datetime import date
+from decimal import ROUND_FLOOR, Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from matcher.errors import Problem, ScenarioError
+from matcher.reference import PARTNER_TYPES, REGIONS, THEMES, countries, region_slugs
+
+Money = Annotated[int, Field(ge=0)]
+Id = Annotated[str, Field(min_length=1)]
+Term = Literal["coverage", "volume", "grants", "cost"]
+
+DEFAULT_PRIORITY_WEIGHTS = {1: 1.0, 2: 2.0, 3: 4.0, 4: 8.0, 5: 16.0}
+
+
+def _suggest(value: str, choices: tuple[str, ...] | frozenset[str] | list[str], what: str) -> str:
+    """``'stockpiles' is not a theme; did you mean 'stockpile'?`` with the vocabulary when short."""
+    close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.6)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    listing = "" if close or len(choices) > 20 else f" (one of: {', '.join(sorted(choices))})"
+    return f"'{value}' is not {what}{hint}{listing}"
+
+
+def _check_country(code: str) -> str:
+    if code not in countries():
+        raise ValueError(_suggest(code, list(countries()), "an ISO 3166-1 alpha-3 country code"))
+    return code
+
+
+def _check_region(slug: str) -> str:
+    if slug not in region_slugs():
+        raise ValueError(_suggest(slug, region_slugs(), "a UN M49 region slug"))
+    return slug
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Donor(_Frozen):
+    """An offer of funds (``kind: funds``) or of in-kind capacity (``kind: in_kind``) for the period."""
+
+    id: Id
+    name: str | None = None
+    kind: Literal["funds", "in_kind"] = "funds"
+    budget: Money | None = None
+    currency: str | None = None
+    min_grant: Money | None = None
+    max_grant: Money | None = None
+    regions: list[str] = []
+    countries: list[str] = []
+    exclude_countries: list[str] = []
+    themes: list[str] = []
+    partner_types: list[str] = []
+    capacity: Money | None = None
+    unit: str | None = None
+    confidence: Annotated[float, Field(ge=0, le=1)] | None = None
+    budget_range: tuple[Money, Money] | None = None
+
+    @field_validator("regions")
+    @classmethod
+    def _regions(cls, v: list[str]) -> list[str]:
+        return [_check_region(s) for s in v]
+
+    @field_validator("countries", "exclude_countries")
+    @classmethod
+    def _countries(cls, v: list[str]) -> list[str]:
+        return [_check_country(c) for c in v]
+
+    @field_validator("themes")
+    @classmethod
+    def _themes(cls, v: list[str]) -> list[str]:
+        for t in v:
+            if t not in THEMES:
+                raise ValueError(_suggest(t, THEMES, "a theme"))
+        return v
+
+    @field_validator("partner_types")
+    @classmethod
+    def _partner_types(cls, v: list[str]) -> list[str]:
+        for t in v:
+            if t not in PARTNER_TYPES:
+                raise ValueError(_suggest(t, PARTNER_TYPES, "a partner type"))
+        return v
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, v: str | None) -> str | None:
+        if v is not None and not (len(v) == 3 and v.isalpha() and v.isupper()):
+            raise ValueError(f"'{v}' is not an ISO 4217 currency code (three capital letters, e.g. EUR)")
+        return v
+
+    @model_validator(mode="after")
+    def _kind_keys(self) -> Donor:
+        if self.kind == "funds":
+            if self.budget is None:
+                raise ValueError("a funds donor needs 'budget' (whole units of its currency)")
+            if self.capacity is not None:
+                raise ValueError("'capacity' is for in-kind donors; add 'kind: in_kind' or use 'budget'")
+        else:
+            if self.capacity is None:
+                raise ValueError("an in-kind donor needs 'capacity' (units it can deliver)")
+            if self.budget is not None:
+                raise ValueError("an in-kind donor has 'capacity', not 'budget'")
+        if self.min_grant is not None and self.max_grant is not None and self.min_grant > self.max_grant:
+            raise ValueError(f"min_grant {self.min_grant} is above max_grant {self.max_grant}")
+        if self.budget_range is not None and self.budget_range[0] > self.budget_range[1]:
+            raise ValueError("budget_range must be [low, high] with low <= high")
+        return self
+
+
+class Request(_Frozen):
+    """A national assistance request."""
+
+    id: Id
+    country: str
+    region: str | None = None
+    theme: str
+    amount: Annotated[int, Field(gt=0)]
+    priority: Annotated[int, Field(ge=1, le=5)] = 3
+    min_funding: Annotated[float, Field(ge=0, le=1)] = 1.0
+    partner: str | None = None
+    agenda: list[str] = []
+    requires: list[str] = []
+    title: str | None = None
+    must_fund: bool = False
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, v: str) -> str:
+        return _check_country(v)
+
+    @field_validator("theme")
+    @classmethod
+    def _theme(cls, v: str) -> str:
+        if v not in THEMES:
+            raise ValueError(_suggest(v, THEMES, "a theme"))
+        return v
+
+    @model_validator(mode="after")
+    def _region_matches_country(self) -> Request:
+        actual = countries()[self.country].region
+        if self.region is not None and self.region != actual:
+            raise ValueError(
+                f"region '{self.region}' is not the M49 region of {self.country} ('{actual}');"
+                " leave 'region' out to derive it"
+            )
+        return self
+
+    @property
+    def m49_region(self) -> str:
+        """The request's UN M49 region, given or derived from its country."""
+        return self.region or countries()[self.country].region
+
+    @property
+    def areas(self) -> frozenset[str]:
+        """Region, sub-region and intermediate region slugs a donor earmark may name."""
+        return countries()[self.country].areas
+
+    @property
+    def min_amount(self) -> int:
+        """Smallest useful funding when funded at all: ceil(min_funding × amount), at least 1."""
+        return max(1, ceil_share(self.min_funding, self.amount))
+
+
+class Partner(_Frozen):
+    """An implementing partner."""
+
+    id: Id
+    name: str | None = None
+    type: str | None = None
+    max_projects: Annotated[int, Field(ge=0)] | None = None
+
+    @field_validator("type")
+    @classmethod
+    def _type(cls, v: str | None) -> str | None:
+        if v is not None and v not in PARTNER_TYPES:
+            raise ValueError(_suggest(v, PARTNER_TYPES, "a partner type"))
+        return v
+
+
+class Policy(_Frozen):
+    """Weights, shares and the lexicographic objective order."""
+
+    priority_weights: dict[Annotated[int, Field(ge=1, le=5)], Annotated[float, Field(ge=0)]] = {}
+    agenda_weights: dict[str, Annotated[float, Field(ge=0)]] = {}
+    max_donors_per_request: Annotated[int, Field(ge=1)] | None = None
+    max_country_share: Annotated[float, Field(gt=0, le=1)] | None = None
+    region_floors: dict[str, Annotated[float, Field(ge=0, le=1)]] = {}
+    objective: list[Term] = ["coverage", "volume", "grants"]
+
+    @field_validator("region_floors")
+    @classmethod
+    def _floors(cls, v: dict[str, float]) -> dict[str, float]:
+        for slug in v:
+            _check_region(slug)
+        return v
+
+    @field_validator("objective")
+    @classmethod
+    def _objective(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("name at least one term: coverage, volume, grants or cost")
+        if len(set(v)) != len(v):
+            raise ValueError("each objective term may appear once")
+        return v
+
+    def weight_of_priority(self, priority: int) -> float:
+        """Weight of a priority level; levels the policy leaves out keep the default weight."""
+        return self.priority_weights.get(priority, DEFAULT_PRIORITY_WEIGHTS[priority])
+
+
+class Commitment(_Frozen):
+    """A grant already committed: held fixed and counted against every limit."""
+
+    donor: Id
+    request: Id
+    amount: Annotated[int, Field(gt=0)]
+
+
+class Offer(_Frozen):
+    """What an in-kind donor can deliver to one request, whole or not at all."""
+
+    donor: Id
+    request: Id
+    units: Money
+    value: Money
+    cost: Money = 0
+
+
+class Scenario(_Frozen):
+    """One allocation problem: donors, requests, partners, commitments, offers and policy."""
+
+    format: Literal[1] = 1
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")]
+    title: str | None = None
+    currency: str
+    fx: dict[str, Annotated[float, Field(gt=0)]] = {}
+    fx_date: date | None = None
+    policy: Policy = Policy()
+    donors: list[Donor]
+    requests: list[Request]
+    partners: list[Partner] = []
+    commitments: list[Commitment] = []
+    offers: list[Offer] = []
+
+    @model_validator(mode="after")
+    def _whole_scenario(self) -> Scenario:
+        problems = check_scenario(self)
+        if problems:
+            raise ScenarioError(problems)
+        return self
+
+    def weight(self, request: Request) -> float:
+        """w[r] = priority weight × product of the agenda weights of its tags."""
+        w = self.policy.weight_of_priority(request.priority)
+        for tag in request.agenda:
+            w *= self.policy.agenda_weights.get(tag, 1.0)
+        return w
+
+    def budget_in_currency(self, donor: Donor) -> int:
+        """The donor's budget in scenario currency, converted with ``fx`` and rounded down."""
+        return self.convert(donor.budget or 0, donor.currency)
+
+    def convert(self, amount: int, currency: str | None) -> int:
+        """Whole units of ``currency`` in whole scenario-currency units, rounded down (exact decimal)."""
+        if currency is None or currency == self.currency:
+            return amount
+        rate = Decimal(str(self.fx[currency]))
+        return int((rate * amount).to_integral_value(rounding=ROUND_FLOOR))
+
+    def partner_of(self, request: Request) -> Partner | None:
+        """The request's implementing partner, if it names one."""
+        if request.partner is None:
+            return None
+        return next(p for p in self.partners if p.id == request.partner)
+
+
+def earmark_block(donor: Donor, request: Request, partner: Partner | None) -> str | None:
+    """Which of the donor's earmarks excludes the request (rule 1), or None when it is eligible."""
+    if donor.regions and not (request.areas & set(donor.regions)):
+        return f"regions earmark {donor.regions} excludes {request.country} ({request.m49_region})"
+    if donor.countries and request.country not in donor.countries:
+        return f"countries earmark {donor.countries} excludes {request.country}"
+    if request.country in donor.exclude_countries:
+        return f"exclude_countries names {request.country}"
+    if donor.themes and request.theme not in donor.themes:
+        return f"themes earmark {donor.themes} excludes '{request.theme}'"
+    if donor.partner_types:
+        ptype = partner.type if partner else None
+        if ptype not in donor.partner_types:
+            shown = f"'{ptype}'" if ptype else "no partner type"
+            return f"partner_types earmark {donor.partner_types} excludes {shown}"
+    return None
+
+
+def check_scenario(s: Scenario) -> list[Problem]:
+    """Every whole-scenario problem: duplicate ids, dangling references, currencies, commitments."""
+    problems: list[Problem] = []
+    problems += _duplicates("donors", [d.id for d in s.donors])
+    problems += _duplicates("requests", [r.id for r in s.requests])
+    problems += _duplicates("partners", [p.id for p in s.partners])
+    if problems:
+        return problems
+    donors = {d.id: d for d in s.donors}
+    requests = {r.id: r for r in s.requests}
+    partners = {p.id: p for p in s.partners}
+    for i, d in enumerate(s.donors):
+        if d.currency and d.currency != s.currency and d.currency not in s.fx:
+            problems.append(
+                Problem(f"donors[{i}].currency", f"no rate for '{d.currency}' in fx; add fx: {{{d.currency}: RATE}}")
+            )
+    for i, r in enumerate(s.requests):
+        if r.partner is not None and r.partner not in partners:
+            problems.append(Problem(f"requests[{i}].partner", _unknown(r.partner, partners, "partner")))
+        for j, q in enumerate(r.requires):
+            if q not in requests:
+                problems.append(Problem(f"requests[{i}].requires[{j}]", _unknown(q, requests, "request")))
+            elif q == r.id:
+                problems.append(Problem(f"requests[{i}].requires[{j}]", "a request cannot require itself"))
+    if s.policy.region_floors and sum(s.policy.region_floors.values()) > 1 + 1e-9:
+        regions_only = [g for g in s.policy.region_floors if g in REGIONS]
+        if sum(s.policy.region_floors[g] for g in regions_only) > 1 + 1e-9:
+            problems.append(Problem("policy.region_floors", "the floors of the M49 regions add up to more than 1"))
+    if problems:
+        return problems
+    problems += _check_commitments(s, donors, requests, partners)
+    problems += _check_offers(s, donors, requests, partners)
+    return problems
+
+
+def _duplicates(section: str, ids: list[str]) -> list[Problem]:
+    seen: dict[str, int] = {}
+    out = []
+    for i, ident in enumerate(ids):
+        if ident in seen:
+            out.append(Problem(f"{section}[{i}].id", f"'{ident}' is already used by {section}[{seen[ident]}]; ids must be unique"))
+        seen.setdefault(ident, i)
+    return out
+
+
+def _unknown(ident: str, known: dict, what: str) -> str:
+    return _suggest(ident, list(known), f"a known {what} id")
+
+
+def _check_commitments(s: Scenario, donors: dict, requests: dict, partners: dict) -> list[Problem]:
+    problems: list[Problem] = []
+    per_donor: dict[str, int] = {}
+    per_request: dict[str, int] = {}
+    per_pair: dict[tuple[str, str], int] = {}
+    for i, c in enumerate(s.commitments):
+        if c.donor not in donors:
+            problems.append(Problem(f"commitments[{i}].donor", _unknown(c.donor, donors, "donor")))
+            continue
+        if c.request not in requests:
+            problems.append(Problem(f"commitments[{i}].request", _unknown(c.request, requests, "request")))
+            continue
+        d, r = donors[c.donor], requests[c.request]
+        if d.kind != "funds":
+            problems.append(Problem(f"commitments[{i}].donor", f"'{d.id}' is an in-kind donor; commit its deliveries as offers"))
+            continue
+        block = earmark_block(d, r, partners.get(r.partner) if r.partner else None)
+        if block:
+            problems.append(Problem(f"commitments[{i}]", f"donor '{d.id}' may not fund '{r.id}': its {block}"))
+        per_donor[d.id] = per_donor.get(d.id, 0) + c.amount
+        per_request[r.id] = per_request.get(r.id, 0) + c.amount
+        per_pair[(d.id, r.id)] = per_pair.get((d.id, r.id), 0) + c.amount
+        if per_donor[d.id] > s.budget_in_currency(d):
+            problems.append(
+                Problem(
+                    f"commitments[{i}].amount",
+                    f"commitments of '{d.id}' reach {per_donor[d.id]}, over its budget of"
+                    f" {s.budget_in_currency(d)} {s.currency}; lower the commitments or raise the budget",
+                )
+            )
+        if per_request[r.id] > r.amount:
+            problems.append(
+                Problem(f"commitments[{i}].amount", f"commitments to '{r.id}' reach {per_request[r.id]}, over its amount {r.amount}")
+            )
+        if d.max_grant is not None and per_pair[(d.id, r.id)] > d.max_grant:
+            problems.append(
+                Problem(f"commitments[{i}].amount", f"commitment is above max_grant {d.max_grant} of '{d.id}'")
+            )
+    return problems
+
+
+def _check_offers(s: Scenario, donors: dict, requests: dict, partners: dict) -> list[Problem]:
+    problems: list[Problem] = []
+    seen: dict[tuple[str, str], int] = {}
+    for i, o in enumerate(s.offers):
+        if o.donor not in donors:
+            problems.append(Problem(f"offers[{i}].donor", _unknown(o.donor, donors, "donor")))
+            continue
+        if o.request not in requests:
+            problems.append(Problem(f"offers[{i}].request", _unknown(o.request, requests, "request")))
+            continue
+        d, r = donors[o.donor], requests[o.request]
+        if d.kind != "in_kind":
+            problems.append(Problem(f"offers[{i}].donor", f"'{d.id}' is a funds donor; offers come from donors with kind: in_kind"))
+            continue
+        if o.units > (d.capacity or 0):
+            problems.append(Problem(f"offers[{i}].units", f"{o.units} units is above the capacity {d.capacity} of '{d.id}'"))
+        if (o.donor, o.request) in seen:
+            problems.append(Problem(f"offers[{i}]", f"'{d.id}' already offers to '{r.id}' in offers[{seen[(o.donor, o.request)]}]; merge them"))
+        seen.setdefault((o.donor, o.request), i)
+        block = earmark_block(d, r, partners.get(r.partner) if r.partner else None)
+        if block:
+            problems.append(Problem(f"offers[{i}]", f"donor '{d.id}' may not deliver to '{r.id}': its {block}"))
+    return problems
+
+
+def ceil_share(share: float, amount: int) -> int:
+    """ceil(share × amount) in exact decimal arithmetic."""
+    return math.ceil(Decimal(str(share)) * amount)

@@ -1,0 +1,29 @@
+"""Solve parameters: limits, seed and determinism."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SolveParams:
+    """How to solve. ``time_limit`` in seconds for the whole solve (all stages); ``node_limit`` is a
+    work limit per stage that, unlike time, gives the same answer on every machine and run."""
+
+    time_limit: float | None = 60.0
+    seed: int = 0
+    node_limit: int | None = None
+    threads: int = 1
+    relative_gap: float = 1e-7
+    on_log: Callable[[str], None] | None = None
+
+    def public(self) -> dict:
+        """The parameters a replay needs, as plain data."""
+        return {
+            "time_limit": self.time_limit,
+            "seed": self.seed,
+            "node_limit": self.node_limit,
+            "threads": self.threads,
+            "relative_gap": self.relative_gap,
+        }

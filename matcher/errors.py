@@ -1,0 +1,36 @@
+"""The library's own exceptions. The CLI alone turns them into ``Error: ...`` lines and exit codes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class MatcherError(Exception):
+    """Base of every error the library raises on purpose; its message is meant for a user."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input: where (``requests[12].theme``) and what would fix it."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class ScenarioError(MatcherError):
+    """A scenario that breaks the format; carries every problem found, first one first."""
+
+    def __init__(self, problems: list[Problem], source: str = "") -> None:
+        self.problems = problems
+        self.source = source
+        first = str(problems[0]) if problems else "invalid scenario"
+        more = f" (+{len(problems) - 1} more problems)" if len(problems) > 1 else ""
+        prefix = f"{source}: " if source else ""
+        super().__init__(f"{prefix}{first}{more}")
+
+
+class SolutionError(MatcherError):
+    """A solution that breaks a hard rule: always a bug in the engine, never a user's fault."""

@@ -1,0 +1,178 @@
+"""Why a request is not fully funded: the rules and trade-offs that stopped it, in plain words.
+
+Each reason is a pair (code, text): the code for machines (``prerequisite_unfunded``), the text
+for a person (``prerequisite unfunded: NER-LEG-01``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from fractions import Fraction
+
+from matcher.domain import Scenario, earmark_block
+from matcher.result import Allocation
+
+Reason = tuple[str, str]
+MAX_NAMED = 3
+
+
+def request_reasons(p, allocs: list[Allocation], funded: list[int], j: int) -> list[Reason]:
+    """Reasons for request j of the compiled problem ``p`` given the final allocations."""
+    return reasons_for(p.scenario, p.budgets, allocs, funded, j)
+
+
+def reasons_for(s: Scenario, budgets: tuple[int, ...], allocs: list[Allocation], funded: list[int], j: int) -> list[Reason]:
+    """Every reason that applies to s.requests[j], most specific first; never empty."""
+    r = s.requests[j]
+    ctx = _Context(s, budgets, allocs, funded)
+    eligible = ctx.eligible_donors(r)
+    offers = [o for o in s.offers if o.request == r.id]
+    out: list[Reason] = []
+    if not eligible and not offers:
+        out.append(("no_eligible_donor", "no eligible donor: " + ctx.exclusions(r)))
+        return out
+    out += ctx.prerequisites(r)
+    out += ctx.partner_capacity(r)
+    out += ctx.unreachable(r, eligible)
+    out += ctx.shares(r)
+    out += ctx.max_donors(r)
+    out += ctx.money_spent(r, eligible)
+    out += ctx.in_kind(r, offers)
+    if not out:
+        out.append(
+            ("trade_off", "funding it would lower the priority-weighted coverage reachable with the eligible money")
+        )
+    return out
+
+
+class _Context:
+    def __init__(self, s: Scenario, budgets, allocs: list[Allocation], funded: list[int]) -> None:
+        self.s = s
+        self.partners = {p.id: p for p in s.partners}
+        self.funded = {r.id: funded[j] for j, r in enumerate(s.requests)}
+        self.requests = {r.id: r for r in s.requests}
+        self.budget = {d.id: budgets[i] for i, d in enumerate(s.donors)}
+        self.given: dict[str, int] = defaultdict(int)
+        self.grants_to: dict[str, list[Allocation]] = defaultdict(list)
+        self.by_donor: dict[str, list[Allocation]] = defaultdict(list)
+        for a in allocs:
+            self.given[a.donor] += a.amount
+            self.grants_to[a.request].append(a)
+            self.by_donor[a.donor].append(a)
+
+    def _partner(self, r):
+        return self.partners.get(r.partner) if r.partner else None
+
+    def eligible_donors(self, r) -> list:
+        return [d for d in self.s.donors if d.kind == "funds" and earmark_block(d, r, self._partner(r)) is None]
+
+    def exclusions(self, r) -> str:
+        parts = [
+            f"{d.id} ({earmark_block(d, r, self._partner(r))})"
+            for d in self.s.donors
+            if d.kind == "funds"
+        ]
+        return _listing(parts, 5) or "no donor offers funds"
+
+    def prerequisites(self, r) -> list[Reason]:
+        missing = [q for q in r.requires if self.funded[q] <= 0]
+        return [("prerequisite_unfunded", f"prerequisite unfunded: {', '.join(missing)}")] if missing else []
+
+    def partner_capacity(self, r) -> list[Reason]:
+        p = self._partner(r)
+        if p is None or p.max_projects is None or self.funded[r.id] > 0:
+            return []
+        n = sum(1 for q in self.s.requests if q.partner == p.id and self.funded[q.id] > 0)
+        if n < p.max_projects:
+            return []
+        return [("partner_capacity", f"partner capacity reached: {p.id} already runs {n} of its max {p.max_projects} projects")]
+
+    def unreachable(self, r, eligible) -> list[Reason]:
+        """Even with whole budgets, the eligible donors cannot reach the minimum useful amount."""
+        caps = sorted((min(self.budget[d.id], d.max_grant if d.max_grant is not None else r.amount) for d in eligible), reverse=True)
+        k = self.s.policy.max_donors_per_request
+        offers = sum(o.value for o in self.s.offers if o.request == r.id)
+        reach = sum(caps[:k] if k else caps) + offers
+        if reach >= r.min_amount:
+            return []
+        return [
+            (
+                "min_funding_unreachable",
+                f"minimum funding not reachable: needs {r.min_amount}, eligible donors can give at most {reach}"
+                + (f" (max {k} donors, max_grant caps)" if k else " (budgets and max_grant caps)"),
+            )
+        ]
+
+    def shares(self, r) -> list[Reason]:
+        out: list[Reason] = []
+        total = sum(self.funded.values())
+        need = max(r.min_amount - self.funded[r.id], 1)
+        share = self.s.policy.max_country_share
+        if share is not None:
+            country = sum(self.funded[q.id] for q in self.s.requests if q.country == r.country)
+            if country + need > Fraction(str(share)) * (total + need):
+                out.append(
+                    ("country_cap", f"country cap binding: {r.country} already receives {country} of {total} (cap {share:.0%})")
+                )
+        for g, floor in self.s.policy.region_floors.items():
+            if g in r.areas:
+                continue
+            inside = sum(self.funded[q.id] for q in self.s.requests if g in q.areas)
+            if inside < Fraction(str(floor)) * (total + need):
+                out.append(("region_floor", f"region floor binding: {g} must keep at least {floor:.0%} of all money"))
+        return out
+
+    def max_donors(self, r) -> list[Reason]:
+        k = self.s.policy.max_donors_per_request
+        if k is None or len({a.donor for a in self.grants_to[r.id]}) < k:
+            return []
+        return [("max_donors", f"already has the maximum of {k} donors per request")]
+
+    def money_spent(self, r, eligible) -> list[Reason]:
+        """Eligible budgets went elsewhere: name the requests that took them, best value per unit first."""
+        if not eligible:
+            return []
+        need = max(r.min_amount - self.funded[r.id], 1)
+        left = {d.id: self.budget[d.id] - self.given[d.id] for d in eligible}
+        usable = [
+            d for d in eligible
+            if left[d.id] >= max(d.min_grant or 1, 1) and left[d.id] > 0
+        ]
+        if sum(left[d.id] for d in usable) >= need and usable:
+            blocked = [d for d in eligible if d.min_grant and 0 < left[d.id] < d.min_grant]
+            if blocked:
+                return [("min_grant", f"what is left of {_listing([d.id for d in blocked], 3)} is below their min_grant")]
+            return []
+        mine = self.s.weight(r) / r.amount
+        took: dict[str, float] = {}
+        for d in eligible:
+            for a in self.by_donor[d.id]:
+                q = self.requests[a.request]
+                took[q.id] = self.s.weight(q) / q.amount
+        better = sorted((rid for rid, v in took.items() if v >= mine), key=lambda rid: -took[rid])
+        names = _listing([d.id for d in eligible], 4)
+        if better:
+            return [
+                (
+                    "budget_spent",
+                    f"eligible donors' budgets ({names}) spent on higher-weight requests: {_listing(better, MAX_NAMED)}",
+                )
+            ]
+        return [("budget_spent", f"eligible donors' budgets ({names}) are spent")]
+
+    def in_kind(self, r, offers) -> list[Reason]:
+        out: list[Reason] = []
+        for o in offers:
+            d = next(x for x in self.s.donors if x.id == o.donor)
+            if any(a.donor == o.donor for a in self.grants_to[r.id]):
+                continue
+            used = sum(a.units or 0 for a in self.by_donor[o.donor])
+            if used + o.units > (d.capacity or 0):
+                others = _listing(sorted({a.request for a in self.by_donor[o.donor]}), MAX_NAMED)
+                out.append(("in_kind_capacity", f"in-kind capacity of {o.donor} used by other requests: {others}"))
+        return out
+
+
+def _listing(items: list[str], most: int) -> str:
+    shown = ", ".join(items[:most])
+    return shown + (f" and {len(items) - most} more" if len(items) > most else "")

@@ -1,0 +1,1 @@
+"""Views of results for people and scripts: JSON, CSV and terminal tables."""

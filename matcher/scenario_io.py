@@ -1,0 +1,85 @@
+"""Files <-> Scenario: YAML and JSON in, canonical JSON and its SHA-256 out."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from matcher.domain import Scenario
+from matcher.errors import MatcherError, Problem, ScenarioError
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file (``.yaml``, ``.yml`` or ``.json``)."""
+    return parse_scenario(read_data(path), source=str(path))
+
+
+def read_data(path: str | Path) -> Any:
+    """The raw data of a YAML or JSON file, or a MatcherError saying what is wrong with the file."""
+    p = Path(path)
+    if not p.is_file():
+        raise MatcherError(f"{path}: no such file; check the path")
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise MatcherError(f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8") from None
+    if p.suffix.lower() == ".json":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise MatcherError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
+        what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise MatcherError(f"{path}{where}: invalid YAML: {what}") from None
+
+
+def parse_scenario(data: Any, source: str = "") -> Scenario:
+    """Validate raw data as a Scenario; every problem found is named by its path."""
+    if not isinstance(data, dict):
+        raise ScenarioError([Problem("", "a scenario is a mapping with name, currency, donors and requests")], source)
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError([_problem(e) for e in exc.errors()], source) from None
+    except ScenarioError as exc:
+        raise ScenarioError(exc.problems, source) from None
+
+
+def _problem(error: Any) -> Problem:
+    loc = [part for part in error["loc"] if not (isinstance(part, str) and part.startswith("function-"))]
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    kind, msg = error["type"], error["msg"]
+    if kind == "extra_forbidden":
+        key = loc[-1] if loc else "?"
+        return Problem(path, f"unknown key '{key}'; remove it or check its spelling against the format")
+    if kind == "missing":
+        return Problem(path, "required key is missing")
+    if kind == "value_error":
+        msg = msg.removeprefix("Value error, ")
+    return Problem(path, f"{msg} (got {error.get('input')!r})" if kind != "value_error" else msg)
+
+
+def scenario_data(scenario: Scenario) -> dict[str, Any]:
+    """The scenario as plain JSON-able data, every default spelled out."""
+    return scenario.model_dump(mode="json")
+
+
+def canonical_json(data: Any) -> str:
+    """Sorted keys, no spaces: the same data always gives the same bytes."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def input_sha256(scenario: Scenario) -> str:
+    """SHA-256 of the scenario's canonical JSON: the same for YAML and JSON spellings of one scenario."""
+    return hashlib.sha256(canonical_json(scenario_data(scenario)).encode("utf-8")).hexdigest()
