@@ -1,0 +1,125 @@
+"""Paths into scenario data (``policy.max_country_share``, ``donors[DEU].budget``) and edits on them.
+
+Shared by variants (``--set``) and sweeps (``--vary``). Works on plain data (dicts and lists as
+loaded from a file), so the edited data is validated again like any scenario.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import re
+from typing import Any
+
+import yaml
+
+from matcher.errors import MatcherError
+
+_SEGMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)((?:\[[^\]]+\])*)")
+_ASSIGN = re.compile(r"^\s*(?P<path>[^=*+]+?)\s*(?P<op>\*=|\+=|=)\s*(?P<value>.*)$")
+
+Step = tuple[str, str | None]  # (key, selector inside [..] or None)
+
+
+def parse_path(text: str) -> list[Step]:
+    """``donors[DEU].budget`` -> [("donors", "DEU"), ("budget", None)]."""
+    steps: list[Step] = []
+    for part in text.strip().split("."):
+        m = _SEGMENT.fullmatch(part)
+        if not m:
+            raise MatcherError(f"'{text}': '{part}' is not a path step; write e.g. donors[DEU].budget")
+        key, selectors = m.group(1), re.findall(r"\[([^\]]+)\]", m.group(2))
+        if len(selectors) > 1:
+            raise MatcherError(f"'{text}': one [id] per step")
+        steps.append((key, selectors[0] if selectors else None))
+    return steps
+
+
+def _child(node: Any, key: str, text: str) -> Any:
+    if not isinstance(node, dict):
+        raise MatcherError(f"'{text}': '{key}' is not inside a mapping")
+    if key not in node:
+        return None
+    return node[key]
+
+
+def _select(items: Any, selector: str, key: str, text: str) -> tuple[list, int]:
+    """The list and index an ``[id]`` (or ``[3]``) selector names."""
+    if not isinstance(items, list):
+        raise MatcherError(f"'{text}': '{key}' is not a list, so [{selector}] selects nothing")
+    for i, item in enumerate(items):
+        if isinstance(item, dict) and str(item.get("id")) == selector:
+            return items, i
+    if selector.isdigit() and int(selector) < len(items):
+        return items, int(selector)
+    known = ", ".join(str(x.get("id")) for x in items[:8] if isinstance(x, dict))
+    raise MatcherError(f"'{text}': no {key} entry with id '{selector}' (known: {known})")
+
+
+def get_value(data: dict, text: str) -> Any:
+    """The value at a path; MatcherError when a step does not exist."""
+    node: Any = data
+    for key, selector in parse_path(text):
+        node = _child(node, key, text)
+        if selector is not None:
+            lst, i = _select(node, selector, key, text)
+            node = lst[i]
+    return node
+
+
+def set_value(data: dict, text: str, value: Any) -> dict:
+    """A deep copy of data with the value at the path replaced (mappings on the way are created)."""
+    out = copy.deepcopy(data)
+    steps = parse_path(text)
+    node: Any = out
+    for n, (key, selector) in enumerate(steps):
+        last = n == len(steps) - 1
+        if not isinstance(node, dict):
+            raise MatcherError(f"'{text}': '{key}' is not inside a mapping")
+        if selector is None:
+            if last:
+                node[key] = value
+            else:
+                node = node.setdefault(key, {})
+        else:
+            lst, i = _select(node.get(key), selector, key, text)
+            if last:
+                lst[i] = value
+            else:
+                node = lst[i]
+    return out
+
+
+def parse_scalar(text: str) -> Any:
+    """A value as YAML reads it: ``0.1`` a number, ``[a, b]`` a list, ``null`` nothing."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise MatcherError(f"'{text}' is not a value (write a number, a word or a [list])") from None
+
+
+def scaled(old: Any, factor: float, text: str) -> Any:
+    """old × factor; whole money stays whole (rounded down)."""
+    if not isinstance(old, (int, float)) or isinstance(old, bool):
+        raise MatcherError(f"'{text}': only a number can be multiplied (found {old!r})")
+    new = old * factor
+    return math.floor(new) if isinstance(old, int) else new
+
+
+def apply_assignment(data: dict, expr: str) -> dict:
+    """Apply ``PATH=VALUE``, ``PATH*=FACTOR`` or ``PATH+=NUMBER`` to a copy of data."""
+    m = _ASSIGN.match(expr)
+    if not m:
+        raise MatcherError(f"'{expr}': write PATH=VALUE, PATH*=FACTOR or PATH+=NUMBER, e.g. donors[DEU].budget*=0.8")
+    path, op, raw = m.group("path"), m.group("op"), m.group("value")
+    value = parse_scalar(raw)
+    if op == "=":
+        return set_value(data, path, value)
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise MatcherError(f"'{expr}': '{raw}' is not a number")
+    old = get_value(data, path)
+    if op == "*=":
+        return set_value(data, path, scaled(old, value, expr))
+    if not isinstance(old, (int, float)):
+        raise MatcherError(f"'{expr}': only a number can be added to (found {old!r})")
+    return set_value(data, path, old + value)
