@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import sys
 
-from matcher.cli.common import cli, main  # noqa: F401  (re-exported entry points)
 from matcher.cli import solving  # noqa: F401,E402  (registers validate, solve, generate)
+from matcher.cli.common import cli, main  # noqa: F401  (re-exported entry points)
 
 __all__ = ["cli", "main"]
 

@@ -94,7 +94,7 @@ def generate(n_requests: int, n_donors: int, seed: int, output: str) -> None:
     Example:
       matcher generate --requests 2000 --donors 60 --seed 1 -o round-m.yaml
     """
-    from matcher.generate import generate_round, dump_scenario_data
+    from matcher.generate import dump_scenario_data, generate_round
 
     t0 = time.perf_counter()
     data = generate_round(n_requests, n_donors, seed)

@@ -25,7 +25,8 @@ class Model:
     y: list[mathopt.Variable]  # request -> funded at all
     z: dict[int, mathopt.Variable]  # pair index -> grant is positive (only where needed)
     u: dict[int, mathopt.Variable]  # offer index -> delivered
-    f: list[Expr] = field(default_factory=list)  # request -> funding expression
+    f: list[mathopt.Variable] = field(default_factory=list)  # request -> funding f[r]
+    total: mathopt.Variable | None = None  # Σ_r f[r]: keeps the share rules sparse
 
 
 def needs_grant_binaries(p: Problem, grants_counted: bool) -> list[bool]:
@@ -38,20 +39,41 @@ def needs_grant_binaries(p: Problem, grants_counted: bool) -> list[bool]:
     ]
 
 
-def build(p: Problem, grants_counted: bool, integral_money: bool = True) -> Model:
-    """The whole model of rules 1-11 (and the in-kind rules); objectives are set by the caller."""
+def has_grant_rules(p: Problem) -> bool:
+    """True when rule 5's min_grant or rule 7 applies: only then do grants need binaries."""
+    s = p.scenario
+    return s.policy.max_donors_per_request is not None or any(s.donors[i].min_grant for i, _ in p.pairs)
+
+
+def build(p: Problem, grants_counted: bool, integral_money: bool = True, aggregate: bool = False) -> Model:
+    """The whole model of rules 1-11 (and the in-kind rules); objectives are set by the caller.
+
+    ``aggregate`` drops the per-grant rules 5 (min_grant) and 7 (max donors) and their binaries,
+    keeping money continuous except where a request may be partly funded (so that every f[r] is
+    whole): a relaxation whose optimum bounds the full model, and whose allocation is turned into
+    whole grants afterwards (see realise.py).
+    """
     s = p.scenario
     mo = mathopt.Model(name=s.name)
+    partial = [p.min_amount[j] < r.amount for j, r in enumerate(s.requests)]
     x = {
-        k: mo.add_variable(lb=p.pair_lb[k], ub=p.pair_ub[k], is_integer=integral_money, name=f"x_{i}_{j}")
+        k: mo.add_variable(lb=p.pair_lb[k], ub=p.pair_ub[k], is_integer=integral_money and not aggregate, name=f"x_{i}_{j}")
         for k, (i, j) in enumerate(p.pairs)
     }
     y = [mo.add_binary_variable(name=f"y_{j}") for j in range(p.n_requests)]
-    need = needs_grant_binaries(p, grants_counted)
+    need = [False] * len(p.pairs) if aggregate else needs_grant_binaries(p, grants_counted)
     z = {k: mo.add_binary_variable(name=f"z_{k}") for k in range(len(p.pairs)) if need[k]}
     u = {k: mo.add_binary_variable(name=f"u_{k}") for k in p.offers}
     m = Model(mo, x, y, z, u)
-    m.f = _funding(p, m)
+    # Explicit f[r] keeps the rules sparse. In the full model, f of a partly fundable request is
+    # integer; the aggregate model starts with f continuous and makes an f integer only when a
+    # solution comes back fractional there (see solve.py): most plans are whole already.
+    m.f = [
+        mo.add_variable(lb=0, ub=r.amount, is_integer=integral_money and partial[j] and not aggregate, name=f"f_{j}")
+        for j, r in enumerate(s.requests)
+    ]
+    m.total = mo.add_variable(lb=0, name="total")
+    _funding(p, m)
     _budgets(p, m)
     _capacities(p, m)
     _request_amounts(p, m)
@@ -64,8 +86,8 @@ def build(p: Problem, grants_counted: bool, integral_money: bool = True) -> Mode
     return m
 
 
-def _funding(p: Problem, m: Model) -> list[Expr]:
-    """f[r] = Σ_d x[d,r] + Σ_{offers o to r} value[o] u[o]."""
+def _funding(p: Problem, m: Model) -> None:
+    """f[r] = Σ_d x[d,r] + Σ_{offers o to r} value[o] u[o]; total = Σ_r f[r]."""
     terms: list[list] = [[] for _ in range(p.n_requests)]
     for k, (_i, j) in enumerate(p.pairs):
         terms[j].append(m.x[k])
@@ -73,7 +95,9 @@ def _funding(p: Problem, m: Model) -> list[Expr]:
     for k, var in m.u.items():
         o = s.offers[k]
         terms[p.request_index[o.request]].append(o.value * var)
-    return [mathopt.fast_sum(t) for t in terms]
+    for j, t in enumerate(terms):
+        m.mo.add_linear_constraint(mathopt.fast_sum(t) - m.f[j] == 0, name=f"funding_{j}")
+    m.mo.add_linear_constraint(mathopt.fast_sum(m.f) - m.total == 0, name="total")
 
 
 def _budgets(p: Problem, m: Model) -> None:
@@ -129,7 +153,7 @@ def _partner_projects(p: Problem, m: Model) -> None:
 def _donors_per_request(p: Problem, m: Model) -> None:
     """Rule 7: at most K donors (grants plus in-kind deliveries) per request."""
     limit = p.scenario.policy.max_donors_per_request
-    if limit is None:
+    if limit is None or not m.z:
         return
     per_request = defaultdict(list)
     for k, zk in m.z.items():
@@ -153,7 +177,7 @@ def _country_caps(p: Problem, m: Model) -> None:
     share = p.scenario.policy.max_country_share
     if share is None:
         return
-    total = mathopt.fast_sum(m.f)
+    total = m.total
     by_country = defaultdict(list)
     for j, r in enumerate(p.scenario.requests):
         by_country[r.country].append(m.f[j])
@@ -166,7 +190,7 @@ def _region_floors(p: Problem, m: Model) -> None:
     floors = p.scenario.policy.region_floors
     if not floors:
         return
-    total = mathopt.fast_sum(m.f)
+    total = m.total
     for g, share in floors.items():
         fs = [m.f[j] for j, r in enumerate(p.scenario.requests) if g in r.areas]
         m.mo.add_linear_constraint(mathopt.fast_sum(fs) - share * total >= 0, name=f"floor_{g}")
@@ -178,7 +202,7 @@ def term_expression(p: Problem, m: Model, term: str) -> Expr:
     if term == "coverage":
         return mathopt.fast_sum((p.weights[j] / r.amount) * m.f[j] for j, r in enumerate(s.requests))
     if term == "volume":
-        return mathopt.fast_sum(m.f)
+        return 1.0 * m.total
     if term == "grants":
         return mathopt.fast_sum(list(m.z.values()) + list(m.u.values()))
     if term == "cost":

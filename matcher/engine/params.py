@@ -16,6 +16,8 @@ class SolveParams:
     node_limit: int | None = None
     threads: int = 1
     relative_gap: float = 1e-7
+    polish_seconds: float = 2.0  # effort for the grants stage once the money stages are done
+    method: str = "auto"  # "auto" | "decomposed" | "full" (the plain model, for checks and baselines)
     on_log: Callable[[str], None] | None = None
 
     def public(self) -> dict:
@@ -26,4 +28,6 @@ class SolveParams:
             "node_limit": self.node_limit,
             "threads": self.threads,
             "relative_gap": self.relative_gap,
+            "method": self.method,
+            "polish_seconds": self.polish_seconds,
         }
