@@ -345,7 +345,11 @@ def _duplicates(section: str, ids: list[str]) -> list[Problem]:
     out = []
     for i, ident in enumerate(ids):
         if ident in seen:
-            out.append(Problem(f"{section}[{i}].id", f"'{ident}' is already used by {section}[{seen[ident]}]; ids must be unique"))
+            out.append(
+                Problem(
+                    f"{section}[{i}].id", f"'{ident}' is already used by {section}[{seen[ident]}]; ids must be unique"
+                )
+            )
         seen.setdefault(ident, i)
     return out
 
@@ -368,7 +372,9 @@ def _check_commitments(s: Scenario, donors: dict, requests: dict, partners: dict
             continue
         d, r = donors[c.donor], requests[c.request]
         if d.kind != "funds":
-            problems.append(Problem(f"commitments[{i}].donor", f"'{d.id}' is an in-kind donor; commit its deliveries as offers"))
+            problems.append(
+                Problem(f"commitments[{i}].donor", f"'{d.id}' is an in-kind donor; commit its deliveries as offers")
+            )
             continue
         block = earmark_block(d, r, partners.get(r.partner) if r.partner else None)
         if block:
@@ -386,7 +392,10 @@ def _check_commitments(s: Scenario, donors: dict, requests: dict, partners: dict
             )
         if per_request[r.id] > r.amount:
             problems.append(
-                Problem(f"commitments[{i}].amount", f"commitments to '{r.id}' reach {per_request[r.id]}, over its amount {r.amount}")
+                Problem(
+                    f"commitments[{i}].amount",
+                    f"commitments to '{r.id}' reach {per_request[r.id]}, over its amount {r.amount}",
+                )
             )
         if d.max_grant is not None and per_pair[(d.id, r.id)] > d.max_grant:
             problems.append(
@@ -407,12 +416,21 @@ def _check_offers(s: Scenario, donors: dict, requests: dict, partners: dict) -> 
             continue
         d, r = donors[o.donor], requests[o.request]
         if d.kind != "in_kind":
-            problems.append(Problem(f"offers[{i}].donor", f"'{d.id}' is a funds donor; offers come from donors with kind: in_kind"))
+            problems.append(
+                Problem(f"offers[{i}].donor", f"'{d.id}' is a funds donor; offers come from donors with kind: in_kind")
+            )
             continue
         if o.units > (d.capacity or 0):
-            problems.append(Problem(f"offers[{i}].units", f"{o.units} units is above the capacity {d.capacity} of '{d.id}'"))
+            problems.append(
+                Problem(f"offers[{i}].units", f"{o.units} units is above the capacity {d.capacity} of '{d.id}'")
+            )
         if (o.donor, o.request) in seen:
-            problems.append(Problem(f"offers[{i}]", f"'{d.id}' already offers to '{r.id}' in offers[{seen[(o.donor, o.request)]}]; merge them"))
+            problems.append(
+                Problem(
+                    f"offers[{i}]",
+                    f"'{d.id}' already offers to '{r.id}' in offers[{seen[(o.donor, o.request)]}]; merge them",
+                )
+            )
         seen.setdefault((o.donor, o.request), i)
         block = earmark_block(d, r, partners.get(r.partner) if r.partner else None)
         if block:

@@ -19,21 +19,50 @@ from matcher.reference import THEMES, countries
 
 REGION_WEIGHTS = {"africa": 0.46, "americas": 0.24, "asia": 0.22, "europe": 0.05, "oceania": 0.03}
 THEME_WEIGHTS = {
-    "stockpile": 20, "marking": 12, "record_keeping": 12, "legislation": 8, "border_control": 8,
-    "tracing": 7, "coordination": 7, "destruction": 6, "transfer_control": 4, "ddr": 4,
-    "community": 4, "gender": 3, "data": 3, "training": 2,
+    "stockpile": 20,
+    "marking": 12,
+    "record_keeping": 12,
+    "legislation": 8,
+    "border_control": 8,
+    "tracing": 7,
+    "coordination": 7,
+    "destruction": 6,
+    "transfer_control": 4,
+    "ddr": 4,
+    "community": 4,
+    "gender": 3,
+    "data": 3,
+    "training": 2,
 }
 PRIORITY_WEIGHTS = {1: 10, 2: 20, 3: 35, 4: 25, 5: 10}
-FX = {"EUR": 1.08, "GBP": 1.27, "JPY": 0.0067, "NOK": 0.093, "SEK": 0.095, "CHF": 1.13, "CAD": 0.73, "AUD": 0.66,
-      "DKK": 0.145}
+FX = {
+    "EUR": 1.08,
+    "GBP": 1.27,
+    "JPY": 0.0067,
+    "NOK": 0.093,
+    "SEK": 0.095,
+    "CHF": 1.13,
+    "CAD": 0.73,
+    "AUD": 0.66,
+    "DKK": 0.145,
+}
 DONOR_BASES = [
-    ("DEU", "Germany, Federal Foreign Office", "EUR"), ("EU", "European Union", "EUR"),
-    ("JPN", "Japan, Ministry of Foreign Affairs", "JPY"), ("USA", "United States, PM/WRA", "USD"),
-    ("GBR", "United Kingdom, FCDO", "GBP"), ("NLD", "Netherlands, MFA", "EUR"), ("NOR", "Norway, MFA", "NOK"),
-    ("SWE", "Sweden, MFA", "SEK"), ("CHE", "Switzerland, FDFA", "CHF"), ("FRA", "France, MEAE", "EUR"),
-    ("CAN", "Canada, Global Affairs", "CAD"), ("AUS", "Australia, DFAT", "AUD"), ("DNK", "Denmark, MFA", "DKK"),
+    ("DEU", "Germany, Federal Foreign Office", "EUR"),
+    ("EU", "European Union", "EUR"),
+    ("JPN", "Japan, Ministry of Foreign Affairs", "JPY"),
+    ("USA", "United States, PM/WRA", "USD"),
+    ("GBR", "United Kingdom, FCDO", "GBP"),
+    ("NLD", "Netherlands, MFA", "EUR"),
+    ("NOR", "Norway, MFA", "NOK"),
+    ("SWE", "Sweden, MFA", "SEK"),
+    ("CHE", "Switzerland, FDFA", "CHF"),
+    ("FRA", "France, MEAE", "EUR"),
+    ("CAN", "Canada, Global Affairs", "CAD"),
+    ("AUS", "Australia, DFAT", "AUD"),
+    ("DNK", "Denmark, MFA", "DKK"),
     ("UNSCAR", "UN Trust Facility Supporting Cooperation on Arms Regulation", "USD"),
-    ("SALIENT", "Saving Lives Entity fund", "USD"), ("ATT-VTF", "ATT Voluntary Trust Fund", "USD"),
+    ("SALIENT", "Saving Lives Entity fund", "USD"),
+    ("ATT-VTF", "ATT Voluntary Trust Fund", "USD"),
 ]
 PARTNER_TYPES = ["un", "regional", "ngo", "government", "research"]
 THEME_GROUPS = [
@@ -42,8 +71,17 @@ THEME_GROUPS = [
     ["legislation", "coordination", "transfer_control", "border_control"],
     ["community", "gender", "ddr", "training"],
 ]
-EARMARK_REGIONS = ["africa", "sub-saharan-africa", "western-africa", "americas", "latin-america-and-the-caribbean",
-                   "asia", "south-eastern-asia", "europe", "oceania"]
+EARMARK_REGIONS = [
+    "africa",
+    "sub-saharan-africa",
+    "western-africa",
+    "americas",
+    "latin-america-and-the-caribbean",
+    "asia",
+    "south-eastern-asia",
+    "europe",
+    "oceania",
+]
 
 
 def generate_round(n_requests: int, n_donors: int, seed: int = 0) -> dict[str, Any]:

@@ -21,7 +21,9 @@ def request_reasons(p, allocs: list[Allocation], funded: list[int], j: int) -> l
     return reasons_for(p.scenario, p.budgets, allocs, funded, j)
 
 
-def reasons_for(s: Scenario, budgets: tuple[int, ...], allocs: list[Allocation], funded: list[int], j: int) -> list[Reason]:
+def reasons_for(
+    s: Scenario, budgets: tuple[int, ...], allocs: list[Allocation], funded: list[int], j: int
+) -> list[Reason]:
     """Every reason that applies to s.requests[j], most specific first; never empty."""
     r = s.requests[j]
     ctx = _Context(s, budgets, allocs, funded)
@@ -67,11 +69,7 @@ class _Context:
         return [d for d in self.s.donors if d.kind == "funds" and earmark_block(d, r, self._partner(r)) is None]
 
     def exclusions(self, r) -> str:
-        parts = [
-            f"{d.id} ({earmark_block(d, r, self._partner(r))})"
-            for d in self.s.donors
-            if d.kind == "funds"
-        ]
+        parts = [f"{d.id} ({earmark_block(d, r, self._partner(r))})" for d in self.s.donors if d.kind == "funds"]
         return _listing(parts, 5) or "no donor offers funds"
 
     def prerequisites(self, r) -> list[Reason]:
@@ -85,11 +83,19 @@ class _Context:
         n = sum(1 for q in self.s.requests if q.partner == p.id and self.funded[q.id] > 0)
         if n < p.max_projects:
             return []
-        return [("partner_capacity", f"partner capacity reached: {p.id} already runs {n} of its max {p.max_projects} projects")]
+        return [
+            (
+                "partner_capacity",
+                f"partner capacity reached: {p.id} already runs {n} of its max {p.max_projects} projects",
+            )
+        ]
 
     def unreachable(self, r, eligible) -> list[Reason]:
         """Even with whole budgets, the eligible donors cannot reach the minimum useful amount."""
-        caps = sorted((min(self.budget[d.id], d.max_grant if d.max_grant is not None else r.amount) for d in eligible), reverse=True)
+        caps = sorted(
+            (min(self.budget[d.id], d.max_grant if d.max_grant is not None else r.amount) for d in eligible),
+            reverse=True,
+        )
         k = self.s.policy.max_donors_per_request
         offers = sum(o.value for o in self.s.offers if o.request == r.id)
         reach = sum(caps[:k] if k else caps) + offers
@@ -112,7 +118,10 @@ class _Context:
             country = sum(self.funded[q.id] for q in self.s.requests if q.country == r.country)
             if country + need > Fraction(str(share)) * (total + need):
                 out.append(
-                    ("country_cap", f"country cap binding: {r.country} already receives {country} of {total} (cap {share:.0%})")
+                    (
+                        "country_cap",
+                        f"country cap binding: {r.country} already receives {country} of {total} (cap {share:.0%})",
+                    )
                 )
         for g, floor in self.s.policy.region_floors.items():
             if g in r.areas:
@@ -134,14 +143,13 @@ class _Context:
             return []
         need = max(r.min_amount - self.funded[r.id], 1)
         left = {d.id: self.budget[d.id] - self.given[d.id] for d in eligible}
-        usable = [
-            d for d in eligible
-            if left[d.id] >= max(d.min_grant or 1, 1) and left[d.id] > 0
-        ]
+        usable = [d for d in eligible if left[d.id] >= max(d.min_grant or 1, 1) and left[d.id] > 0]
         if sum(left[d.id] for d in usable) >= need and usable:
             blocked = [d for d in eligible if d.min_grant and 0 < left[d.id] < d.min_grant]
             if blocked:
-                return [("min_grant", f"what is left of {_listing([d.id for d in blocked], 3)} is below their min_grant")]
+                return [
+                    ("min_grant", f"what is left of {_listing([d.id for d in blocked], 3)} is below their min_grant")
+                ]
             return []
         mine = self.s.weight(r) / r.amount
         took: dict[str, float] = {}
@@ -155,7 +163,8 @@ class _Context:
             return [
                 (
                     "budget_spent",
-                    f"eligible donors' budgets ({names}) spent on higher-weight requests: {_listing(better, MAX_NAMED)}",
+                    f"eligible donors' budgets ({names}) spent on higher-weight requests: "
+                    + _listing(better, MAX_NAMED),
                 )
             ]
         return [("budget_spent", f"eligible donors' budgets ({names}) are spent")]

@@ -31,7 +31,9 @@ def objective_terms(s: Scenario, allocations: Iterable[Allocation]) -> dict[str,
     funded = _funded(s, allocations)
     offers = {(o.donor, o.request): o for o in s.offers}
     coverage = math.fsum(s.weight(r) * funded[r.id] / r.amount for r in s.requests)
-    cost = sum(offers[(a.donor, a.request)].cost for a in allocations if a.kind == "in_kind" and (a.donor, a.request) in offers)
+    cost = sum(
+        offers[(a.donor, a.request)].cost for a in allocations if a.kind == "in_kind" and (a.donor, a.request) in offers
+    )
     return {
         "coverage": coverage,
         "volume": float(sum(funded.values())),

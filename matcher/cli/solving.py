@@ -32,13 +32,23 @@ def validate(file: str) -> None:
 
 def solve_options(fn):
     """The options every command that solves shares."""
-    fn = click.option("--time-limit", type=click.FloatRange(min=0.01), default=60.0, show_default=True,
-                      help="Seconds for the whole solve; stops with the best allocation and its gap.")(fn)
+    fn = click.option(
+        "--time-limit",
+        type=click.FloatRange(min=0.01),
+        default=60.0,
+        show_default=True,
+        help="Seconds for the whole solve; stops with the best allocation and its gap.",
+    )(fn)
     fn = click.option("--seed", type=int, default=0, show_default=True, help="Solver random seed.")(fn)
-    fn = click.option("--node-limit", type=click.IntRange(min=1), default=None,
-                      help="Work limit per stage (branch-and-bound nodes): the same answer on every run and machine.")(fn)
-    fn = click.option("--progress/--quiet", default=False,
-                      help="Show the solver's progress (incumbent, bound, gap, time) on stderr.")(fn)
+    fn = click.option(
+        "--node-limit",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Work limit per stage (branch-and-bound nodes): the same answer on every run and machine.",
+    )(fn)
+    fn = click.option(
+        "--progress/--quiet", default=False, help="Show the solver's progress (incumbent, bound, gap, time) on stderr."
+    )(fn)
     return fn
 
 
@@ -55,11 +65,14 @@ def params_from(time_limit: float, seed: int, node_limit: int | None, progress: 
 @cli.command("solve")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write to this file instead of stdout.")
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write to this file instead of stdout."
+)
 @solve_options
 @handle_errors
-def solve_cmd(file: str, fmt: str, output: str | None, time_limit: float, seed: int, node_limit: int | None,
-              progress: bool) -> None:
+def solve_cmd(
+    file: str, fmt: str, output: str | None, time_limit: float, seed: int, node_limit: int | None, progress: bool
+) -> None:
     """Solve a scenario: the allocation that funds the most priority-weighted need.
 
     Exit code 0 when solved (optimal or feasible), 3 when the rules admit no allocation,
@@ -85,7 +98,9 @@ def solve_cmd(file: str, fmt: str, output: str | None, time_limit: float, seed: 
 @click.option("--requests", "n_requests", type=click.IntRange(min=1), required=True, help="Number of requests.")
 @click.option("--donors", "n_donors", type=click.IntRange(min=1), required=True, help="Number of donor envelopes.")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--output", "-o", type=click.Path(dir_okay=False), required=True, help="Scenario file to write (.yaml or .json).")
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False), required=True, help="Scenario file to write (.yaml or .json)."
+)
 @handle_errors
 def generate(n_requests: int, n_donors: int, seed: int, output: str) -> None:
     """Generate a realistic, seeded round in scenario format v1 (for benchmarks and what-ifs).

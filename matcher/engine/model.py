@@ -33,10 +33,7 @@ def needs_grant_binaries(p: Problem, grants_counted: bool) -> list[bool]:
     """Which pairs need a 0/1 'grant made' variable: min_grant, max donors, or counting grants."""
     s = p.scenario
     per_request_rule = s.policy.max_donors_per_request is not None
-    return [
-        grants_counted or per_request_rule or bool(s.donors[i].min_grant)
-        for (i, _j) in p.pairs
-    ]
+    return [grants_counted or per_request_rule or bool(s.donors[i].min_grant) for (i, _j) in p.pairs]
 
 
 def has_grant_rules(p: Problem) -> bool:
@@ -57,7 +54,9 @@ def build(p: Problem, grants_counted: bool, integral_money: bool = True, aggrega
     mo = mathopt.Model(name=s.name)
     partial = [p.min_amount[j] < r.amount for j, r in enumerate(s.requests)]
     x = {
-        k: mo.add_variable(lb=p.pair_lb[k], ub=p.pair_ub[k], is_integer=integral_money and not aggregate, name=f"x_{i}_{j}")
+        k: mo.add_variable(
+            lb=p.pair_lb[k], ub=p.pair_ub[k], is_integer=integral_money and not aggregate, name=f"x_{i}_{j}"
+        )
         for k, (i, j) in enumerate(p.pairs)
     }
     y = [mo.add_binary_variable(name=f"y_{j}") for j in range(p.n_requests)]
@@ -147,7 +146,9 @@ def _partner_projects(p: Problem, m: Model) -> None:
             by_partner[r.partner].append(m.y[j])
     for partner in p.scenario.partners:
         if partner.max_projects is not None and by_partner[partner.id]:
-            m.mo.add_linear_constraint(mathopt.fast_sum(by_partner[partner.id]) <= partner.max_projects, name=f"partner_{partner.id}")
+            m.mo.add_linear_constraint(
+                mathopt.fast_sum(by_partner[partner.id]) <= partner.max_projects, name=f"partner_{partner.id}"
+            )
 
 
 def _donors_per_request(p: Problem, m: Model) -> None:

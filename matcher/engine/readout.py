@@ -74,9 +74,7 @@ def term_value(p: Problem, sol: Solution, term: str) -> float:
     return objective_terms(p.scenario, allocations(p, sol))[term]
 
 
-def result_of(
-    p: Problem, sol: Solution | None, status: str, stages: list[StageInfo], info: dict
-) -> Result:
+def result_of(p: Problem, sol: Solution | None, status: str, stages: list[StageInfo], info: dict) -> Result:
     """Assemble the Result, then check it against every hard rule: a violation is an engine bug."""
     s = p.scenario
     allocs = allocations(p, sol)
@@ -143,6 +141,13 @@ def _donor_use(p: Problem, allocs: list[Allocation]) -> list[DonorUse]:
             out.append(DonorUse(id=d.id, budget=p.budgets[i], allocated=given.get(d.id, 0)))
         else:
             out.append(
-                DonorUse(id=d.id, kind="in_kind", allocated=given.get(d.id, 0), capacity=d.capacity, used=units.get(d.id, 0), unit=d.unit)
+                DonorUse(
+                    id=d.id,
+                    kind="in_kind",
+                    allocated=given.get(d.id, 0),
+                    capacity=d.capacity,
+                    used=units.get(d.id, 0),
+                    unit=d.unit,
+                )
             )
     return out

@@ -147,8 +147,9 @@ def fewest_grants(
         mo.add_linear_constraint(mathopt.fast_sum(x[k] for k in ks) <= p.budgets[i])
     _donor_limits(p, mo, z, per_request, delivered)
     mo.minimize(mathopt.fast_sum(z.values()))
-    result = mathopt.solve(mo, mathopt.SolverType.HIGHS, params=_params(params, seconds),
-                           model_params=_hint(x, z, hint))
+    result = mathopt.solve(
+        mo, mathopt.SolverType.HIGHS, params=_params(params, seconds), model_params=_hint(x, z, hint)
+    )
     if not result.has_primal_feasible_solution():
         return None, 0.0, False
     values = result.variable_values(list(x.values()))

@@ -151,8 +151,15 @@ def _decomposed(problem: Problem, terms: list[str], params: SolveParams, clock: 
         lower = _grants_lower_bound(problem, money_terms, stages, params, clock)
         value = float(len(fewest) + len(plan.delivered))
         proven = optimal and value <= lower + 0.5
-        stages.append(_Stage("grants", value, max(lower, min(value, bound + len(plan.delivered)) if proven else lower),
-                             "optimal" if proven else "feasible", time.perf_counter() - t0))
+        stages.append(
+            _Stage(
+                "grants",
+                value,
+                max(lower, min(value, bound + len(plan.delivered)) if proven else lower),
+                "optimal" if proven else "feasible",
+                time.perf_counter() - t0,
+            )
+        )
         if not proven:
             status = "feasible"
     return best, status, stages
@@ -210,8 +217,13 @@ def _solve_stage(
     log = (lambda lines: [params.on_log(f"[{term}] {ln}") for ln in lines]) if params.on_log else None
     for _attempt in range(4):
         left = None if seconds is None else max(0.05, seconds - (time.perf_counter() - t0))
-        result = mathopt.solve(model.mo, mathopt.SolverType.HIGHS, params=_highs_params(params, left),
-                               model_params=_hints(model, hint, aggregate), msg_cb=log)
+        result = mathopt.solve(
+            model.mo,
+            mathopt.SolverType.HIGHS,
+            params=_highs_params(params, left),
+            model_params=_hints(model, hint, aggregate),
+            msg_cb=log,
+        )
         if not (aggregate and result.has_primal_feasible_solution() and _make_whole(model, result)):
             break
     seconds_used = time.perf_counter() - t0
@@ -232,8 +244,7 @@ def _make_whole(model: Model, result) -> bool:
 
     Once every f is integer the next solve cannot come back fractional, so this ends."""
     fractional = [
-        var for var, v in zip(model.f, result.variable_values(model.f))
-        if abs(v - round(v)) > 1e-6 and not var.integer
+        var for var, v in zip(model.f, result.variable_values(model.f)) if abs(v - round(v)) > 1e-6 and not var.integer
     ]
     for var in fractional:
         var.integer = True

@@ -42,8 +42,18 @@ def to_csv(result: Result, scenario: Scenario) -> str:
     for o in result.requests:
         r = by_id[o.id]
         w.writerow(
-            [o.id, r.country, r.m49_region, r.theme, r.priority, o.amount, o.funded, o.status,
-             ";".join(grants[o.id]), " | ".join(o.reasons)]
+            [
+                o.id,
+                r.country,
+                r.m49_region,
+                r.theme,
+                r.priority,
+                o.amount,
+                o.funded,
+                o.status,
+                ";".join(grants[o.id]),
+                " | ".join(o.reasons),
+            ]
         )
     return buf.getvalue()
 
