@@ -68,8 +68,8 @@ class SolverInfo(_Frozen):
     matcher: str
     seed: int
     threads: int
-    time_limit: float | None
-    node_limit: int | None
+    time_limit: float | None = None
+    node_limit: int | None = None
     seconds: float
     input_sha256: str
     stages: list[StageInfo] = []
