@@ -77,7 +77,7 @@ def convert(value: Any, kind: str) -> Any:
     if isinstance(value, (datetime, date, time)) and kind != DATE:
         raise CellProblem(f"a date where {_what(kind)} belongs; format the cell as {_format(kind)} and retype it")
     if isinstance(value, str):
-        value = value.strip()
+        value = value.strip(" ")  # stray spaces around typed values; a leading tab or CR is kept as text
     return _CONVERTERS[kind](value)
 
 

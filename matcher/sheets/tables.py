@@ -125,7 +125,8 @@ def parse_sheets(sheets: list[RawSheet], source: str) -> Scenario:
         raw = found.get(name)
         if raw is None:
             if sheet.required:
-                reader.problems.append(Problem(name, f"sheet '{name}' is missing; start from `matcher template`"))
+                reader.fail(Loc(name), f"sheet '{name}' is missing; start from `matcher template`")
+                reader.places[name] = Loc(name)
             continue
         reader.problems += raw.problems
         columns = _header(raw, sheet, reader)

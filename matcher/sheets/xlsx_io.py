@@ -39,7 +39,7 @@ def choice_lists() -> dict[str, list[Any]]:
         "themes": list(THEMES),
         "priorities": [1, 2, 3, 4, 5],
         "partner_types": list(PARTNER_TYPES),
-        "countries": sorted(countries()),
+        "countries": sorted(c for c in countries() if c),  # the table has rows without a code
         "kinds": ["funds", "in_kind"],
         "booleans": ["TRUE", "FALSE"],
     }
