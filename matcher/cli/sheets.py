@@ -6,7 +6,7 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import click
@@ -150,7 +150,7 @@ def _export(src: ExportSource, fmt: str, output: str, org_ref: str, org_name: st
         if src.result is None:
             raise MatcherError("IATI export publishes allocations: add --solve, or --result RESULT.json")
         when = value_date.date() if value_date else (src.scenario.fx_date or date.today())
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         write_bytes(activities_xml(src.scenario, src.result, ReportingOrg(org_ref, org_name), when, now), output)
 
 
@@ -160,6 +160,10 @@ def load_export_source(source: str, result_file: str | None) -> ExportSource:
     if result_file is None:
         return ExportSource(scenario)
     data = read_data(result_file)
+    if isinstance(data, dict) and isinstance(data.get("solver"), dict):
+        # Result.to_json_data leaves out None values, which SolverInfo requires back (reported to the lead)
+        for key in ("time_limit", "node_limit"):
+            data["solver"].setdefault(key, None)
     try:
         result = Result.model_validate(data)
     except Exception:  # noqa: BLE001 - any shape error means the same thing to the user

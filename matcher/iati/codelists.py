@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 
 from defusedxml import ElementTree
@@ -16,7 +16,7 @@ def _read(name: str):
     return resources.files(__package__).joinpath("data").joinpath(name).read_bytes()
 
 
-@lru_cache(maxsize=None)
+@cache
 def codelist(name: str) -> dict[str, str]:
     """Code -> English name of a bundled codelist (``Country``, ``Currency``, ``Sector``, ``UNSDG-Targets``)."""
     root = ElementTree.fromstring(_read(f"{name}.xml"))

@@ -17,11 +17,11 @@ from matcher.errors import Problem, ScenarioError
 from matcher.scenario_io import parse_scenario, scenario_data
 from matcher.sheets.cells import CellProblem, Loc, RawCell, SheetError, cell_text, convert, is_empty, located
 from matcher.sheets.columns import (
+    DATE,
     RECORD_SHEETS,
     SETTINGS_SHEETS,
     SHEET_ORDER,
     SHEETS,
-    DATE,
     TEXT,
     Column,
     RecordSheet,
@@ -182,7 +182,8 @@ def _header(raw: RawSheet, sheet: RecordSheet | SettingsSheet, reader: _Reader) 
             columns.append(known[key])
     for c in sheet.columns:
         if c.required and c.name not in seen:
-            reader.problems.append(Problem(f"{raw.name} column {c.name}", "required column is missing; add it to row 1"))
+            where = f"{raw.name} column {c.name}"
+            reader.problems.append(Problem(where, "required column is missing; add it to row 1"))
             reader.flagged.add((raw.name, None, c.name))
     return columns
 

@@ -152,7 +152,8 @@ def _raw_sheet(ws) -> RawSheet:
     for rng in ws.merged_cells.ranges:
         merged[(rng.min_row, rng.min_col)] = rng.coord
         if rng.min_row == 1:
-            problems.append(located(Loc(ws.title, 1, None, rng.coord), f"merged header cells {rng.coord}; unmerge them"))
+            where = Loc(ws.title, 1, None, rng.coord)
+            problems.append(located(where, f"merged header cells {rng.coord}; unmerge them"))
     covered = {(r, c) for rng in ws.merged_cells.ranges for r, c in _cells_of(rng)}
     header = []
     for col in range(1, ws.max_column + 1):
