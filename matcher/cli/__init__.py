@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import sys
 
-from matcher.cli import solving  # noqa: F401,E402  (registers validate, solve, generate)
+from matcher.cli import (
+    sheets,  # noqa: F401,E402  (registers template, import, export)
+    solving,  # noqa: F401,E402  (registers validate, solve, generate)
+)
 from matcher.cli.common import cli, main  # noqa: F401  (re-exported entry points)
 
 __all__ = ["cli", "main"]

@@ -1,0 +1,179 @@
+"""Cells as read from a workbook or CSV file, their conversion by column kind, and located problems.
+
+Every problem names its sheet, row and column, so a coordinator can go straight to the cell.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Any
+
+from matcher.errors import Problem, ScenarioError
+from matcher.sheets.columns import BOOL, DATE, FLOAT, INT, INT_LIST, LIST, TEXT
+
+# A spreadsheet runs text starting with these as a formula; CSV export prefixes them with a quote.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+TRUE_WORDS, FALSE_WORDS = {"true", "yes", "1"}, {"false", "no", "0"}
+
+
+@dataclass(frozen=True)
+class Loc:
+    """Where a value came from: sheet (or CSV file), 1-based row, column name and the cell reference."""
+
+    sheet: str
+    row: int | None = None
+    column: str | None = None
+    ref: str | None = None
+
+    def __str__(self) -> str:
+        text = self.sheet
+        if self.row is not None:
+            text += f" row {self.row}"
+        if self.column is not None:
+            text += f", column {self.column}" if self.row is not None else f" column {self.column}"
+        if self.ref:
+            text += f" ({self.ref})"
+        return text
+
+
+@dataclass(frozen=True)
+class RawCell:
+    """One non-empty cell as the reader found it; ``formula`` and ``merged`` mark cells we refuse."""
+
+    value: Any
+    loc: Loc
+    formula: bool = False
+    merged: str | None = None  # the merged range, e.g. "B3:C3"
+
+
+class SheetError(ScenarioError):
+    """Problems found in a workbook or CSV folder; every one is listed, each with its place."""
+
+    def __init__(self, problems: list[Problem], source: str = "") -> None:
+        super().__init__(problems, source)
+        count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+        lines = "\n".join(f"  {p}" for p in problems)
+        prefix = f"{source}: " if source else ""
+        self.args = (f"{prefix}{count}, nothing was written:\n{lines}",)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class CellProblem(ValueError):
+    """A cell whose value cannot be read as its column's kind."""
+
+
+def located(loc: Loc, message: str) -> Problem:
+    """A Problem whose path is the sheet, row and column of the cell."""
+    return Problem(str(loc), message)
+
+
+def convert(value: Any, kind: str) -> Any:
+    """The cell value as ``kind``; raises CellProblem with a message saying what to fix."""
+    if isinstance(value, (datetime, date, time)) and kind != DATE:
+        raise CellProblem(f"a date where {_what(kind)} belongs; format the cell as {_format(kind)} and retype it")
+    if isinstance(value, str):
+        value = value.strip(" ")  # stray spaces around typed values; a leading tab or CR is kept as text
+    return _CONVERTERS[kind](value)
+
+
+def _what(kind: str) -> str:
+    return {INT: "a whole number", FLOAT: "a number", BOOL: "TRUE or FALSE", TEXT: "text"}.get(kind, "a list")
+
+
+def _format(kind: str) -> str:
+    return "Number" if kind in (INT, FLOAT) else "Text"
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # an id typed as 2027 arrives as a number
+    return str(value)
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise CellProblem(f"{value} where a whole number belongs")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if math.isfinite(value) and value.is_integer():
+            return int(value)
+        raise CellProblem(f"{value} is not a whole number; amounts are whole currency units")
+    if re.fullmatch(r"[+-]?\d+", value):
+        return int(value)
+    raise CellProblem(f"'{value}' is not a whole number")
+
+
+def _float(value: Any) -> float:
+    if isinstance(value, bool):
+        raise CellProblem(f"{value} where a number belongs")
+    if isinstance(value, (int, float)):
+        if not math.isfinite(value):
+            raise CellProblem(f"{value} is not a finite number")
+        return float(value)
+    text = value.rstrip("%")
+    try:
+        number = float(text)
+    except ValueError:
+        raise CellProblem(f"'{value}' is not a number") from None
+    if not math.isfinite(number):
+        raise CellProblem(f"'{value}' is not a finite number")
+    return number / 100 if value.endswith("%") else number
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return bool(value)  # LibreOffice saves TRUE/FALSE as 1/0 with a boolean format
+    word = str(value).lower()
+    if word in TRUE_WORDS or word in FALSE_WORDS:
+        return word in TRUE_WORDS
+    raise CellProblem(f"'{value}' is not TRUE or FALSE")
+
+
+def _date(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value).isoformat()
+        except ValueError:
+            pass
+    raise CellProblem(f"'{value}' is not a date; write it as YYYY-MM-DD")
+
+
+def _list(value: Any) -> list[str]:
+    if not isinstance(value, str):
+        return [_text(value)]
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _int_list(value: Any) -> list[int]:
+    if not isinstance(value, str):
+        return [_int(value)]
+    return [_int(part) for part in _list(value)]
+
+
+_CONVERTERS = {TEXT: _text, INT: _int, FLOAT: _float, BOOL: _bool, DATE: _date, LIST: _list, INT_LIST: _int_list}
+
+
+def is_empty(value: Any) -> bool:
+    """True for a cell with nothing in it (None or only spaces)."""
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def cell_text(value: Any) -> Any:
+    """A scenario value as a cell value: lists comma separated, None stays empty."""
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) if value else None
+    return value

@@ -1,0 +1,137 @@
+"""IATI 2.03: allocations out as activities valid against the schema, SALW activities back as requests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+from sheets_fixtures import every_part
+
+from matcher.engine import SolveParams, solve
+from matcher.errors import MatcherError
+from matcher.iati import ReportingOrg, activities_xml, read_activities
+from matcher.scenario_io import parse_scenario
+from matcher.sheets import SheetError
+
+etree = pytest.importorskip("lxml.etree")
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA_DIRS = [ROOT.parent / "shared" / "data" / "iati" / "schema", Path("/work/shared/data/iati/schema")]
+ORG = ReportingOrg("XM-EXAMPLE", "Example coordination")
+WHEN, NOW = date(2027, 1, 15), datetime(2026, 11, 2, 12, 0)
+
+
+@pytest.fixture(scope="module")
+def schema(tmp_path_factory):
+    found = next((d for d in SCHEMA_DIRS if (d / "iati-activities-schema.xsd").is_file()), None)
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail("the IATI schema (shared/data/iati/schema) is missing in CI")
+        pytest.skip("IATI schema not found")
+    work = tmp_path_factory.mktemp("xsd")
+    for name in ("iati-activities-schema.xsd", "iati-common.xsd"):
+        shutil.copy(found / name, work / name)
+    shutil.copy(ROOT / "tests" / "data" / "xml.xsd", work / "xml.xsd")  # no network during validation
+    return etree.XMLSchema(etree.parse(str(work / "iati-activities-schema.xsd")))
+
+
+@pytest.fixture(scope="module")
+def solved():
+    s = parse_scenario(every_part())
+    return s, solve(s, SolveParams(time_limit=10))
+
+
+def test_export_is_valid_iati_203(schema, solved):
+    s, result = solved
+    doc = etree.fromstring(activities_xml(s, result, ORG, WHEN, NOW))
+    assert schema.validate(doc), schema.error_log
+    assert doc.get("version") == "2.03"
+
+
+def test_export_carries_sector_sdg_orgs_and_commitments(solved):
+    s, result = solved
+    doc = etree.fromstring(activities_xml(s, result, ORG, WHEN, NOW))
+    grants = {(a.donor, a.request): a.amount for a in result.allocations if a.kind == "funds"}
+    funded = {r for _, r in grants}
+    acts = {a.findtext("iati-identifier").removeprefix("XM-EXAMPLE-"): a for a in doc.iter("iati-activity")}
+    assert set(acts) == funded and "NER-1" in acts
+    for rid, act in acts.items():
+        assert act.find("sector[@vocabulary='1'][@code='15240']") is not None
+        assert act.find("tag[@vocabulary='3'][@code='16.4']") is not None
+        request = next(r for r in s.requests if r.id == rid)
+        assert act.find("sector[@vocabulary='99']").get("code") == request.theme
+        txs = act.findall("transaction")
+        assert all(t.find("transaction-type").get("code") == "2" for t in txs)
+        got = {(t.find("provider-org").get("ref"), rid): int(t.findtext("value")) for t in txs}
+        assert got == {k: v for k, v in grants.items() if k[1] == rid}
+        assert {t.find("value").get("currency") for t in txs} == {"USD"}
+        assert {t.find("value").get("value-date") for t in txs} == {"2027-01-15"}
+        funders = {o.get("ref") for o in act.findall("participating-org[@role='1']")}
+        assert funders == {d for d, r in grants if r == rid}
+    ner = acts["NER-1"]
+    assert ner.find("recipient-country").get("code") == "NE"
+    assert ner.find("participating-org[@role='4']").get("ref") == "UNDP"
+
+
+def test_export_then_import_gives_requests_and_commitments(tmp_path, solved):
+    s, result = solved
+    path = tmp_path / "activities.xml"
+    path.write_bytes(activities_xml(s, result, ORG, WHEN, NOW))
+    back = read_activities(path, name="back").scenario
+    grants = {(a.donor, a.request): a.amount for a in result.allocations if a.kind == "funds"}
+    assert {(c.donor, c.request): c.amount for c in back.commitments} == grants
+    original = {r.id: r for r in s.requests}
+    for r in back.requests:
+        assert (r.country, r.theme, r.amount, r.partner) == (
+            original[r.id].country, original[r.id].theme, original[r.id].amount, original[r.id].partner)
+    assert back.currency == "USD"
+
+
+ACTIVITY = """<iati-activity default-currency="USD"><iati-identifier>XM-A-{id}</iati-identifier>
+<reporting-org ref="XM-A" type="10"><narrative>A</narrative></reporting-org>
+<title><narrative>T</narrative></title>{body}</iati-activity>"""
+
+
+def write(tmp_path: Path, *activities: str) -> Path:
+    path = tmp_path / "in.xml"
+    path.write_text(f'<iati-activities version="2.03">{"".join(activities)}</iati-activities>', encoding="utf-8")
+    return path
+
+
+def test_import_skips_activities_without_salw_sector(tmp_path):
+    salw = ACTIVITY.format(id="R1", body='<recipient-country code="NE"/><sector code="15240"/>'
+                                         '<sector vocabulary="99" code="marking"/>'
+                                         '<transaction><transaction-type code="2"/><value>5000</value>'
+                                         '<provider-org ref="GB-GOV-1"><narrative>UK</narrative></provider-org>'
+                                         '</transaction>')
+    other = ACTIVITY.format(id="E1", body='<recipient-country code="NE"/><sector code="11110"/>')
+    found = read_activities(write(tmp_path, salw, other), name="x")
+    assert [r.id for r in found.scenario.requests] == ["R1"]
+    assert found.scenario.requests[0].amount == 5000
+    assert found.scenario.donors[0].id == "GB-GOV-1" and found.scenario.donors[0].budget == 5000
+    assert found.skipped == ["activity 2 (XM-A-E1): no sector 15240"]
+
+
+def test_import_lists_every_problem(tmp_path):
+    no_theme = ACTIVITY.format(id="R1", body='<recipient-country code="NE"/><sector code="15240"/>'
+                                            '<budget><period-start iso-date="2027-01-01"/>'
+                                            '<period-end iso-date="2027-12-31"/><value>100</value></budget>')
+    bad_country = ACTIVITY.format(id="R2", body='<recipient-country code="QQ"/><sector code="15240"/>'
+                                               '<sector vocabulary="99" code="marking"/>')
+    with pytest.raises(SheetError) as info:
+        read_activities(write(tmp_path, no_theme, bad_country))
+    assert [str(p) for p in info.value.problems] == [
+        "activity 1 (XM-A-R1) sector: no theme sector (vocabulary 99 with a theme id); pass --default-theme THEME",
+        "activity 2 (XM-A-R2) recipient-country: 'QQ' is not an ISO alpha-2 code",
+        "activity 2 (XM-A-R2): no budget and no commitment: the amount requested is unknown",
+    ]
+
+
+def test_import_refuses_entity_expansion(tmp_path):
+    path = tmp_path / "bomb.xml"
+    path.write_text('<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x "xxxxxxxx"><!ENTITY y "&x;&x;&x;">]>'
+                    "<iati-activities>&y;</iati-activities>")
+    with pytest.raises(MatcherError, match="refused unsafe XML"):
+        read_activities(path)

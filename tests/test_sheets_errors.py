@@ -1,0 +1,154 @@
+"""Bad workbooks and CSV folders: each problem named by sheet, row and column; all of them at once."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import openpyxl
+import pytest
+from sheets_fixtures import every_part
+
+from matcher.errors import MatcherError
+from matcher.scenario_io import parse_scenario
+from matcher.sheets import SheetError, export_csv, export_xlsx, read_csv_dir, read_workbook
+
+
+@pytest.fixture
+def book(tmp_path) -> Path:
+    path = tmp_path / "book.xlsx"
+    path.write_bytes(export_xlsx(parse_scenario(every_part())))
+    return path
+
+
+def edit(path: Path, change) -> Path:
+    wb = openpyxl.load_workbook(path)
+    change(wb)
+    wb.save(path)
+    return path
+
+
+def problems(path: Path) -> list[str]:
+    with pytest.raises(SheetError) as info:
+        read_workbook(path) if path.suffix == ".xlsx" else read_csv_dir(path)
+    return [str(p) for p in info.value.problems]
+
+
+def test_formula_cell(book):
+    edit(book, lambda wb: wb["requests"].__setitem__("E2", "=SUM(1,2)"))
+    assert problems(book) == [
+        "requests row 2, column amount (E2): formula =SUM(1,2); the importer does not run formulas:"
+        " paste the value (Paste Special > Values)"
+    ]
+
+
+def test_merged_cells(book):
+    edit(book, lambda wb: wb["requests"].merge_cells("K3:L3"))
+    assert problems(book) == [
+        "requests row 3, column title (K3): merged cells K3:L3; unmerge them and put the value in each cell"
+    ]
+
+
+def test_date_where_a_number_belongs(book):
+    edit(book, lambda wb: wb["donors"].__setitem__("D2", datetime(2027, 1, 1)))
+    assert problems(book) == [
+        "donors row 2, column budget (D2): a date where a whole number belongs;"
+        " format the cell as Number and retype it"
+    ]
+
+
+def test_empty_required_cell(book):
+    edit(book, lambda wb: wb["requests"].__setitem__("D4", None))
+    assert problems(book) == ["requests row 4, column theme (D4): empty required cell; fill in the theme"]
+
+
+def test_text_where_a_number_belongs(book):
+    edit(book, lambda wb: wb["requests"].__setitem__("E3", "lots"))
+    assert problems(book) == ["requests row 3, column amount (E3): 'lots' is not a whole number"]
+
+
+def test_fraction_where_money_belongs(book):
+    edit(book, lambda wb: wb["commitments"].__setitem__("C2", 100000.5))
+    assert problems(book) == [
+        "commitments row 2, column amount (C2): 100000.5 is not a whole number; amounts are whole currency units"
+    ]
+
+
+def test_scenario_rule_is_reported_at_its_cell(book):
+    edit(book, lambda wb: wb["requests"].__setitem__("D5", "stockpiles"))
+    assert problems(book) == [
+        "requests row 5, column theme (D5): 'stockpiles' is not a theme; did you mean 'stockpile'?"
+    ]
+
+
+def test_unknown_column(book):
+    edit(book, lambda wb: wb["partners"].__setitem__("E1", "max_project"))
+    assert problems(book) == ["partners row 1 (E1): unknown column 'max_project'; did you mean 'max_projects'?"]
+
+
+def test_missing_required_sheet(book):
+    edit(book, lambda wb: wb.remove(wb["requests"]))
+    assert problems(book) == ["requests: sheet 'requests' is missing; start from `matcher template`"]
+
+
+def test_every_problem_is_reported_at_once(book):
+    def many(wb):
+        wb["requests"]["E2"] = "=A1*2"
+        wb["requests"]["D4"] = None
+        wb["donors"]["D3"] = datetime(2027, 1, 1)
+        wb["partners"]["C2"] = "charity"
+        wb["policy"].merge_cells("B3:C3")
+    edit(book, many)
+    found = problems(book)
+    assert len(found) == 5, found
+    assert [p.split(":")[0] for p in found] == [
+        "donors row 3, column budget (D3)",
+        "requests row 2, column amount (E2)",
+        "requests row 4, column theme (D4)",
+        "policy row 3, column key (B3)",
+        "partners row 2, column type (C2)",
+    ]
+
+
+def test_empty_template_says_what_to_fill(tmp_path):
+    from matcher.sheets import template_xlsx
+
+    path = tmp_path / "t.xlsx"
+    path.write_bytes(template_xlsx())
+    assert problems(path) == [
+        "scenario row 3, column value (C3): empty required cell; fill in the name",
+        "scenario row 5, column value (C5): empty required cell; fill in the currency",
+    ]
+
+
+def test_not_a_workbook(tmp_path):
+    path = tmp_path / "fake.xlsx"
+    path.write_text("name,currency\n")
+    with pytest.raises(MatcherError, match=r"fake.xlsx: not an .xlsx workbook"):
+        read_workbook(path)
+
+
+@pytest.fixture
+def folder(tmp_path) -> Path:
+    out = tmp_path / "csv"
+    out.mkdir()
+    for name, text in export_csv(parse_scenario(every_part())).items():
+        (out / name).write_text(text, encoding="utf-8", newline="")
+    return out
+
+
+def test_csv_empty_required_cell_and_bad_number_at_once(folder):
+    text = (folder / "requests.csv").read_text(encoding="utf-8-sig")
+    lines = text.splitlines()
+    lines[1] = lines[1].replace("NER,", ",", 1)
+    lines[2] = lines[2].replace("250000", "250k", 1)
+    (folder / "requests.csv").write_text("\n".join(lines), encoding="utf-8")
+    assert problems(folder) == [
+        "requests.csv row 2, column country: empty required cell; fill in the country",
+        "requests.csv row 3, column amount: '250k' is not a whole number",
+    ]
+
+
+def test_csv_not_utf8(folder):
+    (folder / "partners.csv").write_bytes("id,name\nSAS,Enqu\xeate\n".encode("latin-1"))
+    assert problems(folder) == ["partners.csv: not UTF-8 (byte 16); save it as 'CSV UTF-8'"]
