@@ -10,6 +10,7 @@ import sys
 
 from matcher.cli.common import cli, main  # noqa: F401  (re-exported entry points)
 from matcher.cli import solving  # noqa: F401,E402  (registers validate, solve, generate)
+from matcher.cli import analysis  # noqa: F401,E402  (registers compare, explain, value, graph, report)
 
 __all__ = ["cli", "main"]
 
