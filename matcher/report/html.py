@@ -10,7 +10,6 @@ chart data is embedded as JSON with ``<``, ``>`` and ``&`` escaped, so it cannot
 from __future__ import annotations
 
 import html
-import json
 from collections import defaultdict
 from typing import Any
 
@@ -34,7 +33,7 @@ h2{font-size:18px;margin:0 0 6px} h3{font-size:15px;margin:16px 0 6px}
 .summary{display:flex;flex-wrap:wrap;gap:10px;margin:8px 0}
 .kpi{background:#eef2f6;border-radius:4px;padding:6px 12px;font-size:13px} .kpi b{display:block;font-size:17px}
 .charts{display:grid;grid-template-columns:1fr 1fr;gap:12px}
-.chart{width:100%;height:340px} .sankey{width:100%;height:460px}
+.chart{width:100%} .sankey{width:100%;height:460px}
 table{border-collapse:collapse;font-size:13px;width:100%}
 th,td{border-bottom:1px solid #e1e5ea;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f0f3f6} td.num{text-align:right;font-variant-numeric:tabular-nums}
@@ -78,7 +77,7 @@ def _plot_call(div: str, fig: go.Figure) -> str:
     spec = to_json_plotly(fig.to_plotly_json())
     for raw, safe in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
         spec = spec.replace(raw, safe)
-    config = '{"displaylogo":false,"responsive":true}'
+    config = '{"displaylogo":false,"responsive":true,"displayModeBar":false}'
     return f'(function(){{var f={spec};Plotly.newPlot("{div}",f.data,f.layout,{config});}})();'
 
 
@@ -197,17 +196,21 @@ def sankey_flows(option: Option) -> tuple[list[str], list[tuple[int, int, int]]]
 
 
 def sankey_figure(option: Option) -> go.Figure:
+    """Money from donors to regions to themes; a donor's unspent budget ends in 'not allocated'."""
     labels, links = sankey_flows(option)
+    n_donors = len(option.scenario.donors)
     colors = [PALETTE[i % len(PALETTE)] for i in range(len(labels))]
-    colors = ["#b9c0c8" if lb == NOT_PLACED else c for lb, c in zip(labels, colors)]
-    link_colors = [_fade(colors[src]) for src, _t, _v in links]
+    colors = ["#b9c0c8" if lb == NOT_PLACED else c for lb, c in zip(labels, colors, strict=True)]
+    # donor -> region links take the donor's colour, region -> theme links the theme's
+    link_colors = [_fade(colors[src] if src < n_donors else colors[tgt]) for src, tgt, _v in links]
+    x, y = _node_positions(labels, links, n_donors)
     fig = go.Figure(
         go.Sankey(
             arrangement="snap",
             valueformat=",d",
             valuesuffix=f" {option.scenario.currency}",
             node={"label": [_label(lb) for lb in labels], "pad": 14, "thickness": 16, "color": colors,
-                  "line": {"color": "#ffffff", "width": 0.5}},
+                  "x": x, "y": y, "line": {"color": "#ffffff", "width": 0.5}},
             link={"source": [s for s, _t, _v in links], "target": [t for _s, t, _v in links],
                   "value": [v for _s, _t, v in links], "color": link_colors},
         )
@@ -216,9 +219,38 @@ def sankey_figure(option: Option) -> go.Figure:
     return fig
 
 
+def _node_positions(labels: list[str], links: list[tuple[int, int, int]], n_donors: int) -> tuple[list, list]:
+    """Donors left, regions (and 'not allocated') middle, themes right, each column stacked by value.
+
+    Plotly would put 'not allocated', which has no outgoing link, in the last column; fixed
+    positions keep it beside the regions where it belongs.
+    """
+    n_regions = len({t for s, t, _v in links if s < n_donors})
+    value = [0] * len(labels)
+    for s, t, v in links:
+        value[t] += v
+        if s < n_donors:
+            value[s] += v
+    column = [0 if i < n_donors else (1 if i < n_donors + n_regions else 2) for i in range(len(labels))]
+    x_of = (0.001, 0.5, 0.999)
+    xs, ys = [], []
+    for i in range(len(labels)):
+        col = [k for k in range(len(labels)) if column[k] == column[i]]
+        total = sum(value[k] for k in col) or 1
+        before = sum(value[k] for k in col if k < i)
+        xs.append(x_of[column[i]])
+        ys.append(min(0.999, max(0.001, (before + value[i] / 2) / total)))
+    return xs, ys
+
+
 def _fade(hex_color: str) -> str:
     r, g, b = (int(hex_color[i : i + 2], 16) for i in (1, 3, 5))
     return f"rgba({r},{g},{b},0.35)"
+
+
+def bar_height(n_bars: int) -> int:
+    """Pixels for a bar chart: a fixed frame plus a row per bar, so one bar is not a slab."""
+    return 90 + 26 * max(n_bars, 2)
 
 
 def coverage_figure(option: Option, by: str) -> go.Figure:
@@ -233,15 +265,19 @@ def coverage_figure(option: Option, by: str) -> go.Figure:
         got[key] += funded[q.id]
     keys = sorted(asked, key=lambda k: (got[k] / asked[k], k))
     shares = [100 * got[k] / asked[k] for k in keys]
+    # a short bar cannot hold its label: put it outside, so 0% still shows
     hover = [f"{_label(k)}: {got[k]:,} of {asked[k]:,} {s.currency}" for k in keys]
     fig = go.Figure(
         go.Bar(x=shares, y=[_label(k) for k in keys], orientation="h", marker_color=PALETTE[0 if by == "region" else 2],
-               text=[f"{v:.0f}%" for v in shares], textposition="auto", hovertext=hover, hoverinfo="text")
+               text=[f"{v:.0f}%" for v in shares],
+               textposition=["inside" if v >= 15 else "outside" for v in shares], cliponaxis=False, hovertext=hover, hoverinfo="text")
     )
     fig.update_layout(
         title={"text": f"Coverage by {by} (funded / requested)", "font": {"size": 14}},
-        xaxis={"range": [0, 100], "ticksuffix": "%"},
-        margin={"l": 10, "r": 10, "t": 40, "b": 30},
+        xaxis={"range": [0, 100], "ticksuffix": "%", "dtick": 25},
+        margin={"l": 10, "r": 30, "t": 40, "b": 30},
+        height=bar_height(len(keys)),
+        bargap=0.25,
         yaxis={"automargin": True},
     )
     return fig
