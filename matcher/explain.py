@@ -52,7 +52,7 @@ def explain(
         "status": outcome.status,
         "currency": scenario.currency,
         "binding": _binding(outcome),
-        "reasons": [{"code": c, "text": t} for c, t in zip(outcome.reason_codes, outcome.reasons)],
+        "reasons": [{"code": c, "text": t} for c, t in zip(outcome.reason_codes, outcome.reasons, strict=True)],
         "donors": donor_views(scenario, result, request_id),
         "offers": _offers(scenario, result, request_id),
     }
@@ -158,8 +158,13 @@ def smallest_extra_budget(scenario: Scenario, request_id: str, donor_id: str, pa
         ok, at_hi = funds(hi)
     base = {"donor": donor_id, "currency": donor.currency or scenario.currency}
     if not ok:
-        return {**base, "found": False, "tried_up_to": hi, "solves": len(tried),
-                "text": f"no extra budget from {donor_id} up to {hi:,} funds it: another rule binds"}
+        return {
+            **base,
+            "found": False,
+            "tried_up_to": hi,
+            "solves": len(tried),
+            "text": f"no extra budget from {donor_id} up to {hi:,} funds it: another rule binds",
+        }
     lo = 0  # today's solution does not fund it fully
     while hi - lo > 1:
         mid = (lo + hi) // 2
@@ -237,7 +242,8 @@ def to_text(doc: dict[str, Any]) -> str:
         if not d["eligible"]:
             lines.append(f"  not {d['donor']}: its {d['excluded_by']}")
     for o in doc["offers"]:
-        lines.append(f"  in-kind offer from {o['donor']} ({o['value']:,} {cur}): {'delivered' if o['delivered'] else 'not delivered'}")
+        done = "delivered" if o["delivered"] else "not delivered"
+        lines.append(f"  in-kind offer from {o['donor']} ({o['value']:,} {cur}): {done}")
     if "extra_budget" in doc:
         lines.append("What would fund it:")
         for e in doc["extra_budget"]:

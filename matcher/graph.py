@@ -89,8 +89,14 @@ def analyse(scenario: Scenario) -> dict[str, Any]:
         money = sum(g.nodes[donor_node(d)]["money"] for d in donors)
         bound = flow_bound(g, nodes)
         components.append(
-            {"donors": donors, "requests": requests, "demand": demand, "money": money,
-             "reachable": bound, "shortfall": demand - bound}
+            {
+                "donors": donors,
+                "requests": requests,
+                "demand": demand,
+                "money": money,
+                "reachable": bound,
+                "shortfall": demand - bound,
+            }
         )
     orphans = [r.id for r in scenario.requests if g.degree(request_node(r.id)) == 0]
     idle = [d.id for d in scenario.donors if g.degree(donor_node(d.id)) == 0]

@@ -40,7 +40,11 @@ def levers(scenario: Scenario, step: int = DEFAULT_STEP) -> list[Lever]:
     for d in scenario.donors:
         if d.kind == "funds":
             own = _in_donor_currency(scenario, d.currency, step)
-            out.append(Lever("donor_budget", d.id, f"donors[{d.id}].budget+={own}", f"+{own:,} {d.currency or scenario.currency}"))
+            out.append(
+                Lever(
+                    "donor_budget", d.id, f"donors[{d.id}].budget+={own}", f"+{own:,} {d.currency or scenario.currency}"
+                )
+            )
         else:
             out.append(Lever("in_kind_capacity", d.id, f"donors[{d.id}].capacity+=1", f"+1 {d.unit or 'unit'}"))
     for p in scenario.partners:
@@ -49,7 +53,9 @@ def levers(scenario: Scenario, step: int = DEFAULT_STEP) -> list[Lever]:
     share = scenario.policy.max_country_share
     if share is not None and share < 1:
         new = min(1.0, round(share + SHARE_STEP, 6))
-        out.append(Lever("country_cap", "max_country_share", f"policy.max_country_share={new}", f"{share:.0%} -> {new:.0%}"))
+        out.append(
+            Lever("country_cap", "max_country_share", f"policy.max_country_share={new}", f"{share:.0%} -> {new:.0%}")
+        )
     for g, floor in scenario.policy.region_floors.items():
         if floor > 0:
             new = max(0.0, round(floor - SHARE_STEP, 6))
@@ -66,8 +72,9 @@ def _in_donor_currency(scenario: Scenario, currency: str | None, amount: int) ->
     return math.ceil(amount / scenario.fx[currency])
 
 
-def marginal_values(scenario: Scenario, params: SolveParams | None = None, step: int = DEFAULT_STEP,
-                    base: Result | None = None) -> dict[str, Any]:
+def marginal_values(
+    scenario: Scenario, params: SolveParams | None = None, step: int = DEFAULT_STEP, base: Result | None = None
+) -> dict[str, Any]:
     """The base coverage and, per lever, the coverage after loosening it and the gain."""
     params = params or SolveParams(time_limit=30)
     base = base or solve(scenario, params)

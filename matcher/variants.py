@@ -27,9 +27,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from matcher.domain import Scenario
 from matcher.errors import MatcherError
 from matcher.paths import apply_assignment
-from matcher.domain import Scenario
 from matcher.scenario_io import parse_scenario, read_data, scenario_data
 
 DROPS = {"drop_donors": "donors", "drop_requests": "requests"}
@@ -146,7 +146,9 @@ def _drop(data: dict, section: str, ids: list[str], key: str, source: str) -> di
     known = {str(e.get("id")) for e in entries if isinstance(e, dict)}
     for ident in ids:
         if ident not in known:
-            raise MatcherError(f"{source}: {key}: no {section[:-1]} '{ident}' in the base (known: {', '.join(sorted(known)[:8])})")
+            raise MatcherError(
+                f"{source}: {key}: no {section[:-1]} '{ident}' in the base (known: {', '.join(sorted(known)[:8])})"
+            )
     gone = set(ids)
     data[section] = [e for e in entries if str(e.get("id")) not in gone]
     field = section[:-1]  # donor / request, as named in commitments and offers
@@ -172,9 +174,15 @@ def _weights(data: dict, weights: Any, source: str) -> dict:
         raise MatcherError(f"{source}: weights: unknown key '{extra[0]}'; use priority and/or agenda")
     policy = dict(data.get("policy") or {})
     if "priority" in weights:
-        policy["priority_weights"] = {**(policy.get("priority_weights") or {}), **_mapping(weights["priority"], "weights.priority", source)}
+        policy["priority_weights"] = {
+            **(policy.get("priority_weights") or {}),
+            **_mapping(weights["priority"], "weights.priority", source),
+        }
     if "agenda" in weights:
-        policy["agenda_weights"] = {**(policy.get("agenda_weights") or {}), **_mapping(weights["agenda"], "weights.agenda", source)}
+        policy["agenda_weights"] = {
+            **(policy.get("agenda_weights") or {}),
+            **_mapping(weights["agenda"], "weights.agenda", source),
+        }
     data["policy"] = policy
     return data
 

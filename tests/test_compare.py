@@ -77,7 +77,10 @@ def test_gini_by_hand():
 
 def test_changed_requests(doc):
     assert doc["changes"] == [
-        {"request": "R4", "outcomes": {"base": {"funded": 0, "status": "unfunded"}, "more": {"funded": 150, "status": "funded"}}}
+        {
+            "request": "R4",
+            "outcomes": {"base": {"funded": 0, "status": "unfunded"}, "more": {"funded": 150, "status": "funded"}},
+        }
     ]
 
 

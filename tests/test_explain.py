@@ -62,8 +62,11 @@ def test_orphan_has_no_extra_budget_and_cannot_be_forced(ok_small_scenario):
     doc = explain(ok_small_scenario, "PER-1", PARAMS)
     assert doc["binding"]["code"] == "no_eligible_donor"
     assert doc["extra_budget"] == []
-    assert doc["forced"] == {"feasible": False, "status": "infeasible",
-                             "text": "cannot be funded in full under the hard rules, whatever else gives way"}
+    assert doc["forced"] == {
+        "feasible": False,
+        "status": "infeasible",
+        "text": "cannot be funded in full under the hard rules, whatever else gives way",
+    }
 
 
 def test_funded_request_has_no_what_if():

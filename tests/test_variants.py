@@ -22,7 +22,9 @@ def base_file(tmp_path) -> str:
 
 
 def test_set_by_id_multiplies_and_adds_in_order():
-    data = apply_sets(two_countries(), ["donors[A].budget*=0.5", "donors[A].budget+=25", "policy.max_country_share=0.4"])
+    data = apply_sets(
+        two_countries(), ["donors[A].budget*=0.5", "donors[A].budget+=25", "policy.max_country_share=0.4"]
+    )
     assert data["donors"][0]["budget"] == 175
     assert data["policy"]["max_country_share"] == 0.4
 
@@ -57,7 +59,9 @@ def test_variant_file_patches_in_documented_order(tmp_path, base_file):
 
 def test_variant_of_a_variant(tmp_path, base_file):
     write(tmp_path / "one.yaml", {"base": "base.yaml", "set": ["donors[A].budget=100"]})
-    data = resolve_file(write(tmp_path / "two.yaml", {"base": "one.yaml", "name": "two", "set": ["donors[A].budget+=1"]}))
+    data = resolve_file(
+        write(tmp_path / "two.yaml", {"base": "one.yaml", "name": "two", "set": ["donors[A].budget+=1"]})
+    )
     assert data["donors"][0]["budget"] == 101
     assert data["name"] == "two"
 
@@ -110,3 +114,11 @@ def test_load_option_labels_the_sets(base_file):
     option = load_option(base_file, ["donors[A].budget*=0.8"])
     assert option.label == "base [donors[A].budget*=0.8]"
     assert option.scenario.donors[0].budget == 240
+
+
+def test_bundled_examples_load():
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parent.parent / "examples"
+    labels = [load_option(str(p)).scenario.name for p in sorted(folder.glob("*.yaml"))]
+    assert labels == ["west-africa-2027-deu-cut", "west-africa-2027-diversion-first", "west-africa-2027"]

@@ -35,8 +35,9 @@ def _format_option(choices: tuple[str, ...]):
 
 
 def _output_option(fn):
-    return click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
-                        help="Write to this file instead of stdout.")(fn)
+    return click.option(
+        "--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write to this file instead of stdout."
+    )(fn)
 
 
 @cli.command("compare")
@@ -98,8 +99,13 @@ def explain_cmd(file, request, sets, fmt, output, no_what_if, time_limit, seed, 
 
 @cli.command("value")
 @click.argument("file", metavar="FILE")
-@click.option("--step", type=click.IntRange(min=1), default=100_000, show_default=True,
-              help="Extra money per donor, in scenario currency.")
+@click.option(
+    "--step",
+    type=click.IntRange(min=1),
+    default=100_000,
+    show_default=True,
+    help="Extra money per donor, in scenario currency.",
+)
 @_set_option
 @_format_option(("table", "json"))
 @_output_option
@@ -125,8 +131,10 @@ def value_cmd(file, step, sets, fmt, output, time_limit, seed, node_limit, progr
 
 
 def _value_text(doc: dict) -> str:
-    lines = [f"{doc['scenario']}: priority-weighted coverage {doc['coverage']:,.4f} ({doc['status']})",
-             f"{'lever':<18} {'target':<22} {'step':<24} {'coverage':>12} {'gain':>10}"]
+    lines = [
+        f"{doc['scenario']}: priority-weighted coverage {doc['coverage']:,.4f} ({doc['status']})",
+        f"{'lever':<18} {'target':<22} {'step':<24} {'coverage':>12} {'gain':>10}",
+    ]
     for e in doc["levers"]:
         if e["gain"] is not None:
             gain = f"{e['gain']:,.4f}"

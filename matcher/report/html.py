@@ -49,11 +49,13 @@ def render_html(options: list[Option], title: str | None = None) -> str:
         sections.append(_comparison_section(options))
     for n, option in enumerate(options):
         sections.append(_option_section(option, n, figures))
-    heading = title or (options[0].scenario.title or options[0].scenario.name if len(options) == 1 else "Options compared")
+    heading = title or (
+        options[0].scenario.title or options[0].scenario.name if len(options) == 1 else "Options compared"
+    )
     scripts = "\n".join(_plot_call(div, fig) for div, fig in figures)
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{_e(heading)}</title>"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{_e(heading)}</title>'
         f"<style>{CSS}</style>"
         f"<script>{get_plotlyjs()}</script></head><body>"
         f"<header><h1>{_e(heading)}</h1><p>Donor-need matching report · matcher {_e(__version__)} · "
@@ -75,7 +77,13 @@ def _label(text: Any) -> str:
 def _plot_call(div: str, fig: go.Figure) -> str:
     """``Plotly.newPlot`` with the figure as script-safe JSON."""
     spec = to_json_plotly(fig.to_plotly_json())
-    for raw, safe in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+    for raw, safe in (
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("&", "\\u0026"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
         spec = spec.replace(raw, safe)
     config = '{"displaylogo":false,"responsive":true,"displayModeBar":false}'
     return f'(function(){{var f={spec};Plotly.newPlot("{div}",f.data,f.layout,{config});}})();'
@@ -96,7 +104,7 @@ def _comparison_section(options: list[Option]) -> str:
             continue
         name = titles[key] if section == "measure" else f"{section.replace('_', ' ')}: {key}"
         share = section != "measure" or key in SHARES
-        cells = "".join(f"<td class=\"num\">{_e(fmt_value(v, share))}</td>" for v in values)
+        cells = "".join(f'<td class="num">{_e(fmt_value(v, share))}</td>' for v in values)
         body.append(f"<tr><td>{_e(name)}</td>{cells}</tr>")
     out = (
         f"<section><h2>Options compared ({_e(doc['currency'])})</h2>"
@@ -104,7 +112,7 @@ def _comparison_section(options: list[Option]) -> str:
     )
     if changed:
         crow = "".join(
-            f"<tr><td>{_e(rid)}</td>" + "".join(f"<td class=\"num\">{_e(v or '(absent)')}</td>" for v in values) + "</tr>"
+            f"<tr><td>{_e(rid)}</td>" + "".join(f'<td class="num">{_e(v or "(absent)")}</td>' for v in values) + "</tr>"
             for rid, values in changed
         )
         out += (
@@ -129,17 +137,17 @@ def _option_section(option: Option, n: int, figures: list) -> str:
         ("priority-weighted coverage", f"{r.objective.get('coverage', 0):,.2f}"),
         ("grants", f"{len(r.allocations)}"),
     ]
-    kpi_html = "".join(f"<div class=\"kpi\">{_e(k)}<b>{_e(v)}</b></div>" for k, v in kpis)
+    kpi_html = "".join(f'<div class="kpi">{_e(k)}<b>{_e(v)}</b></div>' for k, v in kpis)
     sankey_id, region_id, theme_id = f"sankey-{n}", f"region-{n}", f"theme-{n}"
     figures.append((sankey_id, sankey_figure(option)))
     figures.append((region_id, coverage_figure(option, "region")))
     figures.append((theme_id, coverage_figure(option, "theme")))
     title = s.title or s.name
     return (
-        f"<section><h2>{_e(option.label)}</h2><p class=\"muted\">{_e(title)} · input sha256 "
-        f"{_e(r.solver.input_sha256[:12])}</p><div class=\"summary\">{kpi_html}</div>"
-        f"<h3>Where the money goes: donors → regions → themes</h3><div id=\"{sankey_id}\" class=\"sankey\"></div>"
-        f"<div class=\"charts\"><div id=\"{region_id}\" class=\"chart\"></div><div id=\"{theme_id}\" class=\"chart\"></div></div>"
+        f'<section><h2>{_e(option.label)}</h2><p class="muted">{_e(title)} · input sha256 '
+        f'{_e(r.solver.input_sha256[:12])}</p><div class="summary">{kpi_html}</div>'
+        f'<h3>Where the money goes: donors → regions → themes</h3><div id="{sankey_id}" class="sankey"></div>'
+        f'<div class="charts"><div id="{region_id}" class="chart"></div><div id="{theme_id}" class="chart"></div></div>'
         f"{_unfunded_table(option)}</section>"
     )
 
@@ -153,8 +161,8 @@ def _unfunded_table(option: Option) -> str:
             continue
         q = by_id[o.id]
         rows_html.append(
-            f"<tr><td>{_e(o.id)}</td><td>{_e(q.country)}</td><td>{_e(q.theme)}</td><td class=\"num\">{q.priority}</td>"
-            f"<td class=\"num\">{o.amount:,}</td><td class=\"num\">{o.funded:,}</td><td>{_e(o.status)}</td>"
+            f'<tr><td>{_e(o.id)}</td><td>{_e(q.country)}</td><td>{_e(q.theme)}</td><td class="num">{q.priority}</td>'
+            f'<td class="num">{o.amount:,}</td><td class="num">{o.funded:,}</td><td>{_e(o.status)}</td>'
             f"<td>{'<br>'.join(_e(t) for t in o.reasons)}</td></tr>"
         )
     if not rows_html:
@@ -184,8 +192,11 @@ def sankey_flows(option: Option) -> tuple[list[str], list[tuple[int, int, int]]]
         if left > 0:
             donor_region[(d.id, NOT_PLACED)] += left
     donors = [d.id for d in s.donors]
-    regions = sorted({g for _d, g in donor_region})
-    themes = sorted({t for _g, t in region_theme})
+    regions = sorted({g for _d, g in donor_region} - {NOT_PLACED})
+    regions += [NOT_PLACED] if any(g == NOT_PLACED for _d, g in donor_region) else []
+    # themes in the order of the first region that funds them, so few links cross
+    first = {t: min(regions.index(g) for g, tt in region_theme if tt == t) for _g, t in region_theme}
+    themes = sorted(first, key=lambda t: (first[t], t))
     labels = [*donors, *regions, *themes]
     index = {("d", x): i for i, x in enumerate(donors)}
     index.update({("g", x): len(donors) + i for i, x in enumerate(regions)})
@@ -209,10 +220,21 @@ def sankey_figure(option: Option) -> go.Figure:
             arrangement="snap",
             valueformat=",d",
             valuesuffix=f" {option.scenario.currency}",
-            node={"label": [_label(lb) for lb in labels], "pad": 14, "thickness": 16, "color": colors,
-                  "x": x, "y": y, "line": {"color": "#ffffff", "width": 0.5}},
-            link={"source": [s for s, _t, _v in links], "target": [t for _s, t, _v in links],
-                  "value": [v for _s, _t, v in links], "color": link_colors},
+            node={
+                "label": [_label(lb) for lb in labels],
+                "pad": 14,
+                "thickness": 16,
+                "color": colors,
+                "x": x,
+                "y": y,
+                "line": {"color": "#ffffff", "width": 0.5},
+            },
+            link={
+                "source": [s for s, _t, _v in links],
+                "target": [t for _s, t, _v in links],
+                "value": [v for _s, _t, v in links],
+                "color": link_colors,
+            },
         )
     )
     fig.update_layout(margin={"l": 10, "r": 10, "t": 10, "b": 10}, font={"size": 12})
@@ -268,9 +290,17 @@ def coverage_figure(option: Option, by: str) -> go.Figure:
     # a short bar cannot hold its label: put it outside, so 0% still shows
     hover = [f"{_label(k)}: {got[k]:,} of {asked[k]:,} {s.currency}" for k in keys]
     fig = go.Figure(
-        go.Bar(x=shares, y=[_label(k) for k in keys], orientation="h", marker_color=PALETTE[0 if by == "region" else 2],
-               text=[f"{v:.0f}%" for v in shares],
-               textposition=["inside" if v >= 15 else "outside" for v in shares], cliponaxis=False, hovertext=hover, hoverinfo="text")
+        go.Bar(
+            x=shares,
+            y=[_label(k) for k in keys],
+            orientation="h",
+            marker_color=PALETTE[0 if by == "region" else 2],
+            text=[f"{v:.0f}%" for v in shares],
+            textposition=["inside" if v >= 15 else "outside" for v in shares],
+            cliponaxis=False,
+            hovertext=hover,
+            hoverinfo="text",
+        )
     )
     fig.update_layout(
         title={"text": f"Coverage by {by} (funded / requested)", "font": {"size": 14}},
