@@ -21,6 +21,7 @@ from matcher.domain import Donor, Scenario, earmark_block
 from matcher.engine import SolveParams, solve
 from matcher.errors import MatcherError
 from matcher.result import Result
+from matcher.value import optimal_coverage
 from matcher.variants import vary
 
 MAX_DOUBLINGS = 12  # the upper search bound grows to 2^12 times the missing amount, then we give up
@@ -209,14 +210,14 @@ def forced_in(scenario: Scenario, request_id: str, result: Result, params: Solve
         for o in after.requests
         if o.funded < before_f[o.id]
     ]
-    cost = result.objective["coverage"] - after.objective["coverage"]
+    cost = optimal_coverage(result) - optimal_coverage(after)
     names = ", ".join(d["request"] for d in displaced) or "no other request"
     return {
         "feasible": True,
         "status": after.status,
         "displaced": displaced,
-        "coverage_before": result.objective["coverage"],
-        "coverage_after": after.objective["coverage"],
+        "coverage_before": optimal_coverage(result),
+        "coverage_after": optimal_coverage(after),
         "coverage_cost": cost,
         "text": f"forcing it in displaces {names} and costs {cost:,.4g} of priority-weighted coverage",
     }

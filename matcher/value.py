@@ -85,9 +85,18 @@ def marginal_values(
         "currency": scenario.currency,
         "step": step,
         "status": base.status,
-        "coverage": base.objective.get("coverage"),
+        "coverage": optimal_coverage(base) if base.has_solution() else None,
         "levers": entries,
     }
+
+
+def optimal_coverage(result: Result) -> float:
+    """The coverage its own stage reached. Later stages may give up a relative 1e-6 of it (the
+    lexicographic tolerance), which would show as noise in a difference of two solves."""
+    for stage in result.solver.stages:
+        if stage.term == "coverage":
+            return stage.value
+    return result.objective["coverage"]
 
 
 def _entry(scenario: Scenario, lever: Lever, base: Result, params: SolveParams) -> dict[str, Any]:
@@ -95,7 +104,7 @@ def _entry(scenario: Scenario, lever: Lever, base: Result, params: SolveParams) 
     entry: dict[str, Any] = {"kind": lever.kind, "target": lever.target, "step": lever.step, "status": after.status}
     if not (base.has_solution() and after.has_solution()):
         return {**entry, "coverage": None, "gain": None, "gain_low": 0.0, "gain_high": None}
-    b, a = base.objective["coverage"], after.objective["coverage"]
+    b, a = optimal_coverage(base), optimal_coverage(after)
     exact = base.status == "optimal" and after.status == "optimal"
     # A stopped solve still bounds its own optimum: the true gain lies between these.
     low = a - base.bound.get("coverage", b) if not exact else a - b
