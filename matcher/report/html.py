@@ -36,7 +36,7 @@ h2{font-size:18px;margin:0 0 6px} h3{font-size:15px;margin:16px 0 6px}
 .chart{width:100%} .sankey{width:100%;height:460px}
 table{border-collapse:collapse;font-size:13px;width:100%}
 th,td{border-bottom:1px solid #e1e5ea;padding:4px 8px;text-align:left;vertical-align:top}
-th{background:#f0f3f6} td.num{text-align:right;font-variant-numeric:tabular-nums}
+td:first-child{white-space:nowrap} th{background:#f0f3f6} td.num{text-align:right;font-variant-numeric:tabular-nums}
 .muted{color:#6b7785;font-size:12px}
 """
 
