@@ -15,7 +15,7 @@ import yaml
 
 from matcher.errors import MatcherError
 
-_SEGMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)((?:\[[^\]]+\])*)")
+_SEGMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*)((?:\[[^\]]+\])*)")
 _ASSIGN = re.compile(r"^\s*(?P<path>[^=*+]+?)\s*(?P<op>\*=|\+=|=)\s*(?P<value>.*)$")
 
 Step = tuple[str, str | None]  # (key, selector inside [..] or None)

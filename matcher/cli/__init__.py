@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 
 from matcher.cli import (
+    analysis,  # noqa: F401,E402  (registers compare, explain, value, graph, report)
     sheets,  # noqa: F401,E402  (registers template, import, export)
     solving,  # noqa: F401,E402  (registers validate, solve, generate)
 )

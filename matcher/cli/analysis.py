@@ -1,0 +1,193 @@
+"""``matcher compare``, ``explain``, ``value``, ``graph`` and ``report``: options side by side and why.
+
+Every input goes through :func:`matcher.options.load_option` (scenario files and variant files
+today; stored runs later). Every input is loaded and validated before anything is solved or written.
+"""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from matcher.cli.common import cli, handle_errors, write_output
+from matcher.cli.solving import params_from, solve_options
+from matcher.errors import MatcherError
+from matcher.options import Option, load_option, unique_labels
+
+SET_HELP = "Change a value: PATH=V, PATH*=F or PATH+=N (e.g. donors[DEU].budget*=0.8); repeatable."
+
+
+def _options(args: tuple[str, ...], sets: tuple[str, ...]) -> list[Option]:
+    """The inputs, plus one more when --set is given: the first input with every assignment applied."""
+    options = [load_option(a) for a in args]
+    if sets:
+        options.append(load_option(args[0], sets))
+    return unique_labels(options)
+
+
+def _set_option(fn):
+    return click.option("--set", "sets", multiple=True, metavar="PATH=V", help=SET_HELP)(fn)
+
+
+def _format_option(choices: tuple[str, ...]):
+    return click.option("--format", "fmt", type=click.Choice(choices), default="table", show_default=True)
+
+
+def _output_option(fn):
+    return click.option(
+        "--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write to this file instead of stdout."
+    )(fn)
+
+
+@cli.command("compare")
+@click.argument("inputs", nargs=-1, required=True, metavar="A B [C ...]")
+@_set_option
+@_format_option(("table", "json", "csv"))
+@_output_option
+@solve_options
+@handle_errors
+def compare_cmd(inputs, sets, fmt, output, time_limit, seed, node_limit, progress) -> None:
+    """Solve options and put their measures side by side.
+
+    Each input is a scenario file or a variant file. With --set, one more option is added: the
+    first input with every --set applied (so one file and --set compare before and after).
+
+    \b
+    Example:
+      matcher compare examples/west-africa.yaml examples/deu-cut.yaml examples/cap-10.yaml
+      matcher compare examples/west-africa.yaml --set 'donors[DEU].budget*=0.8' --format csv
+    """
+    from matcher.compare import compare, render
+
+    options = _options(inputs, sets)
+    if len(options) < 2:
+        raise MatcherError("compare needs two options or more: give two files, or one file and --set PATH=V")
+    params = params_from(time_limit, seed, node_limit, progress)
+    solved = [o.solved(params) for o in options]
+    write_output(render(compare(solved), fmt), output)
+
+
+@cli.command("explain")
+@click.argument("file", metavar="FILE")
+@click.argument("request", metavar="REQUEST")
+@_set_option
+@_format_option(("table", "json"))
+@_output_option
+@click.option("--no-what-if", is_flag=True, help="Skip the re-solves (extra budget, forcing it in).")
+@solve_options
+@handle_errors
+def explain_cmd(file, request, sets, fmt, output, no_what_if, time_limit, seed, node_limit, progress) -> None:
+    """Why a request got what it got, and what would change it.
+
+    Names the rule that binds, the eligible donors and where their money went; for a request not
+    fully funded, the smallest extra budget from each eligible donor that funds it (verified by
+    re-solving with it and with one unit less) and what forcing it in would displace.
+
+    \b
+    Example:
+      matcher explain examples/west-africa.yaml BFA-DDR-01
+      matcher explain examples/west-africa.yaml BFA-DDR-01 --format json
+    """
+    from matcher.explain import explain, to_text
+
+    option = load_option(file, sets)
+    params = params_from(time_limit, seed, node_limit, progress)
+    doc = explain(option.scenario, request, params, result=option.result, what_if=not no_what_if)
+    write_output(json.dumps(doc, indent=2, ensure_ascii=False) + "\n" if fmt == "json" else to_text(doc), output)
+
+
+@cli.command("value")
+@click.argument("file", metavar="FILE")
+@click.option(
+    "--step",
+    type=click.IntRange(min=1),
+    default=100_000,
+    show_default=True,
+    help="Extra money per donor, in scenario currency.",
+)
+@_set_option
+@_format_option(("table", "json"))
+@_output_option
+@solve_options
+@handle_errors
+def value_cmd(file, step, sets, fmt, output, time_limit, seed, node_limit, progress) -> None:
+    """The coverage one more step of each resource or limit would buy, by re-solving.
+
+    Steps: --step more money per donor, one unit of in-kind capacity, one partner project, one
+    percentage point on the country cap, one point off each region floor.
+
+    \b
+    Example:
+      matcher value examples/west-africa.yaml
+      matcher value examples/west-africa.yaml --step 50000 --format json
+    """
+    from matcher.value import marginal_values
+
+    option = load_option(file, sets)
+    params = params_from(time_limit, seed, node_limit, progress)
+    doc = marginal_values(option.scenario, params, step, base=option.result)
+    write_output(json.dumps(doc, indent=2, ensure_ascii=False) + "\n" if fmt == "json" else _value_text(doc), output)
+
+
+def _value_text(doc: dict) -> str:
+    lines = [
+        f"{doc['scenario']}: priority-weighted coverage {doc['coverage']:,.4f} ({doc['status']})",
+        f"{'lever':<18} {'target':<22} {'step':<24} {'coverage':>12} {'gain':>10}",
+    ]
+    for e in doc["levers"]:
+        if e["gain"] is not None:
+            gain = f"{e['gain']:,.4f}"
+        elif e["gain_high"] is not None:
+            gain = f"{e['gain_low']:,.3f}..{e['gain_high']:,.3f}"
+        else:
+            gain = e["status"]
+        cov = f"{e['coverage']:,.4f}" if e["coverage"] is not None else "-"
+        lines.append(f"{e['kind']:<18} {e['target']:<22} {e['step']:<24} {cov:>12} {gain:>10}")
+    return "\n".join(lines) + "\n"
+
+
+@cli.command("graph")
+@click.argument("file", metavar="FILE")
+@_set_option
+@_format_option(("table", "json"))
+@_output_option
+@handle_errors
+def graph_cmd(file, sets, fmt, output) -> None:
+    """Who may fund whom, before solving: components, orphans, idle donors, money that can reach demand.
+
+    \b
+    Example:
+      matcher graph examples/west-africa.yaml
+    """
+    from matcher.graph import analyse, to_text
+
+    doc = analyse(load_option(file, sets).scenario)
+    write_output(json.dumps(doc, indent=2, ensure_ascii=False) + "\n" if fmt == "json" else to_text(doc), output)
+
+
+@cli.command("report")
+@click.argument("inputs", nargs=-1, required=True, metavar="FILE|RUN [...]")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), required=True, help="HTML file to write.")
+@click.option("--title", default=None, help="Heading of the report.")
+@_set_option
+@solve_options
+@handle_errors
+def report_cmd(inputs, output, title, sets, time_limit, seed, node_limit, progress) -> None:
+    """One self-contained HTML report (works offline) to send to a donor.
+
+    A Sankey of money from donors to regions to themes, coverage by region and theme, the requests
+    not fully funded and why; with several inputs (or --set), the comparison table first.
+
+    \b
+    Example:
+      matcher report examples/west-africa.yaml -o report.html
+      matcher report examples/west-africa.yaml examples/deu-cut.yaml -o options.html
+    """
+    from matcher.report.html import render_html
+
+    options = _options(inputs, sets)
+    params = params_from(time_limit, seed, node_limit, progress)
+    solved = [o.solved(params) for o in options]
+    write_output(render_html(solved, title), output)
+    click.echo(f"wrote {output}: {len(solved)} option{'s' if len(solved) != 1 else ''}", err=True)

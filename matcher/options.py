@@ -1,0 +1,56 @@
+"""An option is one thing to compare, explain or report: a scenario and, once solved, its result.
+
+:func:`load_option` is the one seam that turns a command-line argument into an option. Today it
+reads scenario files and variant files; the run store plugs stored ``RUN`` ids in here (an option
+that arrives with its result is not solved again).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from matcher.domain import Scenario
+from matcher.engine import SolveParams, solve
+from matcher.result import Result
+from matcher.scenario_io import parse_scenario
+from matcher.variants import apply_sets, resolve_file
+
+
+@dataclass(frozen=True)
+class Option:
+    """A labelled scenario and, when solved (or loaded from the store), its result."""
+
+    label: str
+    scenario: Scenario
+    result: Result | None = None
+
+    def solved(self, params: SolveParams | None = None) -> Option:
+        """This option with a result: the one it carries, or a fresh solve."""
+        if self.result is not None:
+            return self
+        return replace(self, result=solve(self.scenario, params))
+
+
+def load_option(arg: str, sets: Iterable[str] = (), label: str | None = None) -> Option:
+    """A scenario file or variant file, with ``--set`` assignments applied, validated as a scenario."""
+    sets = list(sets)
+    data = apply_sets(resolve_file(arg), sets)
+    scenario = parse_scenario(data, source=arg)
+    return Option(label=label or _label(arg, sets), scenario=scenario)
+
+
+def _label(arg: str, sets: list[str]) -> str:
+    name = Path(arg).stem
+    return f"{name} [{'; '.join(sets)}]" if sets else name
+
+
+def unique_labels(options: list[Option]) -> list[Option]:
+    """Number repeated labels (``base``, ``base#2``) so every column of a comparison is distinct."""
+    seen: dict[str, int] = {}
+    out = []
+    for o in options:
+        seen[o.label] = seen.get(o.label, 0) + 1
+        out.append(o if seen[o.label] == 1 else replace(o, label=f"{o.label}#{seen[o.label]}"))
+    return out

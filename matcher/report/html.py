@@ -1,0 +1,313 @@
+"""One self-contained HTML report that works offline: plotly.js inlined, every user text escaped.
+
+Per option: a Sankey of money from donors to regions to themes, coverage by region and by theme,
+and the requests not fully funded with the reasons. With several options, the comparison table
+comes first. User text (ids, names, titles, reasons) goes through :func:`html.escape` in tables
+and in chart labels (plotly decodes entities, so the text shows as written and never as markup);
+chart data is embedded as JSON with ``<``, ``>`` and ``&`` escaped, so it cannot close its script.
+"""
+
+from __future__ import annotations
+
+import html
+from collections import defaultdict
+from typing import Any
+
+import plotly.graph_objects as go
+from plotly.io.json import to_json_plotly
+from plotly.offline import get_plotlyjs
+
+from matcher import __version__
+from matcher.compare import SCALARS, SHARES, compare, fmt_value, rows
+from matcher.options import Option
+
+NOT_PLACED = "not allocated"
+PALETTE = ("#1f6f8b", "#e07a5f", "#3d9970", "#8e6c8a", "#d4a017", "#5b8bd9", "#b5525c", "#4f7c3a")
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d2730;background:#f5f6f8}
+header{background:#1f3b57;color:#fff;padding:18px 32px}
+header h1{margin:0;font-size:22px} header p{margin:4px 0 0;opacity:.8;font-size:13px}
+main{padding:12px 32px 40px;max-width:1280px}
+section{background:#fff;border-radius:6px;padding:16px 20px;margin:18px 0;box-shadow:0 1px 3px rgba(0,0,0,.08)}
+h2{font-size:18px;margin:0 0 6px} h3{font-size:15px;margin:16px 0 6px}
+.summary{display:flex;flex-wrap:wrap;gap:10px;margin:8px 0}
+.kpi{background:#eef2f6;border-radius:4px;padding:6px 12px;font-size:13px} .kpi b{display:block;font-size:17px}
+.charts{display:grid;grid-template-columns:1fr 1fr;gap:12px}
+.chart{width:100%} .sankey{width:100%;height:460px}
+table{border-collapse:collapse;font-size:13px;width:100%}
+th,td{border-bottom:1px solid #e1e5ea;padding:4px 8px;text-align:left;vertical-align:top}
+td:first-child{white-space:nowrap} th{background:#f0f3f6} td.num{text-align:right;font-variant-numeric:tabular-nums}
+.muted{color:#6b7785;font-size:12px}
+"""
+
+
+def render_html(options: list[Option], title: str | None = None) -> str:
+    """The report for one or more solved options, as one HTML document."""
+    figures: list[tuple[str, go.Figure]] = []
+    sections = []
+    if len(options) > 1:
+        sections.append(_comparison_section(options))
+    for n, option in enumerate(options):
+        sections.append(_option_section(option, n, figures))
+    heading = title or (
+        options[0].scenario.title or options[0].scenario.name if len(options) == 1 else "Options compared"
+    )
+    scripts = "\n".join(_plot_call(div, fig) for div, fig in figures)
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{_e(heading)}</title>'
+        f"<style>{CSS}</style>"
+        f"<script>{get_plotlyjs()}</script></head><body>"
+        f"<header><h1>{_e(heading)}</h1><p>Donor-need matching report · matcher {_e(__version__)} · "
+        f"{len(options)} option{'s' if len(options) != 1 else ''}</p></header>"
+        f"<main>{''.join(sections)}</main>"
+        f"<script>{scripts}</script></body></html>\n"
+    )
+
+
+def _e(text: Any) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _label(text: Any) -> str:
+    """Chart text: plotly reads a few tags and decodes entities, so escape only <, > and &."""
+    return html.escape(str(text), quote=False)
+
+
+def _plot_call(div: str, fig: go.Figure) -> str:
+    """``Plotly.newPlot`` with the figure as script-safe JSON."""
+    spec = to_json_plotly(fig.to_plotly_json())
+    for raw, safe in (
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("&", "\\u0026"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
+        spec = spec.replace(raw, safe)
+    config = '{"displaylogo":false,"responsive":true,"displayModeBar":false}'
+    return f'(function(){{var f={spec};Plotly.newPlot("{div}",f.data,f.layout,{config});}})();'
+
+
+# --- sections --------------------------------------------------------------------------------------
+
+
+def _comparison_section(options: list[Option]) -> str:
+    doc = compare(options)
+    titles = dict(SCALARS)
+    head = "".join(f"<th>{_e(lb)}</th>" for lb in doc["options"])
+    body = []
+    changed = []
+    for section, key, values in rows(doc):
+        if section == "request":
+            changed.append((key, values))
+            continue
+        name = titles[key] if section == "measure" else f"{section.replace('_', ' ')}: {key}"
+        share = section != "measure" or key in SHARES
+        cells = "".join(f'<td class="num">{_e(fmt_value(v, share))}</td>' for v in values)
+        body.append(f"<tr><td>{_e(name)}</td>{cells}</tr>")
+    out = (
+        f"<section><h2>Options compared ({_e(doc['currency'])})</h2>"
+        f"<table><thead><tr><th>measure</th>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    )
+    if changed:
+        crow = "".join(
+            f"<tr><td>{_e(rid)}</td>" + "".join(f'<td class="num">{_e(v or "(absent)")}</td>' for v in values) + "</tr>"
+            for rid, values in changed
+        )
+        out += (
+            f"<h3>Requests whose outcome changes ({len(changed)})</h3>"
+            f"<table><thead><tr><th>request</th>{head}</tr></thead><tbody>{crow}</tbody></table>"
+        )
+    return out + "</section>"
+
+
+def _option_section(option: Option, n: int, figures: list) -> str:
+    s, r = option.scenario, option.result
+    assert r is not None, "solve the option before reporting it"
+    cur = s.currency
+    placed = sum(o.funded for o in r.requests)
+    asked = sum(o.amount for o in r.requests)
+    count = {st: sum(1 for o in r.requests if o.status == st) for st in ("funded", "partial", "unfunded")}
+    kpis = [
+        ("status", r.status),
+        ("placed", f"{placed:,} {cur}"),
+        ("asked", f"{asked:,} {cur}"),
+        ("funded / partial / unfunded", f"{count['funded']} / {count['partial']} / {count['unfunded']}"),
+        ("priority-weighted coverage", f"{r.objective.get('coverage', 0):,.2f}"),
+        ("grants", f"{len(r.allocations)}"),
+    ]
+    kpi_html = "".join(f'<div class="kpi">{_e(k)}<b>{_e(v)}</b></div>' for k, v in kpis)
+    sankey_id, region_id, theme_id = f"sankey-{n}", f"region-{n}", f"theme-{n}"
+    figures.append((sankey_id, sankey_figure(option)))
+    figures.append((region_id, coverage_figure(option, "region")))
+    figures.append((theme_id, coverage_figure(option, "theme")))
+    title = s.title or s.name
+    return (
+        f'<section><h2>{_e(option.label)}</h2><p class="muted">{_e(title)} · input sha256 '
+        f'{_e(r.solver.input_sha256[:12])}</p><div class="summary">{kpi_html}</div>'
+        f'<h3>Where the money goes: donors → regions → themes</h3><div id="{sankey_id}" class="sankey"></div>'
+        f'<div class="charts"><div id="{region_id}" class="chart"></div><div id="{theme_id}" class="chart"></div></div>'
+        f"{_unfunded_table(option)}</section>"
+    )
+
+
+def _unfunded_table(option: Option) -> str:
+    s, r = option.scenario, option.result
+    by_id = {q.id: q for q in s.requests}
+    rows_html = []
+    for o in r.requests:  # type: ignore[union-attr]
+        if o.status == "funded":
+            continue
+        q = by_id[o.id]
+        rows_html.append(
+            f'<tr><td>{_e(o.id)}</td><td>{_e(q.country)}</td><td>{_e(q.theme)}</td><td class="num">{q.priority}</td>'
+            f'<td class="num">{o.amount:,}</td><td class="num">{o.funded:,}</td><td>{_e(o.status)}</td>'
+            f"<td>{'<br>'.join(_e(t) for t in o.reasons)}</td></tr>"
+        )
+    if not rows_html:
+        return "<h3>Every request is fully funded</h3>"
+    return (
+        f"<h3>Requests not fully funded ({len(rows_html)}), and why</h3><table><thead><tr><th>request</th>"
+        f"<th>country</th><th>theme</th><th>priority</th><th>amount</th><th>funded</th><th>status</th>"
+        f"<th>reasons</th></tr></thead><tbody>{''.join(rows_html)}</tbody></table>"
+    )
+
+
+# --- charts ----------------------------------------------------------------------------------------
+
+
+def sankey_flows(option: Option) -> tuple[list[str], list[tuple[int, int, int]]]:
+    """Node labels (donors, regions, themes) and links (source, target, amount) of the Sankey."""
+    s, r = option.scenario, option.result
+    requests = {q.id: q for q in s.requests}
+    donor_region: dict[tuple[str, str], int] = defaultdict(int)
+    region_theme: dict[tuple[str, str], int] = defaultdict(int)
+    for a in r.allocations:  # type: ignore[union-attr]
+        q = requests[a.request]
+        donor_region[(a.donor, q.m49_region)] += a.amount
+        region_theme[(q.m49_region, q.theme)] += a.amount
+    for d in r.donors:  # type: ignore[union-attr]
+        left = (d.budget or 0) - d.allocated if d.kind == "funds" else 0
+        if left > 0:
+            donor_region[(d.id, NOT_PLACED)] += left
+    donors = [d.id for d in s.donors]
+    regions = sorted({g for _d, g in donor_region} - {NOT_PLACED})
+    regions += [NOT_PLACED] if any(g == NOT_PLACED for _d, g in donor_region) else []
+    # themes in the order of the first region that funds them, so few links cross
+    first = {t: min(regions.index(g) for g, tt in region_theme if tt == t) for _g, t in region_theme}
+    themes = sorted(first, key=lambda t: (first[t], t))
+    labels = [*donors, *regions, *themes]
+    index = {("d", x): i for i, x in enumerate(donors)}
+    index.update({("g", x): len(donors) + i for i, x in enumerate(regions)})
+    index.update({("t", x): len(donors) + len(regions) + i for i, x in enumerate(themes)})
+    links = [(index["d", d], index["g", g], v) for (d, g), v in sorted(donor_region.items()) if v > 0]
+    links += [(index["g", g], index["t", t], v) for (g, t), v in sorted(region_theme.items()) if v > 0]
+    return labels, links
+
+
+def sankey_figure(option: Option) -> go.Figure:
+    """Money from donors to regions to themes; a donor's unspent budget ends in 'not allocated'."""
+    labels, links = sankey_flows(option)
+    n_donors = len(option.scenario.donors)
+    colors = [PALETTE[i % len(PALETTE)] for i in range(len(labels))]
+    colors = ["#b9c0c8" if lb == NOT_PLACED else c for lb, c in zip(labels, colors, strict=True)]
+    # donor -> region links take the donor's colour, region -> theme links the theme's
+    link_colors = [_fade(colors[src] if src < n_donors else colors[tgt]) for src, tgt, _v in links]
+    x, y = _node_positions(labels, links, n_donors)
+    fig = go.Figure(
+        go.Sankey(
+            arrangement="snap",
+            valueformat=",d",
+            valuesuffix=f" {option.scenario.currency}",
+            node={
+                "label": [_label(lb) for lb in labels],
+                "pad": 14,
+                "thickness": 16,
+                "color": colors,
+                "x": x,
+                "y": y,
+                "line": {"color": "#ffffff", "width": 0.5},
+            },
+            link={
+                "source": [s for s, _t, _v in links],
+                "target": [t for _s, t, _v in links],
+                "value": [v for _s, _t, v in links],
+                "color": link_colors,
+            },
+        )
+    )
+    fig.update_layout(margin={"l": 10, "r": 10, "t": 10, "b": 10}, font={"size": 12})
+    return fig
+
+
+def _node_positions(labels: list[str], links: list[tuple[int, int, int]], n_donors: int) -> tuple[list, list]:
+    """Donors left, regions (and 'not allocated') middle, themes right, each column stacked by value.
+
+    Plotly would put 'not allocated', which has no outgoing link, in the last column; fixed
+    positions keep it beside the regions where it belongs.
+    """
+    n_regions = len({t for s, t, _v in links if s < n_donors})
+    value = [0] * len(labels)
+    for s, t, v in links:
+        value[t] += v
+        if s < n_donors:
+            value[s] += v
+    column = [0 if i < n_donors else (1 if i < n_donors + n_regions else 2) for i in range(len(labels))]
+    x_of = (0.001, 0.5, 0.999)
+    xs, ys = [], []
+    for i in range(len(labels)):
+        col = [k for k in range(len(labels)) if column[k] == column[i]]
+        total = sum(value[k] for k in col) or 1
+        before = sum(value[k] for k in col if k < i)
+        xs.append(x_of[column[i]])
+        ys.append(min(0.999, max(0.001, (before + value[i] / 2) / total)))
+    return xs, ys
+
+
+def _fade(hex_color: str) -> str:
+    r, g, b = (int(hex_color[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},0.35)"
+
+
+def bar_height(n_bars: int) -> int:
+    """Pixels for a bar chart: a fixed frame plus a row per bar, so one bar is not a slab."""
+    return 90 + 26 * max(n_bars, 2)
+
+
+def coverage_figure(option: Option, by: str) -> go.Figure:
+    """Horizontal bars: money funded as a share of money requested, per region or theme."""
+    s, r = option.scenario, option.result
+    funded = {o.id: o.funded for o in r.requests}  # type: ignore[union-attr]
+    asked: dict[str, int] = defaultdict(int)
+    got: dict[str, int] = defaultdict(int)
+    for q in s.requests:
+        key = q.m49_region if by == "region" else q.theme
+        asked[key] += q.amount
+        got[key] += funded[q.id]
+    keys = sorted(asked, key=lambda k: (got[k] / asked[k], k))
+    shares = [100 * got[k] / asked[k] for k in keys]
+    # a short bar cannot hold its label: put it outside, so 0% still shows
+    hover = [f"{_label(k)}: {got[k]:,} of {asked[k]:,} {s.currency}" for k in keys]
+    fig = go.Figure(
+        go.Bar(
+            x=shares,
+            y=[_label(k) for k in keys],
+            orientation="h",
+            marker_color=PALETTE[0 if by == "region" else 2],
+            text=[f"{v:.0f}%" for v in shares],
+            textposition=["inside" if v >= 15 else "outside" for v in shares],
+            cliponaxis=False,
+            hovertext=hover,
+            hoverinfo="text",
+        )
+    )
+    fig.update_layout(
+        title={"text": f"Coverage by {by} (funded / requested)", "font": {"size": 14}},
+        xaxis={"range": [0, 100], "ticksuffix": "%", "dtick": 25},
+        margin={"l": 10, "r": 30, "t": 40, "b": 30},
+        height=bar_height(len(keys)),
+        bargap=0.25,
+        yaxis={"automargin": True},
+    )
+    return fig

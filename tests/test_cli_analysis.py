@@ -1,0 +1,109 @@
+"""CLI: compare, explain, value, graph and report; exact exit codes and Error: lines."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+import yaml
+from analysis_fixtures import two_countries
+from click.testing import CliRunner
+
+from matcher.cli import cli
+
+FAST = ["--time-limit", "10"]
+
+
+@pytest.fixture
+def files(tmp_path):
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(two_countries()), encoding="utf-8")
+    (tmp_path / "more.yaml").write_text(
+        yaml.safe_dump({"base": "base.yaml", "set": ["donors[A].budget+=150"]}), encoding="utf-8"
+    )
+    return tmp_path
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args))
+
+
+def test_compare_two_files_as_json(files):
+    res = run("compare", str(files / "base.yaml"), str(files / "more.yaml"), "--format", "json", *FAST)
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["options"] == ["base", "more"]
+    assert doc["measures"]["more"]["money_placed"] == 550
+
+
+def test_compare_one_file_and_set_as_csv(files):
+    res = run("compare", str(files / "base.yaml"), "--set", "donors[A].budget+=150", "--format", "csv", *FAST)
+    assert res.exit_code == 0, res.output
+    table = list(csv.reader(io.StringIO(res.stdout)))
+    assert table[0] == ["section", "key", "base", "base [donors[A].budget+=150]"]
+
+
+def test_compare_needs_two_options(files):
+    res = run("compare", str(files / "base.yaml"), *FAST)
+    assert res.exit_code == 1
+    assert res.stderr == "Error: compare needs two options or more: give two files, or one file and --set PATH=V\n"
+
+
+def test_compare_bad_set_names_the_fix(files):
+    res = run("compare", str(files / "base.yaml"), "--set", "donors[Z].budget=1", *FAST)
+    assert res.exit_code == 1
+    assert res.stderr.startswith("Error: 'donors[Z].budget': no donors entry with id 'Z' (known: A, B)")
+
+
+def test_explain_table_and_json(files):
+    res = run("explain", str(files / "base.yaml"), "R4", *FAST)
+    assert res.exit_code == 0, res.output
+    assert "Binding rule: eligible donors' budgets (A) spent on higher-weight requests: R1, R3" in res.stdout
+    assert "150 USD more from A funds it in full (149 does not)" in res.stdout
+    res = run("explain", str(files / "base.yaml"), "R4", "--format", "json", "--no-what-if", *FAST)
+    assert json.loads(res.stdout)["binding"]["code"] == "budget_spent"
+
+
+def test_explain_unknown_request(files):
+    res = run("explain", str(files / "base.yaml"), "R9", *FAST)
+    assert res.exit_code == 1
+    assert res.stderr == "Error: no request 'R9' in scenario 'two-countries' (known: R1, R2, R3, R4)\n"
+
+
+def test_value_json(files):
+    res = run("value", str(files / "base.yaml"), "--step", "150", "--format", "json", *FAST)
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["levers"][0]["target"] == "A" and doc["levers"][0]["gain"] == pytest.approx(2)
+
+
+def test_graph_table(files):
+    res = run("graph", str(files / "base.yaml"))
+    assert res.exit_code == 0, res.output
+    assert "orphan requests (no donor may fund them): none" in res.stdout
+
+
+def test_report_writes_one_file(files):
+    out = files / "report.html"
+    res = run("report", str(files / "base.yaml"), str(files / "more.yaml"), "-o", str(out), *FAST)
+    assert res.exit_code == 0, res.output
+    assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert res.stderr == f"wrote {out}: 2 options\n"
+
+
+def test_report_with_a_bad_input_writes_nothing(files):
+    (files / "bad.yaml").write_text(
+        "name: x\ncurrency: USD\ndonors: []\nrequests: [{id: R, country: XXX, theme: ddr, amount: 1}]\n"
+    )
+    out = files / "report.html"
+    res = run("report", str(files / "base.yaml"), str(files / "bad.yaml"), "-o", str(out), *FAST)
+    assert res.exit_code == 1
+    assert res.stderr.startswith("Error: ") and "requests[0].country" in res.stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["compare", "explain", "value", "graph", "report"])
+def test_every_command_has_an_example(command):
+    res = run(command, "--help")
+    assert res.exit_code == 0 and "Example:" in res.output
