@@ -89,3 +89,4 @@ def _umask() -> int:
 def main() -> int:
     """Console-script entry point."""
     return cli.main(prog_name="matcher")
+

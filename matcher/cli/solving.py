@@ -52,12 +52,15 @@ def solve_options(fn):
     return fn
 
 
-def params_from(time_limit: float, seed: int, node_limit: int | None, progress: bool) -> SolveParams:
+def params_from(
+    time_limit: float, seed: int, node_limit: int | None, progress: bool, method: str = "auto"
+) -> SolveParams:
     """SolveParams from the shared options; progress lines go to stderr."""
     return SolveParams(
         time_limit=time_limit,
         seed=seed,
         node_limit=node_limit,
+        method=method,
         on_log=(lambda line: click.echo(line, err=True)) if progress else None,
     )
 
@@ -69,9 +72,23 @@ def params_from(time_limit: float, seed: int, node_limit: int | None, progress: 
     "--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write to this file instead of stdout."
 )
 @solve_options
+@click.option(
+    "--method",
+    type=click.Choice(["auto", "decomposed", "full"]),
+    default="auto",
+    show_default=True,
+    help="full: the plain model with one binary per pair (a baseline for checks).",
+)
 @handle_errors
 def solve_cmd(
-    file: str, fmt: str, output: str | None, time_limit: float, seed: int, node_limit: int | None, progress: bool
+    file: str,
+    fmt: str,
+    output: str | None,
+    time_limit: float,
+    seed: int,
+    node_limit: int | None,
+    progress: bool,
+    method: str,
 ) -> None:
     """Solve a scenario: the allocation that funds the most priority-weighted need.
 
@@ -84,7 +101,7 @@ def solve_cmd(
       matcher solve scenarios/global-poa-2027.yaml --format json -o result.json --time-limit 30
     """
     scenario = load_scenario(file)
-    result = solve(scenario, params_from(time_limit, seed, node_limit, progress))
+    result = solve(scenario, params_from(time_limit, seed, node_limit, progress, method))
     write_output(render(result, scenario, fmt), output)
     if result.status == "infeasible":
         click.echo("The hard rules admit no allocation (check commitments, must_fund and region floors).", err=True)
