@@ -110,7 +110,8 @@ def brute_force_coverage(s) -> float:
             choices.append([0] + list(range(max(1, d.min_grant or 1), top + 1)))
     best = 0.0
     for amounts in itertools.product(*choices):
-        allocations = [Allocation(donor=d, request=r, amount=a) for (d, r), a in zip(pairs, amounts) if a > 0]
+        given = zip(pairs, amounts, strict=True)
+        allocations = [Allocation(donor=d, request=r, amount=a) for (d, r), a in given if a > 0]
         if not violations(s, allocations):
             best = max(best, objective_terms(s, allocations)["coverage"])
     return best
