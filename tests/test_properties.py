@@ -68,13 +68,26 @@ def scenarios(draw, donors_max=3, requests_max=5, amount_max=6, budget_max=8):
         policy["max_country_share"] = draw(st.sampled_from([0.5, 0.7]))
     if draw(st.booleans()):
         policy["max_donors_per_request"] = 1
+    if draw(st.booleans()):
+        policy["region_floors"] = {"africa": draw(st.sampled_from([0.3, 0.5]))}
     partners = [
         {"id": "UNREC", "type": "un", "max_projects": draw(st.integers(0, 2))},
         {"id": "MAG", "type": "ngo"},
     ]
-    return scenario(
-        draw(donors(donors_max, budget_max)), draw(requests(requests_max, amount_max)), partners=partners, policy=policy
-    )
+    money = draw(donors(donors_max, budget_max))
+    reqs = draw(requests(requests_max, amount_max))
+    extra: dict = {}
+    if draw(st.booleans()):  # an in-kind donor with a few whole-or-nothing offers
+        capacity = draw(st.integers(0, 3))
+        money.append({"id": "TEAM", "kind": "in_kind", "capacity": capacity, "unit": "team-week"})
+        targets = draw(st.lists(st.sampled_from([r["id"] for r in reqs]), max_size=2, unique=True))
+        by_id = {r["id"]: r for r in reqs}
+        extra["offers"] = [
+            {"donor": "TEAM", "request": rid, "units": draw(st.integers(0, min(2, capacity))),
+             "value": draw(st.integers(0, by_id[rid]["amount"])), "cost": draw(st.integers(0, 2))}
+            for rid in targets
+        ]
+    return scenario(money, reqs, partners=partners, policy=policy, **extra)
 
 
 @SETTINGS
@@ -83,6 +96,8 @@ def test_solution_passes_the_validator_and_objective_recomputes(s):
     result = solved(s)
     assert result.status == "optimal"  # the empty allocation is always valid here
     assert violations(s, list(result.allocations)) == []
+    for outcome in result.requests:  # every request not fully funded says why
+        assert (outcome.status == "funded") == (outcome.reasons == []) == (outcome.reason_codes == [])
     terms = objective_terms(s, result.allocations)
     for term, value in result.objective.items():
         assert math.isclose(value, terms[term], rel_tol=1e-9, abs_tol=1e-9), term
@@ -101,17 +116,22 @@ def brute_force_coverage(s) -> float:
     """The best coverage over every integer allocation the validator accepts."""
     partners = {p.id: p for p in s.partners}
     choices, pairs = [], []
-    for d in s.donors:
+    for d in (d for d in s.donors if d.kind == "funds"):
         for r in s.requests:
             if earmark_block(d, r, partners.get(r.partner or "")) is not None:
                 continue
             top = min(r.amount, s.budget_in_currency(d), d.max_grant or r.amount)
             pairs.append((d.id, r.id))
             choices.append([0] + list(range(max(1, d.min_grant or 1), top + 1)))
+    deliveries = [
+        Allocation(donor=o.donor, request=o.request, amount=o.value, kind="in_kind", units=o.units) for o in s.offers
+    ]
     best = 0.0
-    for amounts in itertools.product(*choices):
+    switches = itertools.product([0, 1], repeat=len(deliveries))
+    for amounts, delivered in itertools.product(list(itertools.product(*choices)), list(switches)):
         given = zip(pairs, amounts, strict=True)
         allocations = [Allocation(donor=d, request=r, amount=a) for (d, r), a in given if a > 0]
+        allocations += [o for o, u in zip(deliveries, delivered, strict=True) if u]
         if not violations(s, allocations):
             best = max(best, objective_terms(s, allocations)["coverage"])
     return best
