@@ -151,18 +151,33 @@ def _decomposed(problem: Problem, terms: list[str], params: SolveParams, clock: 
         lower = _grants_lower_bound(problem, money_terms, stages, params, clock)
         value = float(len(fewest) + len(plan.delivered))
         proven = optimal and value <= lower + 0.5
-        stages.append(
-            _Stage(
-                "grants",
-                value,
-                max(lower, min(value, bound + len(plan.delivered)) if proven else lower),
-                "optimal" if proven else "feasible",
-                time.perf_counter() - t0,
-            )
+        stage = _Stage(
+            "grants", value, value if proven else lower, "optimal" if proven else "feasible", time.perf_counter() - t0
         )
-        if not proven:
+        if not proven and len(problem.pairs) <= SMALL_PAIRS:
+            best, stage = _exact_grants(problem, stages, params, clock, best, stage)
+        stages.append(stage)
+        if stage.status != "optimal":
             status = "feasible"
     return best, status, stages
+
+
+SMALL_PAIRS = 2000  # below this many pairs the full grants model is cheap enough to prove the stage
+
+
+def _exact_grants(problem: Problem, stages: list[_Stage], params, clock, best: Solution, stage: _Stage):
+    """On small rounds, prove the grants stage with the full model, starting from our grants."""
+    model = build(problem, grants_counted=True)
+    _keep_earlier_stages(problem, model, stages)
+    outcome = _solve_stage(problem, model, "grants", params, clock.share(1), best)
+    if outcome is None or outcome[1] is None:
+        return best, stage
+    full_stage, solution = outcome
+    if full_stage.value <= stage.value:
+        full_stage.bound = max(full_stage.bound, stage.bound)
+        return solution, full_stage
+    stage.bound = max(stage.bound, full_stage.bound)
+    return best, stage
 
 
 def _grants_lower_bound(problem: Problem, money_terms: list[str], stages: list[_Stage], params, clock) -> float:

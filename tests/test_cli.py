@@ -1,0 +1,168 @@
+"""The CLI as a user meets it: exact exit codes, one ``Error:`` line naming the place and the fix,
+no traceback and nothing written for bad input; ``--help`` with examples; every command in the README."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from matcher import __version__
+from matcher.cli import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+
+OK = {
+    "name": "t",
+    "currency": "USD",
+    "donors": [{"id": "DEU", "budget": 100}],
+    "requests": [{"id": "A", "country": "NER", "theme": "stockpile", "amount": 100}],
+}
+
+
+def _with(**changes) -> dict:
+    data = json.loads(json.dumps(OK))
+    for key, value in changes.items():
+        if key == "extra_request":
+            data["requests"].append({"id": "B", "country": "NER", "theme": "stockpile", "amount": 10, **value})
+        else:
+            data[key] = value
+    return data
+
+
+def run(tmp_path: Path, args: list[str], data=None, text: str | None = None, name: str = "s.yaml"):
+    """Run ``matcher <args>`` on a scenario file written from data (or raw text); stdout to out.txt."""
+    path = tmp_path / name
+    if text is not None:
+        path.write_text(text, encoding="utf-8")
+    elif data is not None:
+        path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    out = tmp_path / "out.txt"
+    argv = [a.replace("FILE", str(path)).replace("OUT", str(out)) for a in args]
+    return CliRunner().invoke(cli, argv), path, out
+
+
+BAD_INPUTS = {
+    "invalid YAML": (
+        dict(text="name: t\ncurrency: USD\ndonors: [\n"),
+        "s.yaml:4:1: invalid YAML: expected the node content, but found '<stream end>'",
+    ),
+    "unknown key": (
+        dict(data=_with(extra_request={"colour": "red"})),
+        "s.yaml: requests[1].colour: unknown key 'colour'; remove it or check its spelling against the format",
+    ),
+    "unknown country": (
+        dict(data=_with(extra_request={"country": "XXY"})),
+        "s.yaml: requests[1].country: 'XXY' is not an ISO 3166-1 alpha-3 country code",
+    ),
+    "unknown theme": (
+        dict(data=_with(extra_request={"theme": "stockpiles"})),
+        "s.yaml: requests[1].theme: 'stockpiles' is not a theme; did you mean 'stockpile'?",
+    ),
+    "negative amount": (
+        dict(data=_with(donors=[{"id": "DEU", "budget": -5}])),
+        "s.yaml: donors[0].budget: Input should be greater than or equal to 0 (got -5)",
+    ),
+    "negative request amount": (
+        dict(data=_with(extra_request={"amount": -10})),
+        "s.yaml: requests[1].amount: Input should be greater than 0 (got -10)",
+    ),
+    "duplicate id": (
+        dict(data=_with(extra_request={"id": "A"})),
+        "s.yaml: requests[1].id: 'A' is already used by requests[0]; ids must be unique",
+    ),
+    "dangling partner": (
+        dict(data=_with(extra_request={"partner": "UNRECC"}, partners=[{"id": "UNREC"}])),
+        "s.yaml: requests[1].partner: 'UNRECC' is not a known partner id; did you mean 'UNREC'?",
+    ),
+    "dangling requires": (
+        dict(data=_with(extra_request={"requires": ["C"]})),
+        "s.yaml: requests[1].requires[0]: 'C' is not a known request id (one of: A, B)",
+    ),
+    "dangling commitment": (
+        dict(data=_with(commitments=[{"donor": "DEU", "request": "Z", "amount": 5}])),
+        "s.yaml: commitments[0].request: 'Z' is not a known request id (one of: A)",
+    ),
+    "commitment over budget": (
+        dict(data=_with(extra_request={}, commitments=[
+            {"donor": "DEU", "request": "A", "amount": 95}, {"donor": "DEU", "request": "B", "amount": 10}])),
+        "s.yaml: commitments[1].amount: commitments of 'DEU' reach 105, over its budget of 100 USD;"
+        " lower the commitments or raise the budget",
+    ),
+}
+
+
+@pytest.mark.parametrize("command", ["validate", "solve"])
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_is_one_error_line_exit_1_nothing_written(tmp_path, case, command):
+    source, expected = BAD_INPUTS[case]
+    args = [command, "FILE"] + (["-o", "OUT"] if command == "solve" else [])
+    result, path, out = run(tmp_path, args, **source)
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr == f"Error: {path.parent}/{expected}\n"
+    assert "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_missing_file(tmp_path):
+    result, _, out = run(tmp_path, ["solve", str(tmp_path / "nope.yaml"), "-o", "OUT"])
+    assert result.exit_code == 1
+    assert result.stderr == f"Error: {tmp_path}/nope.yaml: no such file; check the path\n"
+    assert not out.exists()
+
+
+def test_valid_file_validates(tmp_path):
+    result, path, _ = run(tmp_path, ["validate", "FILE"], data=OK)
+    assert result.exit_code == 0
+    assert result.stdout == f"{path}: valid scenario 't': 1 donors, 1 requests, 0 partners, 0 commitments, 0 offers\n"
+
+
+def test_solve_writes_json_of_the_spec(tmp_path):
+    result, _, out = run(tmp_path, ["solve", "FILE", "--format", "json", "-o", "OUT"], data=OK)
+    assert result.exit_code == 0
+    doc = json.loads(out.read_text())
+    assert doc["status"] == "optimal"
+    assert doc["allocations"] == [{"donor": "DEU", "request": "A", "amount": 100, "kind": "funds", "committed": 0}]
+    assert doc["requests"][0]["status"] == "funded"
+
+
+def test_infeasible_exits_3(tmp_path):
+    data = _with(extra_request={"must_fund": True, "amount": 50})
+    data["requests"][0]["must_fund"] = True
+    result, _, _ = run(tmp_path, ["solve", "FILE"], data=data)
+    assert result.exit_code == 3
+    assert "The hard rules admit no allocation" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_version():
+    result = CliRunner().invoke(cli, ["--version"])
+    assert result.exit_code == 0
+    assert result.stdout == f"matcher, version {__version__}\n"
+
+
+def test_unknown_option_is_a_usage_error(tmp_path):
+    result, _, _ = run(tmp_path, ["solve", "FILE", "--colour"], data=OK)
+    assert result.exit_code == 2
+
+
+COMMANDS = sorted(cli.commands)
+
+
+@pytest.mark.parametrize("command", [[]] + [[c] for c in COMMANDS], ids=lambda c: " ".join(c) or "matcher")
+def test_every_help_has_an_example(command):
+    result = CliRunner().invoke(cli, command + ["--help"])
+    assert result.exit_code == 0
+    assert "Example" in result.stdout
+
+
+def test_every_command_is_in_the_readme():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"matcher ([a-z][a-z-]+)", readme))
+    missing = [c for c in COMMANDS if c not in documented]
+    assert not missing, f"commands missing from README.md: {missing}"
