@@ -205,7 +205,12 @@ def replay_cmd(run_id: int, by: str | None, db_url: str | None) -> None:
 
 @cli.group("audit")
 def audit_group() -> None:
-    """Check the audit chain of saved runs."""
+    """Check the audit chain of saved runs.
+
+    \b
+    Example:
+      matcher audit verify
+    """
 
 
 @audit_group.command("verify")
@@ -231,7 +236,12 @@ def audit_verify(db_url: str | None) -> None:
 
 @cli.group("db")
 def db_group() -> None:
-    """Manage the database schema."""
+    """Manage the database schema.
+
+    \b
+    Example:
+      matcher db upgrade --db postgresql+psycopg://postgres@127.0.0.1:5432/matcher
+    """
 
 
 @db_group.command("upgrade")
