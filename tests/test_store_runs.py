@@ -50,7 +50,7 @@ def test_cli_run_prints_the_run_id_and_show_json_is_the_solve_json(store_url, ok
     out = runner.invoke(cli, args)
     assert out.exit_code == 0, out.output
     assert out.stdout == "1\n"
-    assert "saved run 1: ok-small, optimal" in out.stderr
+    assert out.stderr == "saved run 1: ok-small, optimal, coverage 24, volume 650,000, grants 2\n"
     shown = runner.invoke(cli, ["show", "1", "--db", store_url, "--format", "json"])
     solved = runner.invoke(cli, ["solve", str(f), "--format", "json", "--node-limit", "1000"])
     assert shown.exit_code == 0

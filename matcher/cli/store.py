@@ -84,7 +84,11 @@ def run_cmd(file: str, note: str, by: str | None, db_url: str | None, time_limit
 
 
 def _terms_text(terms: dict[str, float | None]) -> str:
-    return ", ".join(f"{k} {v:g}" for k, v in terms.items() if v is not None) or "no allocation"
+    return ", ".join(f"{k} {_number(v)}" for k, v in terms.items() if v is not None) or "no allocation"
+
+
+def _number(v: float) -> str:
+    return f"{v:,.0f}" if float(v).is_integer() else f"{v:,.6g}"
 
 
 RUN_COLUMNS = ("id", "created_at", "by", "scenario", "status", "coverage", "volume", "note")

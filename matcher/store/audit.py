@@ -117,7 +117,7 @@ def run_parts(session: Session, run_id: int) -> dict[str, str] | None:
                    for s in _children(session, RunStage, run_id)],
         "allocations": [_row(a, "position", "donor", "request", "amount", "kind", "units", "committed")
                         for a in _children(session, RunAllocation, run_id)],
-        "outcomes": [_outcome_doc(session, o) for o in _children(session, RunOutcome, run_id)],
+        "outcomes": _outcomes_doc(session, run_id),
         "donors": [_row(d, "position", "donor", "kind", "budget", "allocated", "capacity", "used", "unit")
                    for d in _children(session, RunDonor, run_id)],
     })
@@ -127,11 +127,24 @@ def _children(session: Session, model, run_id: int) -> list:
     return list(session.exec(select(model).where(model.run_id == run_id).order_by(model.position, model.id)))
 
 
-def _outcome_doc(session: Session, o: RunOutcome) -> dict[str, Any]:
-    reasons = session.exec(select(RunReason).where(RunReason.outcome_id == o.id).order_by(RunReason.position))
-    doc = _row(o, "position", "request", "amount", "funded", "status")
-    doc["reasons"] = [_row(r, "position", "code", "text") for r in reasons]
-    return doc
+def reasons_by_outcome(session: Session, run_id: int) -> dict[int, list[RunReason]]:
+    """Every reason of a run's outcomes in one query, grouped by outcome id, in order."""
+    query = (select(RunReason).join(RunOutcome, col(RunReason.outcome_id) == col(RunOutcome.id))
+             .where(RunOutcome.run_id == run_id).order_by(col(RunReason.outcome_id), col(RunReason.position)))
+    out: dict[int, list[RunReason]] = {}
+    for r in session.exec(query):
+        out.setdefault(r.outcome_id, []).append(r)
+    return out
+
+
+def _outcomes_doc(session: Session, run_id: int) -> list[dict[str, Any]]:
+    reasons = reasons_by_outcome(session, run_id)
+    docs = []
+    for o in _children(session, RunOutcome, run_id):
+        doc = _row(o, "position", "request", "amount", "funded", "status")
+        doc["reasons"] = [_row(r, "position", "code", "text") for r in reasons.get(o.id, [])]  # type: ignore[arg-type]
+        docs.append(doc)
+    return docs
 
 
 def _row(obj: Any, *names: str) -> dict[str, Any]:

@@ -48,8 +48,9 @@ def _warnings(stored: StoredRun) -> list[str]:
                    "from the versions")
     if input_sha256(stored.scenario) != run.input_sha256:
         out.append(f"run {run.id}: the stored snapshot reads back with a different hash under this matcher version")
-    if run.status == "feasible" and run.node_limit is None:
-        out.append(f"run {run.id} stopped at its time limit; only a run with --node-limit replays exactly")
+    if run.status == "feasible":
+        out.append(f"run {run.id} stopped at a limit before proving optimality; a replay is exact only when "
+                   "--node-limit, not --time-limit, ends the solve")
     return out
 
 

@@ -132,10 +132,11 @@ def _add_children(session: Session, run_id: int, result: Result) -> None:
         session.add(RunAllocation(run_id=run_id, position=i, **a.model_dump()))
     for i, d in enumerate(result.donors):
         session.add(RunDonor(run_id=run_id, position=i, donor=d.id, **d.model_dump(exclude={"id"})))
-    for i, o in enumerate(result.requests):
-        row = RunOutcome(run_id=run_id, position=i, request=o.id, amount=o.amount, funded=o.funded, status=o.status)
-        session.add(row)
-        session.flush()
+    rows = [RunOutcome(run_id=run_id, position=i, request=o.id, amount=o.amount, funded=o.funded, status=o.status)
+            for i, o in enumerate(result.requests)]
+    session.add_all(rows)
+    session.flush()  # one batched INSERT; the reasons need the outcome ids
+    for row, o in zip(rows, result.requests, strict=True):
         for j in range(max(len(o.reasons), len(o.reason_codes))):
             code = o.reason_codes[j] if j < len(o.reason_codes) else None
             text = o.reasons[j] if j < len(o.reasons) else None
@@ -204,8 +205,9 @@ def _result(session: Session, run: Run) -> Result:
 
     terms = rows(RunTerm)
     outcomes = []
+    by_outcome = audit.reasons_by_outcome(session, run.id)  # type: ignore[arg-type]
     for o in rows(RunOutcome):
-        reasons = list(session.exec(select(RunReason).where(RunReason.outcome_id == o.id).order_by(RunReason.position)))
+        reasons = by_outcome.get(o.id, [])  # type: ignore[arg-type]
         outcomes.append(RequestOutcome(
             id=o.request, amount=o.amount, funded=o.funded, status=o.status,  # type: ignore[arg-type]
             reasons=[r.text for r in reasons if r.text is not None],
