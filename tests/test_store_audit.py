@@ -61,10 +61,14 @@ def test_empty_store_verifies(store_url):
         ("UPDATE scenario_snapshot SET canonical_json = replace(canonical_json, '500000', '900000') WHERE id = 1",
          "audit entry 1 (scenario_imported, scenario 1): the stored snapshot of scenario snapshot 1 changed "
          "since it was recorded"),
+        ("UPDATE run_stage SET bound = bound + 1 WHERE run_id = 2 AND position = 0",
+         "audit entry 3 (run_saved, run 2): the stored stages of run 2 changed since it was recorded"),
+        ("UPDATE run_donor SET allocated = 0 WHERE run_id = 3 AND donor = 'EXP'",
+         "audit entry 5 (run_saved, run 3): the stored donors of run 3 changed since it was recorded"),
         ("DELETE FROM run WHERE id = 2",
          "audit entry 3 (run_saved, run 2): run 2 is missing; it was deleted"),
     ],
-    ids=["allocation", "outcome", "reason", "params", "note", "objective", "snapshot", "delete-run"],
+    ids=["allocation", "outcome", "reason", "params", "note", "objective", "snapshot", "stage", "donor", "delete-run"],
 )
 def test_tampering_is_found_and_named(three_runs, edit, message):
     sql(three_runs, edit)

@@ -7,6 +7,7 @@ import functools
 import io
 import json
 import sys
+from collections.abc import Mapping
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
@@ -83,7 +84,7 @@ def run_cmd(file: str, note: str, by: str | None, db_url: str | None, time_limit
         sys.exit(EXIT_NO_SOLUTION)
 
 
-def _terms_text(terms: dict[str, float | None]) -> str:
+def _terms_text(terms: Mapping[str, float | None]) -> str:
     return ", ".join(f"{k} {_number(v)}" for k, v in terms.items() if v is not None) or "no allocation"
 
 

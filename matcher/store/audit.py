@@ -176,7 +176,7 @@ class Verification:
 def verify(engine: Engine) -> Verification:
     """Check the whole chain and every run and snapshot against it; stop at the first bad record."""
     with Session(engine) as session:
-        entries = list(session.exec(select(AuditEntry).order_by(AuditEntry.seq)))
+        entries = list(session.exec(select(AuditEntry).order_by(col(AuditEntry.seq))))
         runs = set(session.exec(select(Run.id)))
         snaps = set(session.exec(select(ScenarioSnapshot.id)))
         prev, problem = GENESIS, None

@@ -88,7 +88,9 @@ def alembic_config(engine: Engine) -> Config:
 
 def head_revision() -> str:
     """The newest migration this version of matcher knows."""
-    return ScriptDirectory.from_config(_script_config()).get_current_head()
+    head = ScriptDirectory.from_config(_script_config()).get_current_head()
+    assert head is not None, "the package ships no migrations"
+    return head
 
 
 def _script_config() -> Config:

@@ -179,7 +179,7 @@ def list_runs(engine: Engine, *, scenario: str | None = None) -> list[Run]:
 def run_terms(engine: Engine, *, run_ids: list[int]) -> dict[int, dict[str, float | None]]:
     """Objective values by run id (for listings)."""
     with Session(engine) as session:
-        rows = session.exec(select(RunTerm).where(col(RunTerm.run_id).in_(run_ids)).order_by(RunTerm.position))
+        rows = session.exec(select(RunTerm).where(col(RunTerm.run_id).in_(run_ids)).order_by(col(RunTerm.position)))
         out: dict[int, dict[str, float | None]] = {}
         for t in rows:
             out.setdefault(t.run_id, {})[t.term] = t.value
