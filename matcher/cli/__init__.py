@@ -12,6 +12,7 @@ from matcher.cli import (
     analysis,  # noqa: F401,E402  (registers compare, explain, value, graph, report)
     sheets,  # noqa: F401,E402  (registers template, import, export)
     solving,  # noqa: F401,E402  (registers validate, solve, generate)
+    store,  # noqa: F401,E402  (registers run, runs, show, replay, audit, db)
 )
 from matcher.cli.common import cli, main  # noqa: F401  (re-exported entry points)
 

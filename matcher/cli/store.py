@@ -1,0 +1,268 @@
+"""``matcher run``, ``runs``, ``show``, ``replay``, ``audit verify`` and ``db upgrade``: the store on the CLI."""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import json
+import sys
+from collections.abc import Mapping
+
+import click
+from sqlalchemy.exc import SQLAlchemyError
+
+from matcher.cli.common import EXIT_INFEASIBLE, EXIT_NO_SOLUTION, cli, handle_errors, write_output
+from matcher.cli.solving import params_from, solve_options
+from matcher.engine import solve
+from matcher.errors import MatcherError
+from matcher.report.formats import FORMATS, render
+from matcher.scenario_io import load_scenario
+from matcher.store import audit, db
+from matcher.store.replay import replay_run
+from matcher.store.runs import default_by, list_runs, load_run, run_terms, save_run
+
+EXIT_REPLAY_DIFFERS = 5
+
+
+def db_option(fn):
+    """``--db URL`` (or $MATCHER_DB), shared by every store command."""
+    return click.option(
+        "--db", "db_url", envvar=db.ENV_VAR, show_envvar=True, default=None, metavar="URL",
+        help="Database: a SQLite file path or URL, or postgresql+psycopg://user@host:5432/name.  "
+             "[default: ./matcher.db]",
+    )(fn)
+
+
+def database_errors(fn):
+    """A database failure is one ``Error:`` line that says which operation failed (no traceback)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except SQLAlchemyError as exc:
+            orig = getattr(exc, "orig", None) or exc
+            line = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+            raise MatcherError(f"database: {line}") from None
+
+    return wrapper
+
+
+@cli.command("run")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--note", default="", help="Why this run was made; kept with it.")
+@click.option("--by", default=None, help="Who made the run.  [default: the OS user]")
+@db_option
+@solve_options
+@handle_errors
+@database_errors
+def run_cmd(file: str, note: str, by: str | None, db_url: str | None, time_limit: float, seed: int,
+            node_limit: int | None, progress: bool) -> None:
+    """Solve a scenario and save the run; prints the run id.
+
+    The run keeps the scenario exactly as solved, the parameters, versions, the allocation and every
+    request's outcome, and is appended to the audit chain. Exit codes as for `matcher solve`.
+
+    \b
+    Example:
+      matcher run scenarios/sahel-pssm-2027.yaml --note "first draft" --node-limit 2000
+      matcher run round.yaml --db postgresql+psycopg://postgres@127.0.0.1:5432/matcher
+    """
+    scenario = load_scenario(file)
+    engine = db.open_store(db_url)  # before the solve: an unreachable database fails fast
+    params = params_from(time_limit, seed, node_limit, progress)
+    result = solve(scenario, params)
+    run_id = save_run(engine, scenario=scenario, result=result, params=params.public(), by=by or default_by(),
+                      note=note)
+    engine.dispose()
+    click.echo(run_id)
+    click.echo(f"saved run {run_id}: {scenario.name}, {result.status}, {_terms_text(result.objective)}", err=True)
+    if result.status == "infeasible":
+        sys.exit(EXIT_INFEASIBLE)
+    if result.status == "unknown":
+        sys.exit(EXIT_NO_SOLUTION)
+
+
+def _terms_text(terms: Mapping[str, float | None]) -> str:
+    return ", ".join(f"{k} {_number(v)}" for k, v in terms.items() if v is not None) or "no allocation"
+
+
+def _number(v: float) -> str:
+    return f"{v:,.0f}" if float(v).is_integer() else f"{v:,.6g}"
+
+
+RUN_COLUMNS = ("id", "created_at", "by", "scenario", "status", "coverage", "volume", "note")
+
+
+@cli.command("runs")
+@click.option("--scenario", default=None, help="Only the runs of this scenario name.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@db_option
+@handle_errors
+@database_errors
+def runs_cmd(scenario: str | None, fmt: str, db_url: str | None) -> None:
+    """List the saved runs, oldest first.
+
+    \b
+    Example:
+      matcher runs
+      matcher runs --scenario sahel-pssm-2027 --format csv
+    """
+    engine = db.open_store(db_url)
+    runs = list_runs(engine, scenario=scenario)
+    terms = run_terms(engine, run_ids=[r.id for r in runs])  # type: ignore[misc]
+    engine.dispose()
+    rows = [
+        {"id": r.id, "created_at": r.created_at, "by": r.by, "scenario": r.scenario_name, "status": r.status,
+         "coverage": terms.get(r.id, {}).get("coverage"), "volume": terms.get(r.id, {}).get("volume"),  # type: ignore[arg-type]
+         "note": r.note}
+        for r in runs
+    ]
+    click.echo(_format_rows(rows, fmt), nl=False)
+
+
+def _format_rows(rows: list[dict], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
+    buf = io.StringIO()
+    if fmt == "csv":
+        w = csv.DictWriter(buf, fieldnames=RUN_COLUMNS, lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+        return buf.getvalue()
+    if not rows:
+        return "no runs saved yet; `matcher run FILE` saves one\n"
+    cells = [[_cell(r[c]) for c in RUN_COLUMNS] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(RUN_COLUMNS)]
+    for line in [list(RUN_COLUMNS), *cells]:
+        buf.write("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip() + "\n")
+    return buf.getvalue()
+
+
+def _cell(v) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:g}" if abs(v) < 1e6 else f"{v:,.0f}"
+    return str(v)
+
+
+@cli.command("show")
+@click.argument("run_id", metavar="RUN", type=int)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+              help="json is the solution document of `matcher solve --format json`.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
+              help="Write to this file instead of stdout.")
+@db_option
+@handle_errors
+@database_errors
+def show_cmd(run_id: int, fmt: str, output: str | None, db_url: str | None) -> None:
+    """Show a saved run: its allocation and every request's outcome.
+
+    \b
+    Example:
+      matcher show 3
+      matcher show 3 --format csv -o run-3.csv
+    """
+    engine = db.open_store(db_url)
+    stored = load_run(engine, run_id=run_id)
+    engine.dispose()
+    text = render(stored.result, stored.scenario, fmt)
+    if fmt == "table":
+        r = stored.run
+        head = f"run {r.id} · {r.created_at} · by {r.by} · input sha256 {r.input_sha256[:12]}"
+        params = ", ".join(f"{k}={v}" for k, v in stored.params.items())
+        text = f"{head}\n{'note: ' + r.note + chr(10) if r.note else ''}params: {params}\n\n{text}"
+    write_output(text, output)
+
+
+@cli.command("replay")
+@click.argument("run_id", metavar="RUN", type=int)
+@click.option("--by", default=None, help="Who made the replay.  [default: the OS user]")
+@db_option
+@handle_errors
+@database_errors
+def replay_cmd(run_id: int, by: str | None, db_url: str | None) -> None:
+    """Re-solve a saved run's scenario with its saved parameters and compare the allocations.
+
+    Exit code 0 when the allocation and every request's outcome are identical, 5 (with the
+    differences on stdout) when not. The replay is recorded in the audit chain.
+
+    \b
+    Example:
+      matcher replay 3
+    """
+    engine = db.open_store(db_url)
+    replay = replay_run(engine, run_id=run_id, by=by or default_by())
+    engine.dispose()
+    for w in replay.warnings:
+        click.echo(f"Warning: {w}", err=True)
+    if replay.identical:
+        click.echo(f"run {run_id}: replay identical ({len(replay.result.allocations)} allocations, "
+                   f"{len(replay.result.requests)} requests)")
+        return
+    for line in replay.differences:
+        click.echo(line)
+    click.echo(f"run {run_id}: replay differs in {len(replay.differences)} places", err=True)
+    sys.exit(EXIT_REPLAY_DIFFERS)
+
+
+@cli.group("audit")
+def audit_group() -> None:
+    """Check the audit chain of saved runs.
+
+    \b
+    Example:
+      matcher audit verify
+    """
+
+
+@audit_group.command("verify")
+@db_option
+@handle_errors
+@database_errors
+def audit_verify(db_url: str | None) -> None:
+    """Check every audit entry and every run and snapshot it records; exit 0 only when all are intact.
+
+    Prints the chain's head hash: keep it outside the database to detect a cut-off chain later.
+
+    \b
+    Example:
+      matcher audit verify --db postgresql+psycopg://postgres@127.0.0.1:5432/matcher
+    """
+    engine = db.open_store(db_url)
+    v = audit.verify(engine)
+    engine.dispose()
+    if not v.ok:
+        raise MatcherError(f"audit verify failed: {v.problem}")
+    click.echo(f"ok: {v.entries} audit entries, {v.runs} runs, {v.snapshots} scenario snapshots intact; head {v.head}")
+
+
+@cli.group("db")
+def db_group() -> None:
+    """Manage the database schema.
+
+    \b
+    Example:
+      matcher db upgrade --db postgresql+psycopg://postgres@127.0.0.1:5432/matcher
+    """
+
+
+@db_group.command("upgrade")
+@db_option
+@handle_errors
+@database_errors
+def db_upgrade(db_url: str | None) -> None:
+    """Bring the database schema to this version of matcher (a fresh database is created).
+
+    \b
+    Example:
+      matcher db upgrade --db postgresql+psycopg://postgres@127.0.0.1:5432/matcher
+    """
+    engine = db.make_engine(db_url)
+    before, after = db.upgrade(engine)
+    engine.dispose()
+    where = engine.url.render_as_string()
+    was = " (already current)" if before == after else f" (was {before or 'empty'})"
+    click.echo(f"{where}: schema {after}{was}")

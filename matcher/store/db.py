@@ -1,0 +1,147 @@
+"""Engine factory and schema upgrades: SQLite (a file, no setup) or any SQLAlchemy URL (PostgreSQL).
+
+SQLite connections get foreign keys, WAL (readers never block the writer) and a busy timeout, and
+every transaction starts with ``BEGIN IMMEDIATE``: a writer takes the write lock up front, so two
+writers queue on the busy timeout instead of failing halfway with "database is locked".
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from matcher.errors import MatcherError
+
+DEFAULT_DB = "sqlite:///matcher.db"
+ENV_VAR = "MATCHER_DB"
+BUSY_TIMEOUT_MS = 60_000
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# Any fixed number: the PostgreSQL advisory lock that serialises schema upgrades of one database.
+_PG_UPGRADE_LOCK = 7_301_117
+
+
+def resolve_url(url: str | None) -> str:
+    """The database URL: the given one, else $MATCHER_DB, else ./matcher.db. A bare path means SQLite."""
+    url = url or os.environ.get(ENV_VAR) or DEFAULT_DB
+    if "://" not in url:
+        url = f"sqlite:///{url}"
+    return url
+
+
+def make_engine(url: str | None = None) -> Engine:
+    """A new engine for the URL (see ``resolve_url``), with the SQLite settings this store relies on."""
+    url = resolve_url(url)
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise MatcherError(
+            f"--db {url!r}: not a database URL; use a file path or e.g. postgresql+psycopg://user@host/db"
+        ) from None
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(url, parsed.database)
+    try:
+        return create_engine(url, pool_pre_ping=True)
+    except ModuleNotFoundError as exc:
+        raise MatcherError(
+            f"--db {url}: the driver {exc.name!r} is not installed; pip install 'psycopg[binary]'"
+        ) from None
+
+
+def _sqlite_engine(url: str, database: str | None) -> Engine:
+    if database and database != ":memory:" and not Path(database).parent.exists():
+        folder = Path(database).parent
+        raise MatcherError(f"--db {url}: folder {folder} does not exist; create it or choose another path")
+    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        # Drive transactions ourselves (the driver's implicit BEGIN would be DEFERRED).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def alembic_config(engine: Engine) -> Config:
+    """An Alembic config for the migrations shipped inside the package (no alembic.ini needed)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%"))
+    return cfg
+
+
+def head_revision() -> str:
+    """The newest migration this version of matcher knows."""
+    head = ScriptDirectory.from_config(_script_config()).get_current_head()
+    assert head is not None, "the package ships no migrations"
+    return head
+
+
+def _script_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+def upgrade(engine: Engine) -> tuple[str | None, str]:
+    """Bring the schema to the newest revision in one locked transaction; (revision before, after).
+
+    The lock (SQLite's write lock, a PostgreSQL advisory lock) makes concurrent first uses safe: the
+    first process migrates, the others wait and then find the schema current.
+    """
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_UPGRADE_LOCK})
+        before = MigrationContext.configure(conn).get_current_revision()
+        if before != head_revision():
+            cfg = alembic_config(engine)
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+    return before, head_revision()
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The schema revision of the database, None when it has never been migrated."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def open_store(url: str | None = None) -> Engine:
+    """An engine on a ready database: a fresh one is migrated on first use; an old one must be upgraded."""
+    engine = make_engine(url)
+    try:
+        rev = current_revision(engine)
+    except Exception as exc:  # noqa: BLE001 - any driver error here means "cannot reach the database"
+        engine.dispose()
+        raise MatcherError(f"cannot open the database {engine.url.render_as_string()}: {_first_line(exc)}") from None
+    head = head_revision()
+    if rev is None:
+        upgrade(engine)
+    elif rev != head:
+        known = {s.revision for s in ScriptDirectory.from_config(_script_config()).walk_revisions()}
+        engine.dispose()
+        if rev not in known:
+            raise MatcherError(f"the database is at schema {rev}, newer than this matcher knows; upgrade matcher")
+        raise MatcherError(f"the database is at schema {rev}, this matcher needs {head}; run `matcher db upgrade`")
+    return engine
+
+
+def _first_line(exc: Exception) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    return (str(orig).strip().splitlines() or [type(orig).__name__])[0]

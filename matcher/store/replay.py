@@ -1,0 +1,104 @@
+"""Replay a stored run: solve its snapshot again with its stored parameters and compare the answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ortools
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from matcher import __version__
+from matcher.engine import SolveParams, solve
+from matcher.result import Result
+from matcher.scenario_io import input_sha256
+from matcher.store import audit
+from matcher.store.runs import StoredRun, load_run, now_utc, with_retry
+
+
+@dataclass(frozen=True)
+class Replay:
+    """What a replay found: the differences (empty = identical) and warnings for the reader."""
+
+    run_id: int
+    stored: StoredRun
+    result: Result
+    differences: list[str]
+    warnings: list[str]
+
+    @property
+    def identical(self) -> bool:
+        return not self.differences
+
+
+def replay_run(engine: Engine, *, run_id: int, by: str) -> Replay:
+    """Re-solve run ``run_id`` exactly as it was solved, compare, and record the replay in the audit chain."""
+    stored = load_run(engine, run_id=run_id)
+    result = solve(stored.scenario, SolveParams(**stored.params))
+    replay = Replay(run_id, stored, result, differences(stored.result, result), _warnings(stored))
+    with_retry(lambda: _record(engine, replay, by))
+    return replay
+
+
+def _warnings(stored: StoredRun) -> list[str]:
+    run, out = stored.run, []
+    if (run.ortools_version, run.matcher_version) != (ortools.__version__, __version__):
+        out.append(f"run {run.id} was solved with matcher {run.matcher_version} and OR-Tools {run.ortools_version}; "
+                   f"this is matcher {__version__} and OR-Tools {ortools.__version__}, so a difference may come "
+                   "from the versions")
+    if input_sha256(stored.scenario) != run.input_sha256:
+        out.append(f"run {run.id}: the stored snapshot reads back with a different hash under this matcher version")
+    if run.status == "feasible":
+        out.append(f"run {run.id} stopped at a limit before proving optimality; a replay is exact only when "
+                   "--node-limit, not --time-limit, ends the solve")
+    return out
+
+
+def differences(old: Result, new: Result) -> list[str]:
+    """Lines that say how the allocations and request outcomes differ; empty when identical."""
+    out = []
+    if old.status != new.status:
+        out.append(f"status: {old.status} -> {new.status}")
+    olds, news = _allocations(old), _allocations(new)
+    for key in sorted(olds.keys() | news.keys()):
+        if olds.get(key) != news.get(key):
+            donor, request, kind = key
+            was, now = _amount(olds.get(key)), _amount(news.get(key))
+            out.append(f"allocation {donor} -> {request} ({kind}): {was} -> {now}")
+    oldr, newr = {o.id: o for o in old.requests}, {o.id: o for o in new.requests}
+    for rid in sorted(oldr.keys() | newr.keys()):
+        a, b = oldr.get(rid), newr.get(rid)
+        if a != b:
+            out.append(f"request {rid}: {_outcome(a)} -> {_outcome(b)}")
+    return out
+
+
+def _allocations(r: Result) -> dict[tuple[str, str, str], tuple[int, int | None, int]]:
+    return {(a.donor, a.request, a.kind): (a.amount, a.units, a.committed) for a in r.allocations}
+
+
+def _amount(v: tuple[int, int | None, int] | None) -> str:
+    if v is None:
+        return "none"
+    return f"{v[0]}" + (f" ({v[1]} units)" if v[1] is not None else "")
+
+
+def _outcome(o) -> str:
+    if o is None:
+        return "absent"
+    why = f" [{', '.join(o.reason_codes)}]" if o.reason_codes else ""
+    return f"{o.status} {o.funded}/{o.amount}{why}"
+
+
+def _record(engine: Engine, replay: Replay, by: str) -> None:
+    parts = audit.hash_parts({
+        "replayed_run": replay.run_id,
+        "identical": replay.identical,
+        "versions": {"matcher": __version__, "ortools": ortools.__version__},
+        "allocations": replay.result.model_dump(mode="json")["allocations"],
+        "outcomes": replay.result.model_dump(mode="json")["requests"],
+    })
+    with Session(engine) as session, session.begin():
+        audit.lock_for_append(session)
+        audit.append_entry(session, kind=audit.RUN_REPLAYED, parts=parts, by=by, created_at=now_utc(),
+                           run_id=replay.run_id, scenario_id=replay.stored.run.scenario_id)

@@ -1,0 +1,78 @@
+"""Migrations: from an empty database to head equals SQLModel.metadata; `matcher db upgrade`."""
+
+from __future__ import annotations
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from click.testing import CliRunner
+from sqlalchemy import inspect
+from sqlmodel import SQLModel
+
+from matcher.cli import cli
+from matcher.store import models  # noqa: F401  (the tables)
+from matcher.store.db import alembic_config, head_revision, make_engine, open_store, upgrade
+
+
+def test_upgrade_from_empty_matches_the_models(store_url):
+    engine = make_engine(store_url)
+    assert upgrade(engine) == (None, head_revision())
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), SQLModel.metadata)
+    engine.dispose()
+    assert diff == []
+
+
+def test_downgrade_to_empty_and_up_again(store_url):
+    engine = make_engine(store_url)
+    upgrade(engine)
+    cfg = alembic_config(engine)
+    command.downgrade(cfg, "base")
+    assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+    upgrade(engine)
+    assert "audit_entry" in inspect(engine).get_table_names()
+    engine.dispose()
+
+
+def test_first_use_creates_the_schema(store_url):
+    engine = open_store(store_url)
+    assert {"run", "audit_entry", "scenario_snapshot"} <= set(inspect(engine).get_table_names())
+    engine.dispose()
+
+
+def test_db_upgrade_command(store_url):
+    runner = CliRunner()
+    first = runner.invoke(cli, ["db", "upgrade", "--db", store_url])
+    assert first.exit_code == 0
+    assert first.stdout.endswith(f": schema {head_revision()} (was empty)\n")
+    again = runner.invoke(cli, ["db", "upgrade", "--db", store_url])
+    assert again.stdout.endswith(f": schema {head_revision()} (already current)\n")
+
+
+def test_a_database_from_a_newer_matcher_is_refused(store_url):
+    engine = open_store(store_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
+    engine.dispose()
+    out = CliRunner().invoke(cli, ["runs", "--db", store_url])
+    assert out.exit_code == 1
+    assert out.stderr == "Error: the database is at schema 9999, newer than this matcher knows; upgrade matcher\n"
+
+
+def test_unreachable_database_is_one_error_line(tmp_path):
+    out = CliRunner().invoke(cli, ["runs", "--db", str(tmp_path / "no" / "such" / "m.db")])
+    assert out.exit_code == 1
+    assert out.stderr.startswith(f"Error: --db sqlite:///{tmp_path}/no/such/m.db: folder ")
+    pg = CliRunner().invoke(cli, ["runs", "--db", "postgresql+psycopg://postgres@127.0.0.1:1/none"])
+    assert pg.exit_code == 1
+    assert pg.stderr.startswith("Error: cannot open the database postgresql+psycopg://postgres@127.0.0.1:1/none: ")
+
+
+def test_db_defaults_to_matcher_db_and_honours_matcher_db(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert "[default: ./matcher.db]" in CliRunner().invoke(cli, ["runs", "--help"]).stdout
+    assert CliRunner().invoke(cli, ["runs"]).exit_code == 0
+    assert (tmp_path / "matcher.db").exists()
+    monkeypatch.setenv("MATCHER_DB", str(tmp_path / "other.db"))
+    assert CliRunner().invoke(cli, ["runs"]).exit_code == 0
+    assert (tmp_path / "other.db").exists()

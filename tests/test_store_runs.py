@@ -1,0 +1,139 @@
+"""Saving, listing, showing and replaying runs, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from conftest import SCENARIOS
+from store_helpers import PARAMS, save_tiny, scalar, sql, write_yaml
+
+from matcher.cli import cli
+from matcher.scenario_io import canonical_json, input_sha256, load_scenario, parse_scenario, scenario_data
+from matcher.store.db import open_store
+from matcher.store.runs import list_runs, load_run
+
+
+@pytest.mark.parametrize("fixture", ["ok_small", "ok_in_kind"])
+def test_round_trip_gives_back_the_same_result_scenario_and_params(store_url, fixture, request):
+    data = request.getfixturevalue(fixture)
+    run_id, result = save_tiny(store_url, data, note="draft 1", by="alice")
+    engine = open_store(store_url)
+    stored = load_run(engine, run_id=run_id)
+    engine.dispose()
+    assert stored.result == result
+    assert stored.result.to_json_data() == result.to_json_data()
+    assert canonical_json(scenario_data(stored.scenario)) == canonical_json(scenario_data(parse_scenario(data)))
+    assert stored.params == PARAMS.public()
+    assert (stored.run.by, stored.run.note, stored.run.seed) == ("alice", "draft 1", 0)
+    assert stored.run.input_sha256 == input_sha256(parse_scenario(data))
+    assert any(o.reason_codes for o in stored.result.requests)  # reasons survive the trip
+
+
+def test_one_snapshot_per_scenario_content(store_url, ok_small):
+    save_tiny(store_url, ok_small)
+    save_tiny(store_url, ok_small)
+    changed = {**ok_small, "name": "ok-small-b"}
+    save_tiny(store_url, changed)
+    assert scalar(store_url, "SELECT count(*) FROM scenario_snapshot") == 2
+    engine = open_store(store_url)
+    assert [r.id for r in list_runs(engine, scenario="ok-small")] == [1, 2]
+    assert [r.id for r in list_runs(engine, scenario="ok-small-b")] == [3]
+    engine.dispose()
+
+
+def test_cli_run_prints_the_run_id_and_show_json_is_the_solve_json(store_url, ok_small, tmp_path):
+    f = write_yaml(tmp_path / "s.yaml", ok_small)
+    runner = CliRunner()
+    args = ["run", str(f), "--db", store_url, "--note", "first", "--by", "bob", "--node-limit", "1000"]
+    out = runner.invoke(cli, args)
+    assert out.exit_code == 0, out.output
+    assert out.stdout == "1\n"
+    assert out.stderr == "saved run 1: ok-small, optimal, coverage 24, volume 650,000, grants 2\n"
+    shown = runner.invoke(cli, ["show", "1", "--db", store_url, "--format", "json"])
+    solved = runner.invoke(cli, ["solve", str(f), "--format", "json", "--node-limit", "1000"])
+    assert shown.exit_code == 0
+    a, b = json.loads(shown.stdout), json.loads(solved.stdout)
+    for doc in (a, b):  # timings differ between two solves; everything else must not
+        doc["solver"].pop("seconds")
+        for st in doc["solver"]["stages"]:
+            st.pop("seconds")
+    assert a == b
+    table = runner.invoke(cli, ["show", "1", "--db", store_url])
+    assert table.exit_code == 0 and "by bob" in table.stdout and "note: first" in table.stdout
+    csv_out = runner.invoke(cli, ["show", "1", "--db", store_url, "--format", "csv"])
+    assert csv_out.stdout.splitlines()[1].startswith("NER-1,NER,africa,stockpile,5,400000,400000,funded")
+
+
+def test_cli_runs_lists_and_filters_by_scenario(store_url, ok_small):
+    save_tiny(store_url, ok_small, note="a")
+    save_tiny(store_url, {**ok_small, "name": "other"}, note="b")
+    runner = CliRunner()
+    out = runner.invoke(cli, ["runs", "--db", store_url, "--scenario", "other", "--format", "json"])
+    assert out.exit_code == 0
+    rows = json.loads(out.stdout)
+    assert [(r["id"], r["scenario"], r["note"], r["coverage"]) for r in rows] == [(2, "other", "b", 24.0)]
+    table = runner.invoke(cli, ["runs", "--db", store_url])
+    assert table.stdout.splitlines()[0].split() == ["id", "created_at", "by", "scenario", "status", "coverage",
+                                                     "volume", "note"]
+    assert len(table.stdout.splitlines()) == 3
+
+
+def test_show_of_a_missing_run_is_one_error_line(store_url):
+    out = CliRunner().invoke(cli, ["show", "7", "--db", store_url])
+    assert out.exit_code == 1
+    assert out.stderr == "Error: run 7: no such run; `matcher runs` lists the saved runs\n"
+
+
+def test_bad_input_writes_nothing(tmp_path, ok_small):
+    bad = {**ok_small, "requests": [{**ok_small["requests"][0], "theme": "stockpiles"}]}
+    f = write_yaml(tmp_path / "bad.yaml", bad)
+    db = tmp_path / "m.db"
+    out = CliRunner().invoke(cli, ["run", str(f), "--db", str(db)])
+    assert out.exit_code == 1
+    assert out.stderr.startswith(f"Error: {f}: requests[0].theme:")
+    assert not db.exists()
+
+
+def test_replay_identical_exits_0(store_url, ok_in_kind):
+    run_id, _ = save_tiny(store_url, ok_in_kind)
+    out = CliRunner().invoke(cli, ["replay", str(run_id), "--db", store_url])
+    assert out.exit_code == 0, out.output
+    assert out.stdout == "run 1: replay identical (3 allocations, 4 requests)\n"
+    assert out.stderr == ""
+    assert scalar(store_url, "SELECT kind FROM audit_entry ORDER BY seq DESC LIMIT 1") == "run_replayed"
+
+
+def test_replay_that_differs_exits_5_with_the_diff(store_url, ok_small):
+    run_id, _ = save_tiny(store_url, ok_small)
+    sql(store_url, "UPDATE run_allocation SET amount = 300000 WHERE request = 'NER-1'",
+        "UPDATE run_outcome SET funded = 300000, status = 'partial' WHERE request = 'NER-1'")
+    out = CliRunner().invoke(cli, ["replay", str(run_id), "--db", store_url])
+    assert out.exit_code == 5
+    assert out.stdout.splitlines() == [
+        "allocation DEU -> NER-1 (funds): 300000 -> 400000",
+        "request NER-1: partial 300000/400000 -> funded 400000/400000",
+    ]
+    assert out.stderr == "run 1: replay differs in 2 places\n"
+
+
+def test_replay_warns_when_versions_differ(store_url, ok_small):
+    run_id, _ = save_tiny(store_url, ok_small)
+    sql(store_url, "UPDATE run SET ortools_version = '9.0.0'")
+    out = CliRunner().invoke(cli, ["replay", str(run_id), "--db", store_url])
+    assert out.exit_code == 0
+    assert out.stderr.startswith("Warning: run 1 was solved with matcher 0.1.0 and OR-Tools 9.0.0; this is")
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
+def test_replay_identical_on_every_bundled_scenario(tmp_path, path):
+    """The README's scenarios replay to the same allocation (work-limited, so machine-independent)."""
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    runner = CliRunner()
+    saved = runner.invoke(cli, ["run", str(path), "--db", url, "--node-limit", "500", "--time-limit", "120"])
+    assert saved.exit_code in (0, 3), saved.output
+    out = runner.invoke(cli, ["replay", saved.stdout.strip(), "--db", url])
+    assert out.exit_code == 0, out.output
+    listed = json.loads(runner.invoke(cli, ["runs", "--db", url, "--format", "json"]).stdout)
+    assert listed[0]["scenario"] == load_scenario(path).name
