@@ -10,6 +10,7 @@ import sys
 
 from matcher.cli.common import cli, main  # noqa: F401  (re-exported entry points)
 from matcher.cli import solving  # noqa: F401,E402  (registers validate, solve, generate)
+from matcher.cli import sweep  # noqa: F401,E402  (registers sweep)
 
 __all__ = ["cli", "main"]
 
