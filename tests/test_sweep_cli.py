@@ -96,7 +96,8 @@ def test_grid_csv_has_one_row_per_point(tmp_path, one_uncertain):
     ("args", "message"),
     [
         (["--vary", "donors[DEU].budget=1,2"],
-         "Error: --vary 'donors[DEU].budget=1,2': 'donors[DEU].budget': no donors entry with id 'DEU' (known: JPN, NOR)"),
+         "Error: --vary 'donors[DEU].budget=1,2': 'donors[DEU].budget': no donors entry with id 'DEU' "
+         "(known: JPN, NOR)"),
         (["--vary", "donors[JPN].budget=*0.5..2:3"],
          "Error: --vary 'donors[JPN].budget=*0.5..2:3': '*0.5..2:3' mixes a factor and a value; write *a..*b:n for "
          "factors or a..b:n for values"),

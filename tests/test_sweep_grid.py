@@ -7,7 +7,10 @@ import pytest
 from matcher.errors import MatcherError
 from matcher.sweep.grid import grid_points, parse_axes, parse_vary
 
-BASE = {"policy": {"max_country_share": 0.2}, "donors": [{"id": "DEU", "budget": 1000}, {"id": "JPN", "budget": 10}]}
+BASE = {
+    "policy": {"max_country_share": 0.2, "agenda_weights": {}},
+    "donors": [{"id": "DEU", "budget": 1000}, {"id": "JPN", "budget": 10}],
+}
 
 
 def test_a_list_of_values():
@@ -23,6 +26,10 @@ def test_a_factor_range_multiplies_the_current_value_and_keeps_money_whole():
 def test_a_plain_range_with_whole_ends_gives_whole_values():
     assert parse_vary("donors[DEU].budget=100..200:3", BASE).values == (100, 150, 200)
     assert parse_vary("donors[DEU].budget=0..10:4", BASE).values == (0, 3, 6, 10)
+
+
+def test_a_plain_range_of_a_weight_keeps_its_fractions():
+    assert parse_vary("policy.agenda_weights.diversion=1..2:3", BASE).values == (1.0, 1.5, 2.0)
 
 
 def test_a_plain_range_of_shares():

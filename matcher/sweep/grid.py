@@ -2,7 +2,8 @@
 
 VALUES is one of
   ``0.05,0.1,0.2``      a list of values (each read as YAML: numbers, words, null),
-  ``a..b:n``            n evenly spaced values from a to b (whole ends give whole values, rounded down),
+  ``a..b:n``            n evenly spaced values from a to b (whole values, rounded down, where the
+                        current value is whole, e.g. money),
   ``*0.6..*1.2:7``      the current value times 7 evenly spaced factors from 0.6 to 1.2.
 Several axes make the full grid, first axis slowest. Paths are those of :mod:`matcher.paths`.
 """
@@ -79,9 +80,13 @@ def _range_values(expr: str, path: str, spec: str, base: dict[str, Any]) -> tupl
         if not isinstance(current, (int, float)) or isinstance(current, bool):
             raise _bad(expr, f"'{path}' is {current!r}, not a number, so it cannot be multiplied; give values a..b:n")
         return tuple(scaled(current, f, expr) for f in steps)
-    if isinstance(a, int) and isinstance(b, int):
-        return tuple(math.floor(v) for v in steps)
+    if isinstance(a, int) and isinstance(b, int) and (_whole(get_value(base, path)) or all(v == int(v) for v in steps)):
+        return tuple(math.floor(v) for v in steps)  # money stays whole (rounded down)
     return tuple(float(v) for v in steps)
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _number(expr: str, text: str) -> int | float:
