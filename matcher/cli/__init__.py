@@ -13,6 +13,7 @@ from matcher.cli import (
     sheets,  # noqa: F401,E402  (registers template, import, export)
     solving,  # noqa: F401,E402  (registers validate, solve, generate)
     store,  # noqa: F401,E402  (registers run, runs, show, replay, audit, db)
+    sweep,  # noqa: F401,E402  (registers sweep)
 )
 from matcher.cli.common import cli, main  # noqa: F401  (re-exported entry points)
 

@@ -1,0 +1,109 @@
+"""Seeded draws of uncertain pledges: which envelopes arrive, and how much of each.
+
+A donor with ``confidence`` c arrives in full with probability c, else not at all; a donor with
+``budget_range: [low, high]`` brings a whole amount uniform in [low, high]; both may combine.
+Every (seed, draw, donor) has its own random stream, so a draw's outcome depends neither on the
+worker that solves it, nor on the order of the donors, nor on which other donors are uncertain.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+from typing import Any
+
+from matcher.domain import Donor, Scenario
+from matcher.errors import MatcherError
+
+Pledges = dict[str, int]  # donor id -> drawn budget (donor currency) or in-kind capacity (units)
+
+
+def uncertain_donors(scenario: Scenario) -> list[Donor]:
+    """Donors whose pledge is uncertain, in file order."""
+    return [d for d in scenario.donors if d.confidence is not None or d.budget_range is not None]
+
+
+def check_uncertainty(scenario: Scenario) -> None:
+    """A ``budget_range`` only makes sense on a funds donor: say so before any draw is made."""
+    for i, d in enumerate(scenario.donors):
+        if d.kind == "in_kind" and d.budget_range is not None:
+            raise MatcherError(
+                f"donors[{i}].budget_range: '{d.id}' is an in-kind donor; use 'confidence' for its capacity"
+            )
+
+
+def draw_pledges(scenario: Scenario, seed: int, draw: int) -> Pledges:
+    """What arrives in draw number ``draw``: a drawn amount for each uncertain donor, others as pledged."""
+    floors = committed_floors(scenario)
+    out: Pledges = {}
+    for d in uncertain_donors(scenario):
+        amount = _draw_one(d, seed, draw)
+        out[d.id] = max(amount, floors.get(d.id, 0))
+    return out
+
+
+def _draw_one(donor: Donor, seed: int, draw: int) -> int:
+    """One donor's drawn pledge. Both numbers are always drawn so the stream never shifts."""
+    rng = random.Random(f"{seed}:{draw}:{donor.id}")
+    arrives = rng.random()
+    if donor.budget_range is not None:
+        low, high = donor.budget_range
+        amount = rng.randint(low, high)
+    else:
+        amount = donor.budget if donor.kind == "funds" else donor.capacity  # type: ignore[assignment]
+    if donor.confidence is not None and arrives >= donor.confidence:
+        return 0
+    return int(amount or 0)
+
+
+def committed_floors(scenario: Scenario) -> dict[str, int]:
+    """Per funds donor, the smallest budget (donor currency) that still covers its commitments.
+
+    A commitment is a grant already promised, so the money behind it is not in doubt: a draw never
+    takes a donor below it (the scenario would otherwise break its own commitments).
+    """
+    committed: dict[str, int] = {}
+    for c in scenario.commitments:
+        committed[c.donor] = committed.get(c.donor, 0) + c.amount
+    donors = {d.id: d for d in scenario.donors}
+    return {did: _budget_covering(scenario, donors[did], amount) for did, amount in committed.items()}
+
+
+def _budget_covering(scenario: Scenario, donor: Donor, amount: int) -> int:
+    """Smallest whole budget in the donor's currency that converts to at least ``amount``."""
+    if donor.currency is None or donor.currency == scenario.currency:
+        return amount
+    budget = math.ceil(amount / scenario.fx[donor.currency])
+    while scenario.convert(budget, donor.currency) < amount:  # float rounding: step up to the exact floor
+        budget += 1
+    while budget > 0 and scenario.convert(budget - 1, donor.currency) >= amount:
+        budget -= 1
+    return budget
+
+
+def apply_pledges(data: dict[str, Any], pledges: Pledges) -> dict[str, Any]:
+    """A copy of scenario data with the drawn pledges in place of the pledged ones.
+
+    An in-kind donor that does not arrive keeps no offers: nothing of it can be delivered.
+    """
+    out = copy.copy(data)
+    donors = []
+    lost: set[str] = set()
+    for d in data["donors"]:
+        if d["id"] in pledges:
+            d = dict(d)
+            key = "capacity" if d.get("kind") == "in_kind" else "budget"
+            d[key] = pledges[d["id"]]
+            if key == "capacity" and d[key] == 0:
+                lost.add(d["id"])
+        donors.append(d)
+    out["donors"] = donors
+    if lost:
+        out["offers"] = [o for o in data.get("offers", []) if o["donor"] not in lost]
+    return out
+
+
+def pledge_key(pledges: Pledges) -> tuple[tuple[str, int], ...]:
+    """A hashable form of a draw: draws with the same key are the same scenario, solved once."""
+    return tuple(sorted(pledges.items()))

@@ -1,0 +1,124 @@
+"""Where chunks run: a process pool on this machine, or Dask distributed (a cluster, or a local one).
+
+Both take the same plain chunks and return outcomes in chunk order, so a sweep's results never
+depend on the executor or the number of workers.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from contextlib import contextmanager
+from typing import Protocol
+
+from matcher.errors import MatcherError
+from matcher.sweep.work import Chunk, Outcome, solve_chunk
+
+EXECUTORS = ("local", "dask")
+OnChunk = Callable[[int, list[Outcome]], None]
+
+
+class Executor(Protocol):
+    """Runs every chunk; calls ``on_chunk(index, outcomes)`` as each one finishes."""
+
+    def run(self, chunks: list[Chunk], on_chunk: OnChunk) -> list[list[Outcome]]: ...
+
+    @property
+    def workers(self) -> int: ...
+
+
+def default_workers() -> int:
+    """The cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+class LocalExecutor:
+    """A pool of worker processes on this machine (``concurrent.futures``)."""
+
+    def __init__(self, workers: int) -> None:
+        self._workers = workers
+
+    @property
+    def workers(self) -> int:
+        return self._workers
+
+    def run(self, chunks: list[Chunk], on_chunk: OnChunk) -> list[list[Outcome]]:
+        out: list[list[Outcome] | None] = [None] * len(chunks)
+        # forkserver: workers start clean, not as copies of a parent that may hold solver or Dask threads
+        ctx = multiprocessing.get_context("forkserver")
+        with ProcessPoolExecutor(max_workers=self._workers, mp_context=ctx) as pool:
+            pending = {pool.submit(solve_chunk, c): k for k, c in enumerate(chunks)}
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    k = pending.pop(fut)
+                    out[k] = fut.result()
+                    on_chunk(k, out[k])  # type: ignore[arg-type]
+        return out  # type: ignore[return-value]
+
+
+class DaskExecutor:
+    """Dask distributed: ``distributed.Client`` on an existing scheduler, or on a LocalCluster of processes."""
+
+    def __init__(self, client) -> None:
+        self._client = client
+
+    @property
+    def workers(self) -> int:
+        return max(1, sum(w.get("nthreads", 1) for w in self._client.scheduler_info()["workers"].values()))
+
+    def run(self, chunks: list[Chunk], on_chunk: OnChunk) -> list[list[Outcome]]:
+        from distributed import as_completed
+
+        out: list[list[Outcome] | None] = [None] * len(chunks)
+        futures = {self._client.submit(solve_chunk, c, pure=False): k for k, c in enumerate(chunks)}
+        for fut in as_completed(futures):
+            k = futures[fut]
+            out[k] = fut.result()
+            on_chunk(k, out[k])  # type: ignore[arg-type]
+        return out  # type: ignore[return-value]
+
+
+@contextmanager
+def open_executor(name: str, workers: int | None = None, scheduler: str | None = None) -> Iterator[Executor]:
+    """The named executor, closed (and a local Dask cluster shut down) on the way out."""
+    if name == "local":
+        if scheduler:
+            raise MatcherError("--scheduler is for --executor dask; add --executor dask or drop --scheduler")
+        yield LocalExecutor(workers or default_workers())
+        return
+    if name != "dask":
+        raise MatcherError(f"'{name}' is not an executor (one of: {', '.join(EXECUTORS)})")
+    with _dask_client(workers, scheduler) as client:
+        yield DaskExecutor(client)
+
+
+@contextmanager
+def _dask_client(workers: int | None, scheduler: str | None):
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise MatcherError("the dask executor needs Dask: pip install 'salw-matcher[dask]'") from None
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout="10s")
+        except OSError as exc:
+            raise MatcherError(f"--scheduler {scheduler}: cannot reach the Dask scheduler ({exc})") from None
+        with client:
+            yield client
+        return
+    cluster = LocalCluster(
+        n_workers=workers or default_workers(),
+        threads_per_worker=1,  # one solve per process: HiGHS runs single-threaded here
+        processes=True,
+        dashboard_address=None,
+        silence_logs=logging.ERROR,
+    )
+    with cluster, Client(cluster) as client:
+        yield client

@@ -1,0 +1,164 @@
+"""A sweep from start to end: plan the points and draws, run the distinct solves, summarise.
+
+Identical draws (same pledges that arrive) are one scenario, solved once: with a few uncertain
+donors that have only a ``confidence``, a thousand draws are a handful of solves. Every point uses
+the same draws (common random numbers), so differences between points come from the varied
+values, not from luck.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from matcher.domain import Scenario
+from matcher.engine import SolveParams
+from matcher.errors import MatcherError, ScenarioError
+from matcher.paths import apply_assignment
+from matcher.scenario_io import parse_scenario, scenario_data
+from matcher.sweep.aggregate import PointSummary, summarize
+from matcher.sweep.draws import Pledges, check_uncertainty, draw_pledges, pledge_key, uncertain_donors
+from matcher.sweep.executors import Executor
+from matcher.sweep.grid import grid_points, parse_axes
+from matcher.sweep.work import Chunk, Outcome
+
+MAX_CHUNK = 25  # solves per task: small enough for steady progress, large enough to amortise sending the data
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """What to sweep. ``draws=None``: each point solved once with the pledges as pledged."""
+
+    draws: int | None = None
+    seed: int = 0
+    vary: tuple[str, ...] = ()
+    sets: tuple[str, ...] = ()
+    threshold: float = 0.9
+    params: SolveParams = field(default_factory=SolveParams)
+
+
+@dataclass
+class _Point:
+    values: dict[str, Any]
+    data: dict[str, Any]
+    scenario: Scenario
+    draw_keys: list[tuple]  # one per draw
+    distinct: list[Pledges]  # one per distinct draw, in first-seen order
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """A finished sweep: one summary per point, and how it was run."""
+
+    scenario: str
+    seed: int
+    draws: int | None
+    paths: list[str]
+    threshold: float
+    uncertain: list[str]
+    points: list[PointSummary]
+    executor: str
+    workers: int
+    solves: int
+    seconds: float
+    solve_seconds: float  # mean solver time of one solve
+
+
+def plan(raw: dict[str, Any], spec: SweepSpec) -> list[_Point]:
+    """Every point with its draws; every input error is raised here, before anything runs."""
+    base = scenario_data(parse_scenario(raw))
+    for expr in spec.sets:
+        base = apply_assignment(base, expr)
+    axes = parse_axes(list(spec.vary), base)
+    points = []
+    for values, data in grid_points(base, axes):
+        scenario = _point_scenario(values, data)
+        check_uncertainty(scenario)
+        keys, distinct = _draws(scenario, spec)
+        points.append(_Point(values, data, scenario, keys, distinct))
+    return points
+
+
+def _point_scenario(values: dict[str, Any], data: dict[str, Any]) -> Scenario:
+    where = ", ".join(f"{p}={v}" for p, v in values.items())
+    try:
+        return parse_scenario(data)
+    except ScenarioError as exc:
+        raise ScenarioError(exc.problems, f"grid point {where}" if where else "") from None
+
+
+def _draws(scenario: Scenario, spec: SweepSpec) -> tuple[list[tuple], list[Pledges]]:
+    if spec.draws is None:
+        return [()], [{}]
+    keys, distinct, seen = [], [], set()
+    for d in range(spec.draws):
+        pledges = draw_pledges(scenario, spec.seed, d)
+        key = pledge_key(pledges)
+        keys.append(key)
+        if key not in seen:
+            seen.add(key)
+            distinct.append(pledges)
+    return keys, distinct
+
+
+def chunks_of(points: list[_Point], params: dict[str, Any], workers: int) -> list[Chunk]:
+    """Cut the distinct solves into tasks; never across points, so a task carries one scenario's data."""
+    total = sum(len(p.distinct) for p in points)
+    size = max(1, min(MAX_CHUNK, math.ceil(total / (workers * 8))))
+    out = []
+    for k, p in enumerate(points):
+        for start in range(0, len(p.distinct), size):
+            out.append(Chunk(point=k, data=p.data, pledges=p.distinct[start : start + size], params=params))
+    return out
+
+
+def run_sweep(
+    raw: dict[str, Any], spec: SweepSpec, executor: Executor, executor_name: str, on_progress: Progress | None = None
+) -> SweepResult:
+    """Plan, solve every distinct draw on the executor, and summarise each point."""
+    if spec.draws is not None and spec.draws < 1:
+        raise MatcherError("--draws must be at least 1")
+    started = time.perf_counter()
+    points = plan(raw, spec)
+    params = spec.params.public()  # plain data: on_log and other callables stay here
+    chunks = chunks_of(points, params, executor.workers)
+    total = sum(len(c.pledges) for c in chunks)
+    done = 0
+
+    def on_chunk(_k: int, outcomes: list[Outcome]) -> None:
+        nonlocal done
+        done += len(outcomes)
+        if on_progress:
+            on_progress(done, total)
+
+    results = executor.run(chunks, on_chunk)
+    by_point: dict[int, list[Outcome]] = {}
+    for chunk, outcomes in zip(chunks, results, strict=True):
+        by_point.setdefault(chunk.point, []).extend(outcomes)
+    summaries = [_summary(p, by_point.get(k, []), spec.threshold) for k, p in enumerate(points)]
+    all_outcomes = [o for outs in results for o in outs]
+    return SweepResult(
+        scenario=points[0].scenario.name,
+        seed=spec.seed,
+        draws=spec.draws,
+        paths=list(points[0].values),
+        threshold=spec.threshold,
+        uncertain=list(dict.fromkeys(d.id for p in points for d in uncertain_donors(p.scenario))),
+        points=summaries,
+        executor=executor_name,
+        workers=executor.workers,
+        solves=total,
+        seconds=time.perf_counter() - started,
+        solve_seconds=sum(o.seconds for o in all_outcomes) / len(all_outcomes) if all_outcomes else 0.0,
+    )
+
+
+def _summary(point: _Point, outcomes: list[Outcome], threshold: float) -> PointSummary:
+    """Expand the distinct outcomes back to one per draw, in draw order."""
+    by_key = {pledge_key(p): o for p, o in zip(point.distinct, outcomes, strict=True)}
+    per_draw = [by_key[k] for k in point.draw_keys]
+    return summarize(point.scenario, point.values, per_draw, len(point.distinct), threshold)

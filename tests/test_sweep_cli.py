@@ -1,0 +1,120 @@
+"""``matcher sweep`` from the command line: shares checked by hand, grids, and clear errors."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from matcher.cli import cli
+from matcher.scenario_io import parse_scenario
+from matcher.sweep.draws import draw_pledges
+
+DRAWS, SEED = 1000, 11
+
+
+@pytest.fixture
+def one_uncertain() -> dict:
+    """JPN (confidence 0.7) alone can fund NER-1; NOR (certain) funds PER-1. Two distinct scenarios in all."""
+    return {
+        "name": "one-uncertain",
+        "currency": "USD",
+        "donors": [
+            {"id": "JPN", "budget": 200000, "confidence": 0.7, "countries": ["NER"]},
+            {"id": "NOR", "budget": 100000, "countries": ["PER"]},
+        ],
+        "requests": [
+            {"id": "NER-1", "country": "NER", "theme": "stockpile", "amount": 200000, "priority": 5},
+            {"id": "PER-1", "country": "PER", "theme": "legislation", "amount": 100000},
+        ],
+    }
+
+
+def _write(tmp_path, data) -> str:
+    path = tmp_path / "round.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
+
+
+def _sweep(*args):
+    return CliRunner().invoke(cli, ["sweep", *args, "--quiet", "--workers", "2"])
+
+
+def test_share_funded_is_exactly_the_share_of_draws_in_which_the_pledge_arrives(tmp_path, one_uncertain):
+    res = _sweep(_write(tmp_path, one_uncertain), "--draws", str(DRAWS), "--seed", str(SEED), "--format", "json")
+    assert res.exit_code == 0, res.output
+    point = json.loads(res.stdout)["points"][0]
+    shares = {r["id"]: r for r in point["requests"]}
+    scenario = parse_scenario(one_uncertain)
+    arrived = sum(1 for d in range(DRAWS) if draw_pledges(scenario, SEED, d)["JPN"] > 0)
+    assert shares["NER-1"]["funded"] == arrived / DRAWS
+    assert shares["NER-1"]["partial"] == 0
+    # and the draws behave like Bernoulli(0.7): within 4 binomial standard errors (0.058 at 1,000 draws)
+    assert abs(arrived / DRAWS - 0.7) <= 4 * math.sqrt(0.7 * 0.3 / DRAWS)
+    assert shares["PER-1"]["funded"] == 1.0
+    assert point["distinct"] == 2 and point["draws"] == DRAWS
+
+
+def test_safe_to_promise_follows_the_threshold(tmp_path, one_uncertain):
+    path = _write(tmp_path, one_uncertain)
+    strict = json.loads(_sweep(path, "--draws", "200", "--format", "json").stdout)["points"][0]
+    lenient = json.loads(_sweep(path, "--draws", "200", "--format", "json", "--safe-threshold", "0.5").stdout)
+    assert strict["safe"] == ["PER-1"]
+    assert lenient["points"][0]["safe"] == ["NER-1", "PER-1"]
+
+
+def test_table_names_the_safe_requests_and_donor_money(tmp_path, one_uncertain):
+    res = _sweep(_write(tmp_path, one_uncertain), "--draws", "100")
+    assert res.exit_code == 0
+    assert "Safe to promise (fully funded in at least 90% of draws): 1 of 2: PER-1" in res.stdout
+    assert "uncertain pledges: JPN" in res.stdout
+
+
+def test_set_makes_a_pledge_uncertain_in_one_command(tmp_path, one_uncertain):
+    path = _write(tmp_path, one_uncertain)
+    res = _sweep(path, "--draws", "300", "--set", "donors[NOR].confidence=0.5", "--format", "csv")
+    assert res.exit_code == 0
+    rows = {line.split(",")[0]: line.split(",") for line in res.stdout.splitlines()[1:]}
+    assert rows["PER-1"][5] == "no" and 0.4 < float(rows["PER-1"][2]) < 0.6
+
+
+def test_grid_csv_has_one_row_per_point(tmp_path, one_uncertain):
+    res = _sweep(_write(tmp_path, one_uncertain), "--vary", "donors[NOR].budget=*0.5..*1:2", "--format", "csv")
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    assert lines[0].startswith("donors[NOR].budget,draws,solved,coverage_mean")
+    assert [ln.split(",")[0] for ln in lines[1:]] == ["50000", "100000"]
+    placed = [int(ln.split(",")[7]) for ln in lines[1:]]
+    # pledges as pledged: JPN funds NER-1; half of NOR cannot fund PER-1 (min_funding 1), all of it can
+    assert placed == [200000, 300000]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--vary", "donors[DEU].budget=1,2"],
+         "Error: --vary 'donors[DEU].budget=1,2': 'donors[DEU].budget': no donors entry with id 'DEU' "
+         "(known: JPN, NOR)"),
+        (["--vary", "donors[JPN].budget=*0.5..2:3"],
+         "Error: --vary 'donors[JPN].budget=*0.5..2:3': '*0.5..2:3' mixes a factor and a value; write *a..*b:n for "
+         "factors or a..b:n for values"),
+        (["--vary", "donors[JPN].budget"],
+         "Error: --vary 'donors[JPN].budget': write PATH=VALUES, e.g. policy.max_country_share=0.05,0.1,0.2 or "
+         "donors[DEU].budget=*0.6..*1.2:7"),
+        (["--vary", "policy.max_country_share=0.1,1.5"],
+         "Error: grid point policy.max_country_share=1.5: policy.max_country_share: Input should be less than or "
+         "equal to 1 (got 1.5)"),
+        ([], "Error: nothing to sweep: give --draws N (uncertain pledges) and/or --vary PATH=VALUES (a grid)"),
+        (["--draws", "3", "--scheduler", "tcp://127.0.0.1:1"],
+         "Error: --scheduler is for --executor dask; add --executor dask or drop --scheduler"),
+    ],
+)
+def test_bad_input_is_one_error_line_and_nothing_written(tmp_path, one_uncertain, args, message):
+    out = tmp_path / "out.csv"
+    res = CliRunner().invoke(cli, ["sweep", _write(tmp_path, one_uncertain), *args, "--quiet", "-o", str(out)])
+    assert res.exit_code == 1
+    assert res.stderr.strip() == message
+    assert not out.exists()
