@@ -19,7 +19,6 @@ class Solution:
     x: dict[int, int]
     delivered: set[int]
     funded: list[int] = field(default_factory=list)
-    x_exact: bool = True  # False for an aggregate plan: only ``funded`` and ``delivered`` are final
 
 
 def read_solution(p: Problem, m: Model, result, aggregate: bool = False) -> Solution:
@@ -39,7 +38,7 @@ def read_solution(p: Problem, m: Model, result, aggregate: bool = False) -> Solu
             o = p.scenario.offers[k]
             totals[p.request_index[o.request]] += o.value
         x = {k: v for k, v in zip(m.x.keys(), xv) if v > 1e-9}
-        return Solution(x, delivered, [int(round(t)) for t in totals], x_exact=False)
+        return Solution(x, delivered, [int(round(t)) for t in totals])
     x = {k: int(round(v)) for k, v in zip(m.x.keys(), xv) if round(v) > 0}
     return Solution(x, delivered, _funding(p, x, delivered))
 

@@ -101,22 +101,6 @@ def flow_grants(p: Problem, need: list[int], closed: set[int] | frozenset[int] =
     return x
 
 
-def grant_rule_breaks(p: Problem, x: dict[int, int], delivered: set[int]) -> int:
-    """How many grants or requests break min_grant (rule 5) or max donors per request (rule 7)."""
-    s = p.scenario
-    bad = sum(1 for k, v in x.items() if v > 0 and v < (s.donors[p.pairs[k][0]].min_grant or 0))
-    limit = s.policy.max_donors_per_request
-    if limit is not None:
-        count: dict[int, int] = defaultdict(int)
-        for k, v in x.items():
-            if v > 0:
-                count[p.pairs[k][1]] += 1
-        for k in delivered:
-            count[p.request_index[s.offers[k].request]] += 1
-        bad += sum(1 for c in count.values() if c > limit)
-    return bad
-
-
 def fewest_grants(
     p: Problem, need: list[int], delivered: set[int], hint: dict[int, int] | None, params, seconds: float | None
 ) -> tuple[dict[int, int] | None, float, bool]:
