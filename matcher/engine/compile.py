@@ -1,11 +1,17 @@
-"""Scenario -> indexed problem data: eligible pairs, converted budgets, weights, offers.
+"""Scenario -> indexed problem data: eligible pairs, converted budgets, weights, offers, classes.
 
-Everything the model needs, computed once, in plain Python numbers the solver takes directly.
+Everything the models need, computed once. Eligibility (rule 1) depends on a request only through
+its country, theme and partner type, so it is worked out once per such signature, not per pair;
+pairs are numpy arrays ordered by request, then donor. Requests with the same eligible donors form
+a class: the aggregate model routes money per (donor, class), not per pair.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
 
 from matcher.domain import Scenario, earmark_block
 
@@ -17,11 +23,14 @@ class Problem:
     scenario: Scenario
     budgets: tuple[int, ...]  # per donor, scenario currency; in-kind donors: 0
     weights: tuple[float, ...]  # per request
-    pairs: tuple[tuple[int, int], ...]  # eligible (funds donor, request)
-    pair_ub: tuple[int, ...]  # per pair: largest possible grant
-    pair_lb: tuple[int, ...]  # per pair: committed amount
+    pair_donor: np.ndarray  # per pair: donor index (pairs sorted by request, then donor)
+    pair_request: np.ndarray  # per pair: request index
+    pair_cap: np.ndarray  # per pair: largest possible grant
+    pair_commit: np.ndarray  # per pair: committed amount
+    request_start: np.ndarray  # pairs of request j are request_start[j]:request_start[j+1]
     offers: tuple[int, ...]  # indices into scenario.offers that may be delivered
     min_amount: tuple[int, ...]  # per request: f >= this when funded
+    classes: tuple[tuple[int, ...], ...]  # requests with the same eligible donors (and no commitment)
     request_index: dict[str, int] = field(default_factory=dict)
     donor_index: dict[str, int] = field(default_factory=dict)
 
@@ -29,41 +38,107 @@ class Problem:
     def n_requests(self) -> int:
         return len(self.scenario.requests)
 
+    @cached_property
+    def pairs(self) -> tuple[tuple[int, int], ...]:
+        """(donor, request) per pair index, as plain ints."""
+        return tuple(zip(self.pair_donor.tolist(), self.pair_request.tolist()))
+
+    @cached_property
+    def pair_ub(self) -> tuple[int, ...]:
+        return tuple(self.pair_cap.tolist())
+
+    @cached_property
+    def pair_lb(self) -> tuple[int, ...]:
+        return tuple(self.pair_commit.tolist())
+
+    def request_pairs(self, j: int) -> range:
+        """The pair indices of request j."""
+        return range(int(self.request_start[j]), int(self.request_start[j + 1]))
+
+    def pair_index(self, i: int, j: int) -> int:
+        """The pair index of (donor i, request j); the pair must exist."""
+        lo, hi = int(self.request_start[j]), int(self.request_start[j + 1])
+        return lo + int(np.searchsorted(self.pair_donor[lo:hi], i))
+
 
 def compile_problem(s: Scenario) -> Problem:
-    """Index the scenario: only eligible (donor, request) pairs get a variable."""
-    partners = {p.id: p for p in s.partners}
+    """Index the scenario: only eligible, usable (donor, request) pairs get a variable."""
     budgets = tuple(s.budget_in_currency(d) if d.kind == "funds" else 0 for d in s.donors)
-    committed: dict[tuple[int, int], int] = {}
     donor_index = {d.id: i for i, d in enumerate(s.donors)}
     request_index = {r.id: j for j, r in enumerate(s.requests)}
+    committed: dict[tuple[int, int], int] = {}
     for c in s.commitments:
         key = (donor_index[c.donor], request_index[c.request])
         committed[key] = committed.get(key, 0) + c.amount
-    pairs, ub, lb = [], [], []
-    for i, d in enumerate(s.donors):
-        if d.kind != "funds":
-            continue
-        for j, r in enumerate(s.requests):
-            if earmark_block(d, r, partners.get(r.partner) if r.partner else None):
-                continue
-            cap = min(budgets[i], r.amount, d.max_grant if d.max_grant is not None else r.amount)
-            usable = cap > 0 and (d.min_grant or 0) <= cap
-            if not usable and (i, j) not in committed:
-                continue
-            pairs.append((i, j))
-            ub.append(cap)
-            lb.append(committed.get((i, j), 0))
+    pd, pr, cap = _eligible_pairs(s, budgets, committed)
+    order = np.lexsort((pd, pr))
+    pd, pr, cap = pd[order], pr[order], cap[order]
+    commit = np.zeros(len(pd), dtype=np.int64)
+    start = np.searchsorted(pr, np.arange(len(s.requests) + 1)).astype(np.int64)
+    for (i, j), amount in committed.items():
+        lo, hi = start[j], start[j + 1]
+        commit[lo + np.searchsorted(pd[lo:hi], i)] = amount
     offers = tuple(k for k, o in enumerate(s.offers) if o.value <= s.requests[request_index[o.request]].amount)
     return Problem(
         scenario=s,
         budgets=budgets,
         weights=tuple(s.weight(r) for r in s.requests),
-        pairs=tuple(pairs),
-        pair_ub=tuple(ub),
-        pair_lb=tuple(lb),
+        pair_donor=pd,
+        pair_request=pr,
+        pair_cap=cap,
+        pair_commit=commit,
+        request_start=start,
         offers=offers,
         min_amount=tuple(r.min_amount for r in s.requests),
+        classes=_classes(pd, start, {j for _i, j in committed}, len(s.requests)),
         request_index=request_index,
         donor_index=donor_index,
     )
+
+
+def _eligible_pairs(s: Scenario, budgets: tuple[int, ...], committed: dict) -> tuple[np.ndarray, ...]:
+    """Rule 1 per (country, theme, partner type) signature, then the usable pairs per signature."""
+    partners = {p.id: p for p in s.partners}
+    funds = [i for i, d in enumerate(s.donors) if d.kind == "funds"]
+    by_signature: dict[tuple, list[int]] = {}
+    for j, r in enumerate(s.requests):
+        partner = partners.get(r.partner) if r.partner else None
+        by_signature.setdefault((r.country, r.theme, partner.type if partner else None), []).append(j)
+    amount = np.array([r.amount for r in s.requests], dtype=np.int64)
+    budget = np.array(budgets, dtype=np.int64)
+    big = np.iinfo(np.int64).max
+    max_grant = np.array([d.max_grant if d.max_grant is not None else big for d in s.donors], dtype=np.int64)
+    min_grant = np.array([d.min_grant or 0 for d in s.donors], dtype=np.int64)
+    out_d, out_r, out_c = [], [], []
+    for js in by_signature.values():
+        sample = s.requests[js[0]]
+        partner = partners.get(sample.partner) if sample.partner else None
+        donors = np.array([i for i in funds if earmark_block(s.donors[i], sample, partner) is None], dtype=np.int64)
+        if not len(donors):
+            continue
+        reqs = np.array(js, dtype=np.int64)
+        caps = np.minimum(np.minimum(budget[donors][:, None], max_grant[donors][:, None]), amount[reqs][None, :])
+        usable = (caps > 0) & (min_grant[donors][:, None] <= caps)
+        for (i, j) in committed:
+            if j in js and i in donors:
+                usable[np.searchsorted(donors, i), js.index(j)] = True
+        di, rj = np.nonzero(usable)
+        out_d.append(donors[di])
+        out_r.append(reqs[rj])
+        out_c.append(caps[di, rj])
+    if not out_d:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty.copy(), empty.copy()
+    return np.concatenate(out_d), np.concatenate(out_r), np.concatenate(out_c)
+
+
+def _classes(pd: np.ndarray, start: np.ndarray, committed: set[int], n: int) -> tuple[tuple[int, ...], ...]:
+    """Requests grouped by their eligible donor set; a request with a commitment is a class alone."""
+    groups: dict[tuple, list[int]] = {}
+    for j in range(n):
+        donors = tuple(pd[start[j] : start[j + 1]].tolist())
+        if not donors:
+            continue
+        key = (donors, j) if j in committed else (donors,)
+        groups.setdefault(key, []).append(j)
+    return tuple(tuple(js) for js in groups.values())

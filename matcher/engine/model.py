@@ -36,41 +36,22 @@ def needs_grant_binaries(p: Problem, grants_counted: bool) -> list[bool]:
     return [grants_counted or per_request_rule or bool(s.donors[i].min_grant) for (i, _j) in p.pairs]
 
 
-def has_grant_rules(p: Problem) -> bool:
-    """True when rule 5's min_grant or rule 7 applies: only then do grants need binaries."""
-    s = p.scenario
-    return s.policy.max_donors_per_request is not None or any(s.donors[i].min_grant for i, _ in p.pairs)
-
-
-def build(p: Problem, grants_counted: bool, integral_money: bool = True, aggregate: bool = False) -> Model:
-    """The whole model of rules 1-11 (and the in-kind rules); objectives are set by the caller.
-
-    ``aggregate`` drops the per-grant rules 5 (min_grant) and 7 (max donors) and their binaries,
-    keeping money continuous except where a request may be partly funded (so that every f[r] is
-    whole): a relaxation whose optimum bounds the full model, and whose allocation is turned into
-    whole grants afterwards (see realise.py).
-    """
+def build(p: Problem, grants_counted: bool) -> Model:
+    """The whole model of rules 1-11 (and the in-kind rules); objectives are set by the caller."""
     s = p.scenario
     mo = mathopt.Model(name=s.name)
     partial = [p.min_amount[j] < r.amount for j, r in enumerate(s.requests)]
     x = {
-        k: mo.add_variable(
-            lb=p.pair_lb[k], ub=p.pair_ub[k], is_integer=integral_money and not aggregate, name=f"x_{i}_{j}"
-        )
+        k: mo.add_variable(lb=p.pair_lb[k], ub=p.pair_ub[k], is_integer=True, name=f"x_{i}_{j}")
         for k, (i, j) in enumerate(p.pairs)
     }
     y = [mo.add_binary_variable(name=f"y_{j}") for j in range(p.n_requests)]
-    need = [False] * len(p.pairs) if aggregate else needs_grant_binaries(p, grants_counted)
+    need = needs_grant_binaries(p, grants_counted)
     z = {k: mo.add_binary_variable(name=f"z_{k}") for k in range(len(p.pairs)) if need[k]}
     u = {k: mo.add_binary_variable(name=f"u_{k}") for k in p.offers}
     m = Model(mo, x, y, z, u)
-    # Explicit f[r] keeps the rules sparse. In the full model, f of a partly fundable request is
-    # integer; the aggregate model starts with f continuous and makes an f integer only when a
-    # solution comes back fractional there (see solve.py): most plans are whole already.
-    m.f = [
-        mo.add_variable(lb=0, ub=r.amount, is_integer=integral_money and partial[j] and not aggregate, name=f"f_{j}")
-        for j, r in enumerate(s.requests)
-    ]
+    # Explicit f[r] and total keep the share rules sparse; f is whole where a request may be partial.
+    m.f = [mo.add_variable(lb=0, ub=r.amount, is_integer=partial[j], name=f"f_{j}") for j, r in enumerate(s.requests)]
     m.total = mo.add_variable(lb=0, name="total")
     _funding(p, m)
     _budgets(p, m)

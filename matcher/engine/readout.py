@@ -21,24 +21,11 @@ class Solution:
     funded: list[int] = field(default_factory=list)
 
 
-def read_solution(p: Problem, m: Model, result, aggregate: bool = False) -> Solution:
-    """Round the solver's values to whole units (they are integral within tolerance).
-
-    For an aggregate plan the grants may be fractional; each request's total is whole, so the
-    plan keeps the rounded totals and the grants are made later by realise.py.
-    """
+def read_solution(p: Problem, m: Model, result) -> Solution:
+    """Round the solver's values to whole units (they are integral within tolerance)."""
     xv = result.variable_values(list(m.x.values())) if m.x else []
     uv = result.variable_values(list(m.u.values())) if m.u else []
     delivered = {k for k, v in zip(m.u.keys(), uv) if v > 0.5}
-    if aggregate:
-        totals = [0.0] * p.n_requests
-        for k, v in zip(m.x.keys(), xv):
-            totals[p.pairs[k][1]] += v
-        for k in delivered:
-            o = p.scenario.offers[k]
-            totals[p.request_index[o.request]] += o.value
-        x = {k: v for k, v in zip(m.x.keys(), xv) if v > 1e-9}
-        return Solution(x, delivered, [int(round(t)) for t in totals])
     x = {k: int(round(v)) for k, v in zip(m.x.keys(), xv) if round(v) > 0}
     return Solution(x, delivered, _funding(p, x, delivered))
 

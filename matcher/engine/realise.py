@@ -1,21 +1,37 @@
-"""Turn a funding plan f[r] into whole grants x[d,r] that obey every per-grant rule.
+"""Turn an aggregate funding plan into whole grants x[d,r] that obey every per-grant rule.
 
-The aggregate model decides how much each request gets; which donor pays how much of it is a
-transportation problem. A min-cost flow gives whole-unit grants at a vertex (few splits); only when
-that vertex breaks min_grant or max donors per request does a small MIP over the funded requests,
-with one binary per pair, take over. If even that MIP finds no grants, the plan is not realisable
-and the caller falls back to the full model.
+The plan fixes f[r] for every request and the money each donor sends to each class. Three steps:
+1. a min-cost flow makes the (donor, class) amounts whole, meeting every class's money exactly
+   within budgets (integral flows exist since all demands and budgets are whole);
+2. inside a class every request has the same eligible donors, so the class's money is split among
+   its requests by a first-fit-decreasing pass (a single donor per request where one fits), and by a
+   small MIP with one binary per pair of the class (fewest grants) where that pass breaks a rule;
+3. classes that cannot be split with their amounts (a donor's share too small for its minimum
+   grant, too many donors needed) are re-split together with the donors' unused money in one MIP.
+None when the plan cannot be realised that way; the caller then tightens the model.
 """
 
 from __future__ import annotations
 
 import datetime
 from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
+import numpy as np
 from ortools.graph.python import min_cost_flow
 from ortools.math_opt.python import mathopt
 
 from matcher.engine.compile import Problem
+
+
+@dataclass
+class Plan:
+    """A solution of the aggregate model: funding per request, deliveries, money per arc."""
+
+    funded: list[int]
+    delivered: set[int]
+    flows: list[float] = field(default_factory=list)
 
 
 def money_demand(p: Problem, funded: list[int], delivered: set[int]) -> list[int]:
@@ -27,131 +43,185 @@ def money_demand(p: Problem, funded: list[int], delivered: set[int]) -> list[int
     return need
 
 
-def repaired_grants(p: Problem, need: list[int], delivered: set[int], rounds: int = 25) -> dict[int, int] | None:
-    """Flow grants, re-routed until no grant breaks a per-grant rule: each round closes the pairs
-    that carry a too-small grant or a request's smallest extra donor. None when that fails."""
-    closed: set[int] = set()
-    for _ in range(rounds):
-        x = flow_grants(p, need, closed)
-        if x is None:
-            return None
-        bad = _breaking_pairs(p, x, delivered)
-        if not bad:
-            return x
-        closed |= bad
-    return None
-
-
-def _breaking_pairs(p: Problem, x: dict[int, int], delivered: set[int]) -> set[int]:
-    s = p.scenario
-    bad = {k for k, v in x.items() if 0 < v < (s.donors[p.pairs[k][0]].min_grant or 0) and not p.pair_lb[k]}
-    limit = s.policy.max_donors_per_request
+def donor_slots(p: Problem, delivered: set[int]) -> list[int]:
+    """Per request, how many money grants rule 7 still allows after its deliveries."""
+    limit = p.scenario.policy.max_donors_per_request
+    big = 1 << 30
+    slots = [big if limit is None else limit] * p.n_requests
     if limit is not None:
-        grants: dict[int, list[int]] = defaultdict(list)
-        for k, v in x.items():
-            if v > 0:
-                grants[p.pairs[k][1]].append(k)
-        extra: dict[int, int] = defaultdict(int)
         for k in delivered:
-            extra[p.request_index[s.offers[k].request]] += 1
-        for j, ks in grants.items():
-            over = len(ks) + extra[j] - limit
-            if over > 0:
-                movable = sorted((k for k in ks if not p.pair_lb[k]), key=lambda k: x[k])
-                bad.update(movable[:over])
-    return bad
+            slots[p.request_index[p.scenario.offers[k].request]] -= 1
+    return slots
 
 
-def flow_grants(p: Problem, need: list[int], closed: set[int] | frozenset[int] = frozenset()) -> dict[int, int] | None:
-    """Whole-unit grants meeting ``need`` exactly within budgets and pair bounds, or None."""
-    remaining = list(p.budgets)
-    demand = list(need)
-    for k, lb in enumerate(p.pair_lb):
-        if lb:
-            i, j = p.pairs[k]
-            remaining[i] -= lb
-            demand[j] -= lb
-    if min(remaining, default=0) < 0 or min(demand, default=0) < 0:
+def realise(
+    p: Problem, plan: Plan, params, left: Callable[[], float | None]
+) -> tuple[dict[int, int], set[int]] | None:
+    """Whole grants for the plan where they can be made (pair index -> amount), and the requests
+    of the classes where they cannot (the caller re-optimises those with every rule).
+    None when even the flow fails (the plan's money does not fit the pair bounds).
+
+    ``left()`` is the time left in seconds (None: no limit); each class MIP gets at most that."""
+    need = money_demand(p, plan.funded, plan.delivered)
+    flow = flow_grants(p, need)
+    if flow is None:
         return None
+    slots = donor_slots(p, plan.delivered)
+    class_of = {j: c for c, js in enumerate(p.classes) for j in js}
+    by_class: dict[int, dict[int, int]] = defaultdict(dict)
+    for k, v in flow.items():
+        by_class[class_of[int(p.pair_request[k])]][k] = v
+    grants: dict[int, int] = {}
+    trouble: set[int] = set()
+    for c, xs in sorted(by_class.items()):
+        if not _breaks(p, xs, slots):
+            grants.update(xs)
+            continue
+        supply: dict[int, int] = defaultdict(int)
+        for k, v in xs.items():
+            supply[int(p.pair_donor[k])] += v
+        x, _bound, _opt = fewest_grants(p, need, slots, p.classes[c], supply, xs, params, _cap(left(), 0.5), True)
+        if x is None:
+            trouble.update(j for j in p.classes[c] if need[j] > 0)
+        else:
+            grants.update(x)
+    return grants, trouble
+
+
+def _breaks(p: Problem, xs: dict[int, int], slots: list[int]) -> bool:
+    """True when a grant is below its donor's minimum or a request has too many donors."""
+    s = p.scenario
+    count: dict[int, int] = defaultdict(int)
+    for k, v in xs.items():
+        if v < (s.donors[int(p.pair_donor[k])].min_grant or 0):
+            return True
+        count[int(p.pair_request[k])] += 1
+    return any(n > slots[j] for j, n in count.items())
+
+
+def flow_grants(p: Problem, need: list[int]) -> dict[int, int] | None:
+    """Whole grants meeting ``need`` exactly within budgets and pair bounds (a min-cost flow: a
+    vertex, so at most one split per donor), or None when no such grants exist."""
+    remaining = np.array(p.budgets, dtype=np.int64)
+    demand = np.array(need, dtype=np.int64)
+    np.subtract.at(remaining, p.pair_donor, p.pair_commit)
+    np.subtract.at(demand, p.pair_request, p.pair_commit)
+    if (remaining < 0).any() or (demand < 0).any():
+        return None
+    x = {int(k): int(p.pair_commit[k]) for k in np.nonzero(p.pair_commit)[0]}
+    total = int(demand.sum())
+    if total == 0:
+        return x
+    live = np.nonzero((demand[p.pair_request] > 0) & (p.pair_cap > p.pair_commit))[0]
     n_d, n_r = len(p.budgets), p.n_requests
     source, sink = n_d + n_r, n_d + n_r + 1
+    donors = np.nonzero(remaining > 0)[0]
+    requests = np.nonzero(demand > 0)[0]
+    tails = np.concatenate([p.pair_donor[live], np.full(len(donors), source), n_d + requests])
+    heads = np.concatenate([n_d + p.pair_request[live], donors, np.full(len(requests), sink)])
+    caps = np.concatenate([p.pair_cap[live] - p.pair_commit[live], remaining[donors], demand[requests]])
+    costs = np.concatenate([np.ones(len(live), dtype=np.int64), np.zeros(len(donors) + len(requests), dtype=np.int64)])
     mcf = min_cost_flow.SimpleMinCostFlow()
-    arcs = {}
-    for i in range(n_d):
-        if remaining[i] > 0:
-            mcf.add_arc_with_capacity_and_unit_cost(source, i, remaining[i], 0)
-    for k, (i, j) in enumerate(p.pairs):
-        if demand[j] > 0 and p.pair_ub[k] > p.pair_lb[k] and k not in closed:
-            arcs[k] = mcf.add_arc_with_capacity_and_unit_cost(i, n_d + j, p.pair_ub[k] - p.pair_lb[k], 1)
-    for j in range(n_r):
-        if demand[j] > 0:
-            mcf.add_arc_with_capacity_and_unit_cost(n_d + j, sink, demand[j], 0)
-    total = sum(d for d in demand if d > 0)
-    if total == 0:
-        return {k: lb for k, lb in enumerate(p.pair_lb) if lb}
+    ids = mcf.add_arcs_with_capacity_and_unit_cost(tails.astype(np.int32), heads.astype(np.int32), caps, costs)
     mcf.set_node_supply(source, total)
     mcf.set_node_supply(sink, -total)
     if mcf.solve_max_flow_with_min_cost() != mcf.OPTIMAL or mcf.maximum_flow() != total:
         return None
-    x = {k: lb for k, lb in enumerate(p.pair_lb) if lb}
-    for k, arc in arcs.items():
-        amount = mcf.flow(arc)
-        if amount:
-            x[k] = x.get(k, 0) + amount
+    flows = mcf.flows(ids[: len(live)])
+    for k, v in zip(live[flows > 0].tolist(), flows[flows > 0].tolist()):
+        x[k] = x.get(k, 0) + v
     return x
 
 
-def fewest_grants(
-    p: Problem, need: list[int], delivered: set[int], hint: dict[int, int] | None, params, seconds: float | None
-) -> tuple[dict[int, int] | None, float, bool]:
-    """The grants meeting ``need`` with every per-grant rule and as few grants as possible.
+def polish_grants(p: Problem, plan: Plan, grants: dict[int, int], params, left: Callable[[], float | None]) -> int:
+    """Fewer grants for the same plan: re-split, class by class, the money each donor gives the
+    class, where the class has more grants than funded requests. Changes ``grants`` in place;
+    returns how many classes got fewer grants. Stops when ``left()`` runs out."""
+    need = money_demand(p, plan.funded, plan.delivered)
+    slots = donor_slots(p, plan.delivered)
+    by_class: dict[int, dict[int, int]] = defaultdict(dict)
+    class_of = {j: c for c, js in enumerate(p.classes) for j in js}
+    for k, v in grants.items():
+        by_class[class_of[int(p.pair_request[k])]][k] = v
+    excess = []
+    for c, xs in by_class.items():
+        extra = len(xs) - sum(1 for j in p.classes[c] if need[j] > 0)
+        if extra > 0:
+            excess.append((-extra, c))
+    better = 0
+    for _extra, c in sorted(excess):
+        seconds = left()
+        if seconds is not None and seconds < 0.05:
+            break
+        xs = by_class[c]
+        capacity: dict[int, int] = defaultdict(int)
+        for k, v in xs.items():
+            capacity[int(p.pair_donor[k])] += v
+        x, _bound, _opt = fewest_grants(p, need, slots, p.classes[c], capacity, xs, params, _cap(seconds, 1.0))
+        if x is not None and len(x) < len(xs):
+            for k in xs:
+                del grants[k]
+            grants.update(x)
+            better += 1
+    return better
 
-    Returns (grants or None, best bound on the number of money grants, proven optimal).
-    """
+
+def _cap(seconds: float | None, most: float) -> float:
+    return most if seconds is None else max(0.05, min(most, seconds))
+
+
+def fewest_grants(
+    p: Problem,
+    need: list[int],
+    slots: list[int],
+    requests,
+    capacity: dict[int, int],
+    hint: dict[int, int] | None,
+    params,
+    seconds: float | None,
+    any_grants: bool = False,
+) -> tuple[dict[int, int] | None, float, bool]:
+    """Grants meeting ``need`` exactly for ``requests`` from donors' ``capacity``, with every
+    per-grant rule and as few grants as possible (``any_grants``: the first found will do):
+    (grants or None, bound on their number, proven)."""
     s = p.scenario
     mo = mathopt.Model(name="fewest-grants")
-    live = [k for k, (_i, j) in enumerate(p.pairs) if need[j] > 0]
-    x = {k: mo.add_integer_variable(lb=p.pair_lb[k], ub=p.pair_ub[k]) for k in live}
-    z = {k: mo.add_binary_variable() for k in live}
+    x, z = {}, {}
     per_request, per_donor = defaultdict(list), defaultdict(list)
-    for k in live:
-        i, j = p.pairs[k]
-        per_request[j].append(k)
-        per_donor[i].append(k)
-        mo.add_linear_constraint(x[k] <= p.pair_ub[k] * z[k])
-        mo.add_linear_constraint(x[k] >= max(1, s.donors[i].min_grant or 0) * z[k])
-        if p.pair_lb[k]:
-            z[k].lower_bound = 1
-    for j, ks in per_request.items():
-        mo.add_linear_constraint(mathopt.fast_sum(x[k] for k in ks) == need[j])
-    for j in range(p.n_requests):
-        if need[j] > 0 and j not in per_request:
+    for j in requests:
+        if need[j] <= 0:
+            continue
+        for k in p.request_pairs(j):
+            i = int(p.pair_donor[k])
+            commit, cap = int(p.pair_commit[k]), int(p.pair_cap[k])
+            room = min(cap, capacity.get(i, 0))
+            if room < max(1, s.donors[i].min_grant or 0, commit):
+                if commit:
+                    return None, 0.0, False
+                continue
+            x[k] = mo.add_integer_variable(lb=commit, ub=room)
+            z[k] = mo.add_variable(lb=1 if commit else 0, ub=1, is_integer=True)
+            mo.add_linear_constraint(x[k] <= room * z[k])
+            mo.add_linear_constraint(x[k] >= max(1, s.donors[i].min_grant or 0) * z[k])
+            per_request[j].append(k)
+            per_donor[i].append(k)
+        if j not in per_request:
             return None, 0.0, False
+        mo.add_linear_constraint(mathopt.fast_sum(x[k] for k in per_request[j]) == need[j])
+        if len(per_request[j]) > slots[j]:
+            mo.add_linear_constraint(mathopt.fast_sum(z[k] for k in per_request[j]) <= slots[j])
     for i, ks in per_donor.items():
-        mo.add_linear_constraint(mathopt.fast_sum(x[k] for k in ks) <= p.budgets[i])
-    _donor_limits(p, mo, z, per_request, delivered)
-    mo.minimize(mathopt.fast_sum(z.values()))
-    result = mathopt.solve(
-        mo, mathopt.SolverType.HIGHS, params=_params(params, seconds), model_params=_hint(x, z, hint)
-    )
+        mo.add_linear_constraint(mathopt.fast_sum(x[k] for k in ks) <= capacity[i])
+    if not any_grants:
+        mo.minimize(mathopt.fast_sum(z.values()))
+    hints = _hint(x, z, hint)
+    result = mathopt.solve(mo, mathopt.SolverType.HIGHS, params=_params(params, seconds), model_params=hints)
     if not result.has_primal_feasible_solution():
         return None, 0.0, False
     values = result.variable_values(list(x.values()))
     grants = {k: int(round(v)) for k, v in zip(x.keys(), values) if round(v) > 0}
     optimal = result.termination.reason == mathopt.TerminationReason.OPTIMAL
     return grants, float(result.termination.objective_bounds.dual_bound), optimal
-
-
-def _donor_limits(p: Problem, mo, z, per_request, delivered: set[int]) -> None:
-    limit = p.scenario.policy.max_donors_per_request
-    if limit is None:
-        return
-    deliveries: dict[int, int] = defaultdict(int)
-    for k in delivered:
-        deliveries[p.request_index[p.scenario.offers[k].request]] += 1
-    for j, ks in per_request.items():
-        if len(ks) + deliveries[j] > limit:
-            mo.add_linear_constraint(mathopt.fast_sum(z[k] for k in ks) <= limit - deliveries[j])
 
 
 def _params(params, seconds: float | None) -> mathopt.SolveParameters:

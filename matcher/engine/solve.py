@@ -21,11 +21,13 @@ from ortools.math_opt.python import mathopt
 
 from matcher import __version__
 from matcher.domain import Scenario
+from matcher.engine.aggregate import Arcs, build_aggregate
 from matcher.engine.compile import Problem, compile_problem
-from matcher.engine.model import SENSE, Model, build, has_grant_rules, term_expression
+from matcher.engine.model import SENSE, Model, build, term_expression
 from matcher.engine.params import SolveParams
 from matcher.engine.readout import Solution, read_solution, result_of, term_value
-from matcher.engine.realise import fewest_grants, money_demand, repaired_grants
+from matcher.engine.realise import Plan, polish_grants, realise
+from matcher.engine.repair import repair
 from matcher.result import Result, StageInfo
 from matcher.scenario_io import input_sha256
 
@@ -73,9 +75,30 @@ def solve(scenario: Scenario, params: SolveParams | None = None) -> Result:
     if outcome is None:
         outcome = _full(problem, terms, params, clock)
         engine = "mathopt-highs-full"
+    elif _unproven(outcome) and len(problem.pair_donor) <= SMALL_PAIRS:
+        # a small round whose grants could not follow the plan exactly: the full model, started
+        # from our allocation, proves or improves it within the time left
+        full = _full(problem, terms, params, clock, start=outcome[0])
+        if _first_stage_better(full, outcome):
+            outcome, engine = full, "mathopt-highs-full"
     best, status, stages = outcome
     infos = [_info(st) for st in stages]
     return result_of(problem, best, status, infos, _solver_info_args(scenario, params, clock.started, engine))
+
+
+def _unproven(outcome) -> bool:
+    best, _status, stages = outcome
+    return best is not None and any(st.term != "grants" and st.status != "optimal" for st in stages)
+
+
+def _first_stage_better(new, old) -> bool:
+    """True when ``new`` reached at least as good a first stage, or proved it."""
+    if new[0] is None or not new[2]:
+        return False
+    a, b = new[2][0], old[2][0]
+    if a.status == "optimal":
+        return True
+    return a.value > b.value if SENSE[a.term] == "max" else a.value < b.value
 
 
 def _decomposable(terms: list[str]) -> bool:
@@ -83,9 +106,9 @@ def _decomposable(terms: list[str]) -> bool:
     return "grants" not in terms or terms[-1] == "grants"
 
 
-def _full(problem: Problem, terms: list[str], params: SolveParams, clock: _Clock):
+def _full(problem: Problem, terms: list[str], params: SolveParams, clock: _Clock, start: Solution | None = None):
     stages: list[_Stage] = []
-    best: Solution | None = None
+    best: Solution | None = start
     status = "optimal"
     for n, term in enumerate(terms):
         model = build(problem, grants_counted="grants" in terms[: n + 1])
@@ -111,19 +134,20 @@ def _full(problem: Problem, terms: list[str], params: SolveParams, clock: _Clock
 def _decomposed(problem: Problem, terms: list[str], params: SolveParams, clock: _Clock):
     """Money stages on the aggregate model, then whole grants; None when the plan is not realisable."""
     money_terms = [t for t in terms if t != "grants"]
+    if not money_terms:  # objective [grants] alone: nothing to aggregate
+        return None
+    arcs = Arcs.of(problem)
+    model = build_aggregate(problem, arcs)
     stages: list[_Stage] = []
-    plan: Solution | None = None
+    plan: Plan | None = None
     status = "optimal"
     parts = len(terms) + 1
     for n, term in enumerate(money_terms):
-        model = build(problem, grants_counted=False, aggregate=True)
-        _keep_earlier_stages(problem, model, stages)
-        outcome = _solve_stage(problem, model, term, params, clock.share(parts - n), plan, aggregate=True)
+        _keep_earlier_stages(problem, model, stages[-1:])
+        outcome = _solve_plan_stage(problem, arcs, model, term, params, clock.share(parts - n), plan)
         if outcome is None:
-            if plan is None and not has_grant_rules(problem):
+            if plan is None:  # the relaxation is infeasible, so is the full model
                 return None, "infeasible", []
-            if plan is None:
-                return None  # the relaxation is infeasible, so is the full model: let it say so
             status = "feasible"
             break
         stage, solution = outcome
@@ -133,43 +157,106 @@ def _decomposed(problem: Problem, terms: list[str], params: SolveParams, clock: 
             stage.value, stage.status = _plan_value(problem, plan, term), "feasible"
         plan = solution or plan
         stages.append(stage)
+        _log(params, stage)
         if stage.status != "optimal":
             status = "feasible"
-    if plan is None:  # no money term at all (objective: [grants])
-        return None
-    need = money_demand(problem, plan.funded, plan.delivered)
-    hint = repaired_grants(problem, need, plan.delivered)
-    if hint is not None and "grants" not in terms:
-        return Solution(hint, plan.delivered, plan.funded), status, stages
     t0 = time.perf_counter()
-    polish = clock.capped(params.polish_seconds, parts_left=2) if hint is not None else clock.share(2)
-    fewest, bound, optimal = fewest_grants(problem, need, plan.delivered, hint, params, polish)
-    if fewest is None:
+    made = _grants_of(problem, plan, terms, stages, params, clock)
+    if made is None:
+        _say(params, "the plan needs more donors or smaller grants than the rules allow: solving the full model")
         return None
-    best = Solution(fewest, plan.delivered, plan.funded)
-    if "grants" in terms:
-        lower = _grants_lower_bound(problem, money_terms, stages, params, clock)
-        value = float(len(fewest) + len(plan.delivered))
-        proven = optimal and value <= lower + 0.5
-        stage = _Stage(
-            "grants", value, value if proven else lower, "optimal" if proven else "feasible", time.perf_counter() - t0
-        )
-        if not proven and len(problem.pairs) <= SMALL_PAIRS:
-            best, stage = _exact_grants(problem, stages, params, clock, best, stage)
-        stages.append(stage)
-        if stage.status != "optimal":
+    best = made
+    if best.funded != plan.funded:
+        _restate(problem, best, stages, params)
+        if any(st.status != "optimal" for st in stages):
             status = "feasible"
+    if "grants" not in terms:
+        return best, status, stages
+    grants = best.x
+    _say(params, "fewer grants: re-splitting classes")
+    until = time.perf_counter() + clock.capped(params.polish_seconds, 2)
+    polish_grants(problem, Plan(best.funded, best.delivered), grants, params, lambda: until - time.perf_counter())
+    _say(params, "bounding the grants")
+    lower = _grants_lower_bound(problem, arcs, stages, params, clock)
+    value = float(len(grants) + len(best.delivered))
+    proven = value <= lower + 0.5
+    stage = _Stage("grants", value, value if proven else lower, "optimal" if proven else "feasible", 0.0)
+    if not proven and len(problem.pair_donor) <= SMALL_PAIRS:
+        best, stage = _exact_grants(problem, stages, params, clock, best, stage)
+    stage.seconds = time.perf_counter() - t0
+    stages.append(stage)
+    _log(params, stage)
+    if stage.status != "optimal":
+        status = "feasible"
     return best, status, stages
 
 
-SMALL_PAIRS = 2000  # below this many pairs the full grants model is cheap enough to prove the stage
+def _grants_of(problem: Problem, plan: Plan, terms, stages, params, clock: _Clock) -> Solution | None:
+    """Whole grants for the plan; requests whose grants cannot follow the plan are re-optimised
+    with every rule (the rest held fixed), first alone, then with the requests sharing their donors."""
+    made = realise(problem, plan, params, lambda: clock.share(3))
+    if made is None:
+        return None
+    grants, trouble = made
+    if not trouble:
+        return Solution(grants, plan.delivered, plan.funded)
+    free = set(trouble)
+    for widen in (False, True):
+        if widen:
+            donors = {int(i) for j in free for i in problem.pair_donor[problem.request_pairs(j)]}
+            near = sorted({int(problem.pair_request[k]) for k in grants if int(problem.pair_donor[k]) in donors})
+            free |= set(near[:WIDEN])
+        fixed = {k: v for k, v in grants.items() if int(problem.pair_request[k]) not in free}
+        _say(params, f"re-optimising {len(free)} requests whose grants cannot follow the plan")
+        t0 = time.perf_counter()
+        bounds = {st.term: st.bound for st in stages[:1]}
+        out = repair(problem, plan.funded, plan.delivered, fixed, free, terms, params, lambda: clock.share(3), bounds)
+        _say(params, f"re-optimised in {time.perf_counter() - t0:.1f} s: {'done' if out else 'no completion'}")
+        if out is not None:
+            x, funded = out
+            return Solution({**fixed, **x}, plan.delivered, funded)
+    return None
+
+
+WIDEN = 600  # requests added around the trouble when re-optimising them alone is not enough
+
+
+def _restate(problem: Problem, best: Solution, stages: list[_Stage], params) -> None:
+    """The repair changed the funding: restate each money stage's value from the allocation.
+    A stage keeps its bound only while every earlier stage kept its value (else a later stage's
+    feasible set is larger, and its old bound is no bound): the bound becomes the trivial one."""
+    kept = True
+    for st in stages:
+        value = _plan_value(problem, best, st.term)
+        same = abs(value - st.value) <= LEX_TOLERANCE * max(1.0, abs(st.value))
+        if not kept:
+            st.bound = _trivial_bound(problem, st.term)
+        st.value = value
+        if not same or not kept:
+            st.status = "feasible"
+        kept = kept and same
+        _log(params, st)
+
+
+def _trivial_bound(problem: Problem, term: str) -> float:
+    s = problem.scenario
+    if term == "volume":
+        money = sum(problem.budgets) + sum(s.offers[k].value for k in problem.offers)
+        return float(min(money, sum(r.amount for r in s.requests)))
+    if term == "coverage":
+        return float(sum(problem.weights))
+    return 0.0
+
+
+SMALL_PAIRS = 2000  # below this many pairs the full grants model is cheap enough to try to prove the stage
 
 
 def _exact_grants(problem: Problem, stages: list[_Stage], params, clock, best: Solution, stage: _Stage):
-    """On small rounds, prove the grants stage with the full model, starting from our grants."""
+    """On small rounds, prove the grants stage with the full model, starting from our grants;
+    it gets the polish budget (``polish_seconds``), not the whole time limit."""
     model = build(problem, grants_counted=True)
     _keep_earlier_stages(problem, model, stages)
-    outcome = _solve_stage(problem, model, "grants", params, clock.share(1), best)
+    outcome = _solve_stage(problem, model, "grants", params, clock.capped(params.polish_seconds, 1), best)
     if outcome is None or outcome[1] is None:
         return best, stage
     full_stage, solution = outcome
@@ -180,10 +267,60 @@ def _exact_grants(problem: Problem, stages: list[_Stage], params, clock, best: S
     return best, stage
 
 
-def _grants_lower_bound(problem: Problem, money_terms: list[str], stages: list[_Stage], params, clock) -> float:
+def _solve_plan_stage(problem, arcs, model, term: str, params: SolveParams, seconds, hint: Plan | None):
+    """One money stage on the aggregate model: (stage, plan or None), or None when infeasible."""
+    expr = term_expression(problem, model, term)
+    model.mo.maximize(expr) if SENSE[term] == "max" else model.mo.minimize(expr)
+    t0 = time.perf_counter()
+    for _attempt in range(4):
+        left = None if seconds is None else max(0.05, seconds - (time.perf_counter() - t0))
+        result = mathopt.solve(
+            model.mo,
+            mathopt.SolverType.HIGHS,
+            params=_highs_params(params, left),
+            model_params=_plan_hints(model, hint),
+            msg_cb=_highs_log(params, term),
+        )
+        if not (result.has_primal_feasible_solution() and _make_whole(model, result)):
+            break
+    seconds_used = time.perf_counter() - t0
+    reason = result.termination.reason
+    if reason in (mathopt.TerminationReason.INFEASIBLE, mathopt.TerminationReason.INFEASIBLE_OR_UNBOUNDED):
+        return None
+    if not result.has_primal_feasible_solution():
+        return _Stage(term, float("nan"), float("nan"), "unknown", seconds_used), None
+    plan = _read_plan(problem, model, result)
+    value = _plan_value(problem, plan, term)
+    bound = float(result.termination.objective_bounds.dual_bound)
+    optimal = reason == mathopt.TerminationReason.OPTIMAL
+    return _Stage(term, value, bound, "optimal" if optimal else "feasible", seconds_used), plan
+
+
+def _read_plan(problem: Problem, model: Model, result) -> Plan:
+    f = result.variable_values(model.f)
+    uv = result.variable_values(list(model.u.values())) if model.u else []
+    flows = result.variable_values(list(model.x.values())) if model.x else []
+    delivered = {k for k, v in zip(model.u.keys(), uv) if v > 0.5}
+    return Plan([int(round(v)) for v in f], delivered, list(flows))
+
+
+def _plan_hints(model: Model, plan: Plan | None) -> mathopt.ModelSolveParameters | None:
+    """Start from the previous stage's plan: it is feasible for this stage too."""
+    if plan is None:
+        return None
+    values = {var: plan.flows[a] for a, var in model.x.items()}
+    for j, var in enumerate(model.y):
+        values[var] = 1 if plan.funded[j] > 0 else 0
+        values[model.f[j]] = plan.funded[j]
+    for k, var in model.u.items():
+        values[var] = 1 if k in plan.delivered else 0
+    return mathopt.ModelSolveParameters(solution_hints=[mathopt.SolutionHint(variable_values=values)])
+
+
+def _grants_lower_bound(problem: Problem, arcs, stages: list[_Stage], params, clock) -> float:
     """A true lower bound on the grants stage: every funded request needs at least one grant or
     delivery, so the fewest funded requests among plans that keep the earlier stages bound it."""
-    model = build(problem, grants_counted=False, aggregate=True)
+    model = build_aggregate(problem, arcs)
     _keep_earlier_stages(problem, model, stages)
     model.mo.minimize(mathopt.fast_sum(model.y))
     result = mathopt.solve(
@@ -193,7 +330,7 @@ def _grants_lower_bound(problem: Problem, money_terms: list[str], stages: list[_
     return float(bound) if bound == bound and bound > -1e30 else 0.0
 
 
-def _plan_value(problem: Problem, plan: Solution, term: str) -> float:
+def _plan_value(problem: Problem, plan: Plan | Solution, term: str) -> float:
     s = problem.scenario
     if term == "coverage":
         return sum(problem.weights[j] * plan.funded[j] / r.amount for j, r in enumerate(s.requests))
@@ -214,44 +351,46 @@ def _keep_earlier_stages(problem: Problem, model: Model, stages: list[_Stage]) -
 
 
 def _solve_stage(
-    problem: Problem,
-    model: Model,
-    term: str,
-    params: SolveParams,
-    seconds: float | None,
-    hint: Solution | None,
-    aggregate: bool = False,
+    problem: Problem, model: Model, term: str, params: SolveParams, seconds: float | None, hint: Solution | None
 ) -> tuple[_Stage, Solution | None] | None:
-    """Solve one stage; None when the stage is proven infeasible."""
+    """Solve one stage of the full model; None when the stage is proven infeasible."""
     expr = term_expression(problem, model, term)
-    if SENSE[term] == "max":
-        model.mo.maximize(expr)
-    else:
-        model.mo.minimize(expr)
+    model.mo.maximize(expr) if SENSE[term] == "max" else model.mo.minimize(expr)
     t0 = time.perf_counter()
-    log = (lambda lines: [params.on_log(f"[{term}] {ln}") for ln in lines]) if params.on_log else None
-    for _attempt in range(4):
-        left = None if seconds is None else max(0.05, seconds - (time.perf_counter() - t0))
-        result = mathopt.solve(
-            model.mo,
-            mathopt.SolverType.HIGHS,
-            params=_highs_params(params, left),
-            model_params=_hints(model, hint, aggregate),
-            msg_cb=log,
-        )
-        if not (aggregate and result.has_primal_feasible_solution() and _make_whole(model, result)):
-            break
+    result = mathopt.solve(
+        model.mo,
+        mathopt.SolverType.HIGHS,
+        params=_highs_params(params, seconds),
+        model_params=_hints(model, hint),
+        msg_cb=_highs_log(params, term),
+    )
     seconds_used = time.perf_counter() - t0
     reason = result.termination.reason
     if reason in (mathopt.TerminationReason.INFEASIBLE, mathopt.TerminationReason.INFEASIBLE_OR_UNBOUNDED):
         return None
     if not result.has_primal_feasible_solution():
         return _Stage(term, float("nan"), float("nan"), "unknown", seconds_used), None
-    solution = read_solution(problem, model, result, aggregate)
+    solution = read_solution(problem, model, result)
     value = float(result.objective_value())
     bound = float(result.termination.objective_bounds.dual_bound)
     optimal = reason == mathopt.TerminationReason.OPTIMAL
     return _Stage(term, value, bound, "optimal" if optimal else "feasible", seconds_used), solution
+
+
+def _highs_log(params: SolveParams, term: str):
+    """HiGHS's log lines (incumbent, bound, gap, time) to ``on_log``, tagged with the stage."""
+    if params.on_log is None:
+        return None
+    return lambda lines: [params.on_log(f"[{term}] {line}") for line in lines]
+
+
+def _say(params: SolveParams, text: str) -> None:
+    if params.on_log is not None:
+        params.on_log(text)
+
+
+def _log(params: SolveParams, st: _Stage) -> None:
+    _say(params, f"stage {st.term}: {st.status}, value {st.value:.6g}, bound {st.bound:.6g}, {st.seconds:.1f} s")
 
 
 def _make_whole(model: Model, result) -> bool:
@@ -278,7 +417,7 @@ def _highs_params(params: SolveParams, seconds: float | None) -> mathopt.SolvePa
     return sp
 
 
-def _hints(model: Model, hint: Solution | None, aggregate: bool) -> mathopt.ModelSolveParameters | None:
+def _hints(model: Model, hint: Solution | None) -> mathopt.ModelSolveParameters | None:
     """Start from the previous stage's allocation: it is feasible for this stage too."""
     if hint is None:
         return None

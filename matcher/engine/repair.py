@@ -1,0 +1,240 @@
+"""Re-optimise a few requests with every rule, the rest of the allocation held fixed.
+
+When a plan of the aggregate model cannot be split into grants for some requests (a donor's share
+below its minimum grant, more donors than allowed), those requests are solved again in the full
+model restricted to them: one binary per pair of theirs, every rule, and the money, projects and
+shares of all other requests as constants. The objective is the scenario's, stage by stage, on
+those requests only (the rest is constant), so the result is the best completion of the fixed part.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from collections.abc import Callable
+
+from ortools.math_opt.python import mathopt
+
+from matcher.engine.compile import Problem
+
+LEX_TOLERANCE = 1e-6
+
+
+def repair(
+    p: Problem,
+    funded: list[int],
+    delivered: set[int],
+    fixed: dict[int, int],
+    free: set[int],
+    terms: list[str],
+    params,
+    left: Callable[[], float | None],
+    bounds: dict[str, float] | None = None,
+) -> tuple[dict[int, int], list[int]] | None:
+    """Grants and funding for the ``free`` requests given the ``fixed`` grants of all others.
+
+    ``funded`` is the plan's funding (used for the fixed requests' totals); deliveries stay as
+    planned. ``bounds`` gives a true bound on each whole-round term (the aggregate model's): the
+    free requests can reach at most that minus the fixed part, which lets the solver stop as soon
+    as it is within the lexicographic tolerance (relative 1e-6 of the whole round) of it.
+    Returns (grants of the free requests, new funding list) or None when no completion exists
+    (the caller frees more requests)."""
+    s = p.scenario
+    mo = mathopt.Model(name="repair")
+    value = [0] * p.n_requests  # in-kind value per request
+    for k in delivered:
+        o = s.offers[k]
+        value[p.request_index[o.request]] += o.value
+    used = defaultdict(int)
+    for k, v in fixed.items():
+        used[int(p.pair_donor[k])] += v
+    rest = [0 if j in free else funded[j] for j in range(p.n_requests)]
+    order = sorted(free)
+    y = {j: mo.add_binary_variable() for j in order}
+    f = {j: mo.add_integer_variable(lb=0, ub=s.requests[j].amount) for j in order}
+    x, z = {}, {}
+    per_donor = defaultdict(list)
+    limit = s.policy.max_donors_per_request
+    for j in order:
+        r = s.requests[j]
+        grants = []
+        for k in p.request_pairs(j):
+            i = int(p.pair_donor[k])
+            room = min(int(p.pair_cap[k]), p.budgets[i] - used[i])
+            least = max(1, s.donors[i].min_grant or 0, int(p.pair_commit[k]))
+            if room < least:
+                if p.pair_commit[k]:
+                    return None
+                continue
+            x[k] = mo.add_integer_variable(lb=int(p.pair_commit[k]), ub=room)
+            z[k] = mo.add_variable(lb=1 if p.pair_commit[k] else 0, ub=1, is_integer=True)
+            mo.add_linear_constraint(x[k] <= room * z[k])
+            mo.add_linear_constraint(x[k] >= max(1, s.donors[i].min_grant or 0) * z[k])
+            grants.append(k)
+            per_donor[i].append(k)
+        mo.add_linear_constraint(f[j] - mathopt.fast_sum(x[k] for k in grants) == value[j])
+        mo.add_linear_constraint(f[j] <= r.amount * y[j])
+        mo.add_linear_constraint(f[j] >= p.min_amount[j] * y[j])
+        if r.must_fund:
+            mo.add_linear_constraint(f[j] >= r.amount)
+        if value[j]:
+            y[j].lower_bound = 1
+        deliveries = sum(1 for k in delivered if p.request_index[s.offers[k].request] == j)
+        if limit is not None and len(grants) + deliveries > limit:
+            mo.add_linear_constraint(mathopt.fast_sum(z[k] for k in grants) <= limit - deliveries)
+    for i, ks in per_donor.items():
+        mo.add_linear_constraint(mathopt.fast_sum(x[k] for k in ks) <= p.budgets[i] - used[i])
+    if not _links(p, mo, y, rest, free):
+        return None
+    _shares(p, mo, f, rest, order)
+    weights = {j: p.weights[j] / s.requests[j].amount for j in order}
+    exprs = {
+        "coverage": (mathopt.fast_sum(weights[j] * f[j] for j in order), "max"),
+        "volume": (mathopt.fast_sum(f.values()), "max"),
+    }  # fewer grants: polish_grants afterwards, class by class
+    hint = _greedy_hint(p, funded, value, used, order, slots_of(p, delivered), x, z, y, f)
+    values = None
+    for n, term in enumerate(t for t in terms if t in exprs):
+        expr, sense = exprs[term]
+        mo.maximize(expr) if sense == "max" else mo.minimize(expr)
+        seconds = left() if n == 0 else min(left() or 2.0, 2.0)
+        whole = (bounds or {}).get(term)
+        fixed_part = _fixed_value(p, rest, term)
+        tolerance = None
+        if whole is not None and whole == whole:
+            mo.add_linear_constraint(expr <= whole - fixed_part + LEX_TOLERANCE * abs(whole))
+            tolerance = LEX_TOLERANCE * abs(whole) / 2
+        result = mathopt.solve(
+            mo,
+            mathopt.SolverType.HIGHS,
+            params=_params(params, seconds, tolerance),
+            model_params=hint if n == 0 else None,
+        )
+        if not result.has_primal_feasible_solution():
+            if values is None:
+                return None
+            break
+        values = result
+        reached = result.objective_value()
+        slack = LEX_TOLERANCE * abs(reached)
+        if sense == "max":
+            mo.add_linear_constraint(expr >= reached - slack)
+        else:
+            mo.add_linear_constraint(expr <= reached + slack)
+    grants = {k: int(round(v)) for k, v in zip(x, values.variable_values(list(x.values()))) if round(v) > 0}
+    new = list(rest)
+    for j, v in zip(order, values.variable_values([f[j] for j in order])):
+        new[j] = int(round(v))
+    return grants, new
+
+
+def slots_of(p: Problem, delivered: set[int]) -> list[int]:
+    from matcher.engine.realise import donor_slots
+
+    return donor_slots(p, delivered)
+
+
+def _greedy_hint(p: Problem, funded, value, used, order, slots, x, z, y, f):
+    """A start for the solver: the plan's funding of each free request (those that must be funded
+    first, then highest weight per dollar first) from the donors with the most money left, at most
+    the allowed donors, each grant within its donor's bounds; a request that does not fit gets nothing."""
+    s = p.scenario
+    left = {i: p.budgets[i] - used[i] for i in range(len(p.budgets))}
+    values = {}
+    for j in sorted(order, key=lambda j: (-y[j].lower_bound, -p.weights[j] / s.requests[j].amount, j)):
+        need = funded[j] - value[j]
+        pieces, rest = [], need
+        options = sorted(
+            (k for k in p.request_pairs(j) if k in x),
+            key=lambda k: -min(left[int(p.pair_donor[k])], int(p.pair_cap[k])),
+        )
+        for k in options:
+            if rest <= 0 or len(pieces) == slots[j]:
+                break
+            i = int(p.pair_donor[k])
+            amount = min(left[i], int(p.pair_cap[k]), rest)
+            if amount >= max(1, s.donors[i].min_grant or 0, int(p.pair_commit[k])):
+                pieces.append((k, amount))
+                rest -= amount
+        if rest > 0 or need <= 0:
+            pieces = []
+        for k, amount in pieces:
+            left[int(p.pair_donor[k])] -= amount
+            values[x[k]] = amount
+            values[z[k]] = 1
+        got = sum(a for _k, a in pieces) + value[j]
+        values[f[j]] = got
+        values[y[j]] = 1 if got > 0 else 0
+    for k in x:
+        values.setdefault(x[k], 0)
+        values.setdefault(z[k], 0)
+    if any(not var.lower_bound <= v <= var.upper_bound for var, v in values.items()):
+        return None  # a commitment the greedy pass did not keep: no start
+    return mathopt.ModelSolveParameters(solution_hints=[mathopt.SolutionHint(variable_values=values)])
+
+
+def _links(p: Problem, mo, y, rest: list[int], free: set[int]) -> bool:
+    """Rules 6 and 8 with the fixed requests as constants; False when they cannot hold."""
+    s = p.scenario
+    taken = defaultdict(int)
+    mine = defaultdict(list)
+    for j, r in enumerate(s.requests):
+        if r.partner is None:
+            continue
+        if j in free:
+            mine[r.partner].append(y[j])
+        elif rest[j] > 0:
+            taken[r.partner] += 1
+    for partner in s.partners:
+        if partner.max_projects is not None and mine[partner.id]:
+            mo.add_linear_constraint(mathopt.fast_sum(mine[partner.id]) <= partner.max_projects - taken[partner.id])
+    for j, r in enumerate(s.requests):
+        for q in r.requires:
+            jq = p.request_index[q]
+            if j in free and jq in free:
+                mo.add_linear_constraint(y[j] <= y[jq])
+            elif j in free and rest[jq] == 0:
+                y[j].upper_bound = 0
+            elif jq in free and rest[j] > 0:
+                y[jq].lower_bound = 1
+    return True
+
+
+def _shares(p: Problem, mo, f, rest: list[int], order: list[int]) -> None:
+    """Rules 9 and 10 with the fixed requests' money as constants."""
+    s = p.scenario
+    fixed_total = sum(rest)
+    total = mathopt.fast_sum(f.values())
+    share = s.policy.max_country_share
+    if share is not None:
+        mine, others = defaultdict(list), defaultdict(int)
+        for j in order:
+            mine[s.requests[j].country].append(f[j])
+        for j, v in enumerate(rest):
+            if v:
+                others[s.requests[j].country] += v
+        for c in set(mine) | set(others):
+            mo.add_linear_constraint(mathopt.fast_sum(mine[c]) - share * total <= share * fixed_total - others[c])
+    for g, floor in (s.policy.region_floors or {}).items():
+        mine_g = mathopt.fast_sum(f[j] for j in order if g in s.requests[j].areas)
+        others_g = sum(v for j, v in enumerate(rest) if v and g in s.requests[j].areas)
+        mo.add_linear_constraint(mine_g - floor * total >= floor * fixed_total - others_g)
+
+
+def _fixed_value(p: Problem, rest: list[int], term: str) -> float:
+    s = p.scenario
+    if term == "coverage":
+        return sum(p.weights[j] * v / s.requests[j].amount for j, v in enumerate(rest) if v)
+    return float(sum(rest))
+
+
+def _params(params, seconds: float | None, absolute_gap: float | None = None) -> mathopt.SolveParameters:
+    sp = mathopt.SolveParameters(
+        random_seed=params.seed,
+        relative_gap_tolerance=params.relative_gap,
+        absolute_gap_tolerance=absolute_gap,
+        node_limit=params.node_limit,
+        time_limit=datetime.timedelta(seconds=max(0.05, seconds)) if seconds is not None else None,
+    )
+    sp.highs.int_options["threads"] = params.threads
+    return sp
