@@ -17,7 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from matcher.errors import Problem, ScenarioError
 from matcher.reference import PARTNER_TYPES, REGIONS, THEMES, countries, region_slugs
 
-Money = Annotated[int, Field(ge=0)]
+# A larger amount is a typing slip in any currency, and sums of such would overflow the solver's 64-bit integers.
+MAX_MONEY = 10**15
+Money = Annotated[int, Field(ge=0, le=MAX_MONEY)]
 Id = Annotated[str, Field(min_length=1)]
 Term = Literal["coverage", "volume", "grants", "cost"]
 
@@ -127,7 +129,7 @@ class Request(_Frozen):
     country: str
     region: str | None = None
     theme: str
-    amount: Annotated[int, Field(gt=0)]
+    amount: Annotated[int, Field(gt=0, le=MAX_MONEY)]
     priority: Annotated[int, Field(ge=1, le=5)] = 3
     min_funding: Annotated[float, Field(ge=0, le=1)] = 1.0
     partner: str | None = None
@@ -226,7 +228,7 @@ class Commitment(_Frozen):
 
     donor: Id
     request: Id
-    amount: Annotated[int, Field(gt=0)]
+    amount: Annotated[int, Field(gt=0, le=MAX_MONEY)]
 
 
 class Offer(_Frozen):
