@@ -34,6 +34,12 @@ def _suggest(value: str, choices: tuple[str, ...] | frozenset[str] | list[str], 
     return f"'{value}' is not {what}{hint}{listing}"
 
 
+def _check_currency(code: str | None) -> str | None:
+    if code is not None and not (len(code) == 3 and code.isalpha() and code.isupper()):
+        raise ValueError(f"'{code}' is not an ISO 4217 currency code (three capital letters, e.g. EUR)")
+    return code
+
+
 def _check_country(code: str) -> str:
     if code not in countries():
         raise ValueError(_suggest(code, list(countries()), "an ISO 3166-1 alpha-3 country code"))
@@ -99,9 +105,7 @@ class Donor(_Frozen):
     @field_validator("currency")
     @classmethod
     def _currency(cls, v: str | None) -> str | None:
-        if v is not None and not (len(v) == 3 and v.isalpha() and v.isupper()):
-            raise ValueError(f"'{v}' is not an ISO 4217 currency code (three capital letters, e.g. EUR)")
-        return v
+        return _check_currency(v)
 
     @model_validator(mode="after")
     def _kind_keys(self) -> Donor:
@@ -256,6 +260,11 @@ class Scenario(_Frozen):
     partners: list[Partner] = []
     commitments: list[Commitment] = []
     offers: list[Offer] = []
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, v: str) -> str:
+        return _check_currency(v)  # type: ignore[return-value]
 
     @model_validator(mode="after")
     def _whole_scenario(self) -> Scenario:

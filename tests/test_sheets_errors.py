@@ -159,6 +159,32 @@ def test_text_or_fraction_in_priority(book, typed, shown):
                               " pick one of: 1, 2, 3, 4, 5"]
 
 
+def test_duplicate_id_names_the_other_row(book):
+    edit(book, lambda wb: wb["requests"].__setitem__("A3", "NER-1"))
+    assert problems(book) == ["requests row 3, column id (A3): 'NER-1' is already used by requests row 2;"
+                              " ids must be unique"]
+
+
+def test_line_break_in_an_id(book):
+    edit(book, lambda wb: wb["requests"].__setitem__("A2", "NER-1\n"))
+    assert problems(book) == ["requests row 2, column id (A2): a line break or tab inside the id 'NER-1';"
+                              " retype it on one line"]
+
+
+def test_error_value_cell(book):
+    def change(wb):
+        wb["requests"]["K2"] = "#N/A"
+        wb["requests"]["K2"].data_type = "e"
+    edit(book, change)
+    assert problems(book) == ["requests row 2, column title (K2): the cell shows the error #N/A; type the value itself"]
+
+
+def test_lower_case_currency(book):
+    edit(book, lambda wb: wb["scenario"].__setitem__("C5", "usd"))
+    assert problems(book) == ["scenario row 5, column value (C5): 'usd' is not an ISO 4217 currency code"
+                              " (three capital letters, e.g. EUR)"]
+
+
 def test_date_in_a_list_cell_and_text_in_a_boolean_cell(book):
     def change(wb):
         wb["requests"]["L3"] = "maybe"

@@ -51,6 +51,7 @@ class RawCell:
     formula: bool = False
     merged: str | None = None  # the merged range, e.g. "B3:C3"
     decimal_comma: bool = False  # a semicolon CSV from a spreadsheet set to a decimal-comma locale
+    shows_error: bool = False  # a spreadsheet error value (#DIV/0!, #N/A...), not data
 
 
 class SheetError(ScenarioError):

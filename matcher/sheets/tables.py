@@ -133,13 +133,30 @@ class _Reader:
             if required:
                 self.fail(empty_loc, f"empty required cell; fill in the {column.name}")
             return None
+        if cell.shows_error:
+            self.fail(cell.loc, f"the cell shows the error {cell.value}; type the value itself")
+            return None
         try:
-            return convert(cell.value, column.kind, cell.decimal_comma)
+            value = convert(cell.value, column.kind, cell.decimal_comma)
         except FullProblem as exc:
             self.fail(cell.loc, str(exc))
+            return None
         except CellProblem as exc:
             self.fail(cell.loc, str(exc) + _hint(column, cell.value))
-        return None
+            return None
+        if column.kind == TEXT and column.name not in FREE_TEXT and isinstance(value, str) and _breaks(value):
+            self.fail(cell.loc, f"a line break or tab inside the {column.name} {value.strip()!r};"
+                                " retype it on one line")
+            return None
+        return value
+
+
+# Text columns where a line break or tab may belong; everywhere else (ids, codes) it is a slip.
+FREE_TEXT = frozenset({"title", "name", "unit"})
+
+
+def _breaks(text: str) -> bool:
+    return any(ch in text for ch in "\t\r\n")
 
 
 def _hint(column: Column, value: Any) -> str:
@@ -390,9 +407,18 @@ def _place(problem: Problem, reader: _Reader) -> Problem | None:
                 return None
             if problem.message == "required key is missing":
                 return None  # an empty required cell or missing column, already reported
-            return located(loc, problem.message)
+            return located(loc, _rows_named(problem.message, reader))
         path = _parent(path)
     return problem
+
+
+def _rows_named(message: str, reader: _Reader) -> str:
+    """'already used by requests[0]' -> 'already used by requests row 2': the place a person can find."""
+    def row(match: re.Match) -> str:
+        loc = reader.places.get(match.group(0))
+        return f"{loc.sheet} row {loc.row}" if loc is not None and loc.row is not None else match.group(0)
+
+    return re.sub(r"\b(?:donors|requests|partners|commitments|offers)\[\d+\]", row, message)
 
 
 def _parent(path: str) -> str:

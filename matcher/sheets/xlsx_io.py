@@ -179,4 +179,5 @@ def _raw_cell(title: str, header, r: int, c: int, cell, merged: dict, covered: s
         return None
     if (r, c) in covered and not merged_range:
         return None  # the top-left cell of the range carries the problem
-    return RawCell(value, loc, formula=is_formula, merged=merged_range)
+    shows_error = cell.data_type == "e" and not is_formula
+    return RawCell(value, loc, formula=is_formula, merged=merged_range, shows_error=shows_error)
