@@ -44,6 +44,18 @@ def test_template_then_import_reports_what_to_fill(tmp_path):
     assert not out.exists()
 
 
+def test_template_never_overwrites_a_workbook_unasked(tmp_path):
+    book = tmp_path / "t.xlsx"
+    book.write_bytes(b"a filled-in workbook")
+    r = run("template", str(book))
+    assert r.exit_code == 1
+    assert r.stderr == (f"Error: {book}: exists, perhaps filled in already; choose another name, or add --force"
+                        " to replace it with an empty template\n")
+    assert book.read_bytes() == b"a filled-in workbook"
+    assert run("template", str(book), "--force").exit_code == 0
+    assert openpyxl.load_workbook(book).sheetnames[0] == "scenario"
+
+
 def test_filled_template_imports(tmp_path):
     book = tmp_path / "t.xlsx"
     run("template", str(book))

@@ -34,8 +34,9 @@ class ExportSource:
 
 @cli.command()
 @click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Replace FILE if it exists (it may be a filled-in workbook).")
 @handle_errors
-def template(file: str) -> None:
+def template(file: str, force: bool) -> None:
     """Write an empty scenario workbook to fill in: a sheet per part, notes on every column, drop-downs.
 
     \b
@@ -46,6 +47,9 @@ def template(file: str) -> None:
     from matcher.sheets import template_xlsx
 
     _need_suffix(file, XLSX_SUFFIXES, "the template")
+    if Path(file).exists() and not force:
+        raise MatcherError(f"{file}: exists, perhaps filled in already; choose another name, or add --force to"
+                           " replace it with an empty template")
     write_bytes(template_xlsx(), file)
     click.echo(f"wrote {file}: sheets scenario, donors, requests, partners, commitments, offers, policy", err=True)
 
