@@ -17,7 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from matcher.errors import Problem, ScenarioError
 from matcher.reference import PARTNER_TYPES, REGIONS, THEMES, countries, region_slugs
 
-Money = Annotated[int, Field(ge=0)]
+# A larger amount is a typing slip in any currency, and sums of such would overflow the solver's 64-bit integers.
+MAX_MONEY = 10**15
+Money = Annotated[int, Field(ge=0, le=MAX_MONEY)]
 Id = Annotated[str, Field(min_length=1)]
 Term = Literal["coverage", "volume", "grants", "cost"]
 
@@ -30,6 +32,12 @@ def _suggest(value: str, choices: tuple[str, ...] | frozenset[str] | list[str], 
     hint = f"; did you mean '{close[0]}'?" if close else ""
     listing = "" if close or len(choices) > 20 else f" (one of: {', '.join(sorted(choices))})"
     return f"'{value}' is not {what}{hint}{listing}"
+
+
+def _check_currency(code: str | None) -> str | None:
+    if code is not None and not (len(code) == 3 and code.isalpha() and code.isupper()):
+        raise ValueError(f"'{code}' is not an ISO 4217 currency code (three capital letters, e.g. EUR)")
+    return code
 
 
 def _check_country(code: str) -> str:
@@ -97,9 +105,7 @@ class Donor(_Frozen):
     @field_validator("currency")
     @classmethod
     def _currency(cls, v: str | None) -> str | None:
-        if v is not None and not (len(v) == 3 and v.isalpha() and v.isupper()):
-            raise ValueError(f"'{v}' is not an ISO 4217 currency code (three capital letters, e.g. EUR)")
-        return v
+        return _check_currency(v)
 
     @model_validator(mode="after")
     def _kind_keys(self) -> Donor:
@@ -127,7 +133,7 @@ class Request(_Frozen):
     country: str
     region: str | None = None
     theme: str
-    amount: Annotated[int, Field(gt=0)]
+    amount: Annotated[int, Field(gt=0, le=MAX_MONEY)]
     priority: Annotated[int, Field(ge=1, le=5)] = 3
     min_funding: Annotated[float, Field(ge=0, le=1)] = 1.0
     partner: str | None = None
@@ -226,7 +232,7 @@ class Commitment(_Frozen):
 
     donor: Id
     request: Id
-    amount: Annotated[int, Field(gt=0)]
+    amount: Annotated[int, Field(gt=0, le=MAX_MONEY)]
 
 
 class Offer(_Frozen):
@@ -254,6 +260,11 @@ class Scenario(_Frozen):
     partners: list[Partner] = []
     commitments: list[Commitment] = []
     offers: list[Offer] = []
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, v: str) -> str:
+        return _check_currency(v)  # type: ignore[return-value]
 
     @model_validator(mode="after")
     def _whole_scenario(self) -> Scenario:

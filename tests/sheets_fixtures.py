@@ -54,4 +54,6 @@ def injection() -> dict:
     data["requests"][1]["title"] = "@SUM(A1:A2)"
     data["requests"][2]["title"] = "\tTabbed"
     data["partners"][1]["name"] = "\rCarriage"
+    data["requests"][3]["title"] = "'=already quoted"  # a leading quote of its own must survive the CSV quote
+    data["donors"][3]["name"] = "-"
     return data

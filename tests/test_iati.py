@@ -13,6 +13,7 @@ from sheets_fixtures import every_part
 from matcher.engine import SolveParams, solve
 from matcher.errors import MatcherError
 from matcher.iati import ReportingOrg, activities_xml, read_activities
+from matcher.reference import countries
 from matcher.scenario_io import parse_scenario
 from matcher.sheets import SheetError
 
@@ -135,3 +136,45 @@ def test_import_refuses_entity_expansion(tmp_path):
                     "<iati-activities>&y;</iati-activities>")
     with pytest.raises(MatcherError, match="refused unsafe XML"):
         read_activities(path)
+
+
+def test_import_of_our_export_loses_only_what_the_readme_says(tmp_path):
+    """README 'What IATI does not carry back', as a check: rebuild the expected scenario from the original by
+    dropping exactly the listed parts, and compare it with what the import reads."""
+    data = every_part()
+    data["partners"].append({"id": "ECOWAS", "type": "regional", "max_projects": 3})
+    data["requests"][1]["partner"] = "ECOWAS"  # MLI-1 must be funded
+    s = parse_scenario(data)
+    result = solve(s, SolveParams(time_limit=10))
+    path = tmp_path / "activities.xml"
+    path.write_bytes(activities_xml(s, result, ORG, WHEN, NOW))
+    back = read_activities(path, name="back").scenario
+
+    grants = [a for a in result.allocations if a.kind == "funds" and a.amount > 0]
+    published = [r for r in s.requests if r.id in {a.request for a in grants}]
+    label = {"stockpile": "Stockpile", "marking": "Marking", "legislation": "Legislation", "ddr": "Ddr"}
+    want_requests = {r.id: {"country": r.country, "theme": r.theme, "amount": r.amount, "partner": r.partner,
+                            "agenda": list(r.agenda),
+                            "title": r.title or f"{label[r.theme]}: {countries()[r.country].name}"}
+                     for r in published}
+    got_requests = {r.id: {"country": r.country, "theme": r.theme, "amount": r.amount, "partner": r.partner,
+                           "agenda": list(r.agenda), "title": r.title} for r in back.requests}
+    assert got_requests == want_requests
+    assert all((r.priority, r.min_funding, r.requires, r.must_fund) == (3, 1.0, [], False) for r in back.requests)
+
+    names = {d.id: d.name for d in s.donors}
+    committed: dict[str, int] = {}
+    for a in grants:
+        committed[a.donor] = committed.get(a.donor, 0) + a.amount
+    assert {d.id: (d.name, d.budget, d.currency, d.kind) for d in back.donors} == {
+        d: (names[d], budget, None, "funds") for d, budget in committed.items()}
+    want = {(a.donor, a.request): a.amount for a in grants}
+    assert {(c.donor, c.request): c.amount for c in back.commitments} == want
+
+    partner_of = {p.id: p for p in s.partners}
+    kept = {r.partner for r in published if r.partner}
+    assert "ECOWAS" in kept, "the regional partner's request must be funded for this check to mean anything"
+    back_type = {"regional": "un"}
+    assert {p.id: (p.name, p.type, p.max_projects) for p in back.partners} == {
+        pid: (partner_of[pid].name, back_type.get(partner_of[pid].type, partner_of[pid].type), None) for pid in kept}
+    assert (back.policy, back.fx, back.fx_date, back.offers, back.currency) == (type(s.policy)(), {}, None, [], "USD")

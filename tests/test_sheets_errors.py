@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import re
+import zipfile
 from datetime import datetime
 from pathlib import Path
 
@@ -10,7 +14,7 @@ import pytest
 from sheets_fixtures import every_part
 
 from matcher.errors import MatcherError
-from matcher.scenario_io import parse_scenario
+from matcher.scenario_io import parse_scenario, scenario_data
 from matcher.sheets import SheetError, export_csv, export_xlsx, read_csv_dir, read_workbook
 
 
@@ -88,7 +92,108 @@ def test_unknown_column(book):
 
 def test_missing_required_sheet(book):
     edit(book, lambda wb: wb.remove(wb["requests"]))
-    assert problems(book) == ["requests: sheet 'requests' is missing; start from `matcher template`"]
+    assert problems(book) == ["requests: sheet 'requests' is missing; add it or rename the sheet that holds the"
+                              " requests (sheet names as in `matcher template`)"]
+
+
+def test_renamed_sheet_is_named_as_not_read(book):
+    def rename(wb):
+        wb["requests"].title = "Requests 2027"
+    edit(book, rename)
+    assert problems(book) == ["requests: sheet 'requests' is missing (not read: 'Requests 2027'); add it or rename"
+                              " the sheet that holds the requests (sheet names as in `matcher template`)"]
+
+
+def test_near_miss_sheet_name_is_one_problem(book):
+    def rename(wb):
+        wb["requests"].title = "Request"
+    edit(book, rename)
+    assert problems(book) == ["Request: sheet 'Request' is not read; did you mean 'requests'? Rename it"]
+
+
+def test_sheet_names_ignore_case(book):
+    def rename(wb):
+        wb["requests"].title = "tmp"  # openpyxl would make 'Requests1' of a case-only rename
+        wb["tmp"].title = "Requests"
+    edit(book, rename)
+    assert scenario_data(read_workbook(book)) == scenario_data(parse_scenario(every_part()))
+
+
+def test_empty_workbook(tmp_path):
+    path = tmp_path / "empty.xlsx"
+    openpyxl.Workbook().save(path)
+    assert problems(path) == [
+        "workbook: no sheet is named scenario, donors, requests, partners, commitments, offers, policy"
+        " (found: 'Sheet'); start from `matcher template FILE.xlsx` and copy the data into its sheets"
+    ]
+
+
+def test_missing_scenario_sheet_is_one_problem(book):
+    edit(book, lambda wb: wb.remove(wb["scenario"]))
+    assert problems(book) == ["scenario: sheet 'scenario' is missing; add it or rename the sheet that holds the"
+                              " scenario (sheet names as in `matcher template`)"]
+
+
+def test_unknown_country_code(book):
+    edit(book, lambda wb: wb["requests"].__setitem__("B3", "XXX"))
+    assert problems(book) == ["requests row 3, column country (B3): 'XXX' is not an ISO 3166-1 alpha-3 country code"]
+
+
+def test_negative_amount(book):
+    edit(book, lambda wb: wb["requests"].__setitem__("E3", -5000))
+    assert problems(book) == ["requests row 3, column amount (E3): Input should be greater than 0 (got -5000)"]
+
+
+@pytest.mark.parametrize("typed, shown", [(1e30, "1e+30"), (10**19, "1e+19"),
+                                          ("99999999999999999999", "99999999999999999999")])
+def test_huge_number(book, typed, shown):
+    edit(book, lambda wb: wb["donors"].__setitem__("D2", typed))
+    assert problems(book) == [f"donors row 2, column budget (D2): {shown} is larger than any amount this tool takes"
+                              " (at most 1,000,000,000,000,000); check the cell"]
+
+
+@pytest.mark.parametrize("typed, shown", [("high", "'high'"), (3.5, "3.5")])
+def test_text_or_fraction_in_priority(book, typed, shown):
+    edit(book, lambda wb: wb["requests"].__setitem__("F2", typed))
+    assert problems(book) == [f"requests row 2, column priority (F2): {shown} is not a whole number;"
+                              " pick one of: 1, 2, 3, 4, 5"]
+
+
+def test_duplicate_id_names_the_other_row(book):
+    edit(book, lambda wb: wb["requests"].__setitem__("A3", "NER-1"))
+    assert problems(book) == ["requests row 3, column id (A3): 'NER-1' is already used by requests row 2;"
+                              " ids must be unique"]
+
+
+def test_line_break_in_an_id(book):
+    edit(book, lambda wb: wb["requests"].__setitem__("A2", "NER-1\n"))
+    assert problems(book) == ["requests row 2, column id (A2): a line break or tab inside the id 'NER-1';"
+                              " retype it on one line"]
+
+
+def test_error_value_cell(book):
+    def change(wb):
+        wb["requests"]["K2"] = "#N/A"
+        wb["requests"]["K2"].data_type = "e"
+    edit(book, change)
+    assert problems(book) == ["requests row 2, column title (K2): the cell shows the error #N/A; type the value itself"]
+
+
+def test_lower_case_currency(book):
+    edit(book, lambda wb: wb["scenario"].__setitem__("C5", "usd"))
+    assert problems(book) == ["scenario row 5, column value (C5): 'usd' is not an ISO 4217 currency code"
+                              " (three capital letters, e.g. EUR)"]
+
+
+def test_date_in_a_list_cell_and_text_in_a_boolean_cell(book):
+    def change(wb):
+        wb["requests"]["L3"] = "maybe"
+        wb["scenario"]["C6"] = "next week"  # fx_date
+    edit(book, change)
+    assert problems(book) == [
+        "scenario row 6, column value (C6): 'next week' is not a date; write it as YYYY-MM-DD",
+        "requests row 3, column must_fund (L3): 'maybe' is not TRUE or FALSE; pick one of: TRUE, FALSE",
+    ]
 
 
 def test_every_problem_is_reported_at_once(book):
@@ -121,9 +226,19 @@ def test_empty_template_says_what_to_fill(tmp_path):
     ]
 
 
-def test_not_a_workbook(tmp_path):
+@pytest.mark.parametrize("content", [b"name,currency\n", b"", bytes.fromhex("D0CF11E0A1B11AE1") + bytes(504)],
+                         ids=["csv-text", "empty-file", "old-xls"])
+def test_not_a_workbook(tmp_path, content):
     path = tmp_path / "fake.xlsx"
-    path.write_text("name,currency\n")
+    path.write_bytes(content)
+    with pytest.raises(MatcherError, match=r"fake.xlsx: not an .xlsx workbook"):
+        read_workbook(path)
+
+
+def test_zip_that_is_not_a_workbook(tmp_path):
+    path = tmp_path / "fake.xlsx"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("notes.txt", "hello")
     with pytest.raises(MatcherError, match=r"fake.xlsx: not an .xlsx workbook"):
         read_workbook(path)
 
@@ -146,6 +261,40 @@ def test_csv_empty_required_cell_and_bad_number_at_once(folder):
     assert problems(folder) == [
         "requests.csv row 2, column country: empty required cell; fill in the country",
         "requests.csv row 3, column amount: '250k' is not a whole number",
+    ]
+
+
+def semicolons(folder: Path, decimal_comma: bool = True) -> None:
+    """Re-save every file as a spreadsheet in a decimal-comma locale does: ';' between cells, BOM kept."""
+    for file in folder.glob("*.csv"):
+        rows = list(csv.reader(io.StringIO(file.read_text(encoding="utf-8-sig"))))
+        out = io.StringIO()
+        writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+        for row in rows:
+            writer.writerow([c.replace(".", ",") if decimal_comma and re.fullmatch(r"\d+\.\d+", c) else c
+                             for c in row])
+        file.write_text("\ufeff" + out.getvalue(), encoding="utf-8")
+
+
+def test_csv_with_bom_and_semicolons_imports(folder):
+    semicolons(folder)
+    assert "0,9" in (folder / "donors.csv").read_text(encoding="utf-8-sig")
+    assert scenario_data(read_csv_dir(folder)) == scenario_data(parse_scenario(every_part()))
+
+
+def test_csv_with_semicolons_reports_cells(folder):
+    semicolons(folder)
+    text = (folder / "requests.csv").read_text(encoding="utf-8-sig").replace("400000", "400.000,5", 1)
+    (folder / "requests.csv").write_text(text, encoding="utf-8")
+    assert problems(folder) == [
+        "requests.csv row 2, column amount: '400.000,5' is not a whole number; amounts are whole currency units"
+    ]
+
+
+def test_empty_csv_folder(tmp_path):
+    assert problems(tmp_path) == [
+        "workbook: no sheet is named scenario, donors, requests, partners, commitments, offers, policy"
+        " (found: none); start from `matcher template FILE.xlsx` and copy the data into its sheets"
     ]
 
 

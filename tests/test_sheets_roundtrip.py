@@ -12,13 +12,14 @@ from sheets_fixtures import every_part, injection
 from matcher.domain import Commitment, Donor, Offer, Partner, Policy, Request, Scenario
 from matcher.engine import SolveParams, solve
 from matcher.generate import generate_round
-from matcher.scenario_io import load_scenario, parse_scenario, scenario_data
+from matcher.scenario_io import parse_scenario, scenario_data
 from matcher.sheets import export_csv, export_xlsx, read_csv_dir, read_workbook, template_xlsx
 from matcher.sheets.columns import COMMITMENTS as COMMITMENTS_SHEET
 from matcher.sheets.columns import DONORS, OFFERS, PARTNERS, POLICY, REQUESTS, SCENARIO
+from matcher.variants import resolve_file
 
 ROOT = Path(__file__).resolve().parent.parent
-BUNDLED = sorted((ROOT / "scenarios").glob("*.yaml"))
+BUNDLED = sorted((ROOT / "scenarios").glob("*.yaml")) + sorted((ROOT / "examples").glob("*.yaml"))
 
 
 def via_xlsx(scenario: Scenario, tmp_path: Path, result=None) -> Scenario:
@@ -56,8 +57,14 @@ def test_generated_round_survives_xlsx(tmp_path):
 
 @pytest.mark.parametrize("path", BUNDLED, ids=[p.stem for p in BUNDLED])
 def test_bundled_scenario_survives_xlsx(path, tmp_path):
-    s = load_scenario(path)
+    s = parse_scenario(resolve_file(path))  # examples/ holds variant files too: the scenario each one makes
     assert scenario_data(via_xlsx(s, tmp_path)) == scenario_data(s)
+
+
+@pytest.mark.parametrize("path", BUNDLED, ids=[p.stem for p in BUNDLED])
+def test_bundled_scenario_survives_csv(path, tmp_path):
+    s = parse_scenario(resolve_file(path))
+    assert scenario_data(via_csv(s, tmp_path)) == scenario_data(s)
 
 
 @pytest.mark.parametrize("bom", [True, False], ids=["with-bom", "without-bom"])
@@ -102,7 +109,9 @@ def test_formula_like_text_is_stored_as_text_in_xlsx(tmp_path):
 
 
 def test_formula_like_text_is_quoted_in_csv():
-    files = export_csv(parse_scenario(injection()))
+    s = parse_scenario(injection())
+    files = export_csv(s, solve(s, SolveParams(time_limit=10)))
+    assert "'+cmd|" in files["allocations.csv"]  # the donor's name in the result sheets too
     assert "'=HYPERLINK(" in files["scenario.csv"]
     assert "'+cmd|" in files["donors.csv"]
     assert "'-2+3" in files["requests.csv"] and "'@SUM(A1:A2)" in files["requests.csv"]
@@ -131,6 +140,35 @@ def test_template_has_every_sheet_notes_and_dropdowns(tmp_path):
     assert "stockpile" in themes
     partners = wb["partners"]
     assert any("lists!$C$2" in dv.formula1 for dv in partners.data_validations.dataValidation)
+    every = [dv for ws in wb.worksheets for dv in ws.data_validations.dataValidation]
+    assert all(dv.showErrorMessage and not dv.formula1.startswith("=") for dv in every)
+    assert [c.value for c in lists["F"][1:3]] == [True, False]  # a typed TRUE is a boolean: the list must match
+
+
+def test_template_settings_carry_their_help(tmp_path):
+    path = tmp_path / "template.xlsx"
+    path.write_bytes(template_xlsx())
+    wb = openpyxl.load_workbook(path)
+    notes = {r[0].value: r[0].comment.text for r in wb["scenario"].iter_rows(min_row=2)}
+    assert notes["name"].startswith("Slug of the scenario") and notes["name"].endswith("Required.")
+    assert set(notes) == {s.name for s in SCENARIO.settings}
+    policy = {r[0].value: r[0].comment.text for r in wb["policy"].iter_rows(min_row=2)}
+    assert "Key: a region slug" in policy["region_floors"]
+
+
+def test_every_text_cell_of_a_result_export_is_stored_as_text(tmp_path):
+    """Names, titles and reasons reach the result sheets too: none of them may become a formula."""
+    s = parse_scenario(injection())
+    path = tmp_path / "result.xlsx"
+    path.write_bytes(export_xlsx(s, solve(s, SolveParams(time_limit=10))))
+    with zipfile.ZipFile(path) as zf:
+        sheets = [zf.read(n).decode() for n in zf.namelist() if n.startswith("xl/worksheets/sheet")]
+    assert not any("<f>" in xml or "<f " in xml for xml in sheets), "a formula element was written"
+    wb = openpyxl.load_workbook(path)
+    risky = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row
+             if isinstance(c.value, str) and c.value.startswith(("=", "+", "-", "@", "\t", "\r"))]
+    assert {ws.title for ws in wb.worksheets for c in risky if c.parent is ws} >= {"donors", "allocations"}
+    assert all(c.data_type == "s" and c.quotePrefix for c in risky)
 
 
 def _field_names(model) -> set[str]:

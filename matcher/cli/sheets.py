@@ -12,13 +12,13 @@ from pathlib import Path
 import click
 import yaml
 
-from matcher.cli.common import cli, handle_errors, write_output
+from matcher.cli.common import _umask, cli, handle_errors, write_output
 from matcher.cli.solving import params_from, solve_options
 from matcher.domain import Scenario
 from matcher.errors import MatcherError
 from matcher.reference import THEMES
 from matcher.result import Result
-from matcher.scenario_io import input_sha256, load_scenario, read_data
+from matcher.scenario_io import input_sha256, parse_scenario, read_data
 
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
 
@@ -34,8 +34,9 @@ class ExportSource:
 
 @cli.command()
 @click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Replace FILE if it exists (it may be a filled-in workbook).")
 @handle_errors
-def template(file: str) -> None:
+def template(file: str, force: bool) -> None:
     """Write an empty scenario workbook to fill in: a sheet per part, notes on every column, drop-downs.
 
     \b
@@ -46,6 +47,9 @@ def template(file: str) -> None:
     from matcher.sheets import template_xlsx
 
     _need_suffix(file, XLSX_SUFFIXES, "the template")
+    if Path(file).exists() and not force:
+        raise MatcherError(f"{file}: exists, perhaps filled in already; choose another name, or add --force to"
+                           " replace it with an empty template")
     write_bytes(template_xlsx(), file)
     click.echo(f"wrote {file}: sheets scenario, donors, requests, partners, commitments, offers, policy", err=True)
 
@@ -78,7 +82,6 @@ def import_cmd(source: str, output: str, name: str | None, currency: str | None,
     p = Path(source)
     if source_format == "gap":
         from matcher.gap import read_gap
-        from matcher.scenario_io import parse_scenario
 
         scenario = parse_scenario(read_gap(p), source=source)
     elif p.suffix.lower() == ".xml":
@@ -198,7 +201,9 @@ def read_scenario(source: str) -> Scenario:
     if p.suffix.lower() == ".csv":
         raise MatcherError(f"{source}: give the folder that holds the CSV files (scenario.csv, donors.csv, ...)")
     if p.suffix.lower() in (".yaml", ".yml", ".json"):
-        return load_scenario(p)
+        from matcher.variants import resolve_file
+
+        return parse_scenario(resolve_file(p), source=source)  # a variant file exports as the scenario it makes
     raise MatcherError(f"{source}: not a scenario (.yaml, .json, .xlsx, a CSV folder or IATI .xml)")
 
 
@@ -226,6 +231,7 @@ def write_bytes(data: bytes, output: str) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a workbook is meant to be shared
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -241,6 +247,7 @@ def write_folder(files: dict[str, str], output: str) -> None:
         raise MatcherError(f"{output}: folder {target.parent} does not exist; create it or choose another path")
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
     try:
+        os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes 0700; the folder is meant to be shared
         for name, text in files.items():
             (staging / name).write_text(text, encoding="utf-8", newline="")
         if not target.exists():

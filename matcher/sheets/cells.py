@@ -11,11 +11,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
+from matcher.domain import MAX_MONEY
 from matcher.errors import Problem, ScenarioError
 from matcher.sheets.columns import BOOL, DATE, FLOAT, INT, INT_LIST, LIST, TEXT
 
 # A spreadsheet runs text starting with these as a formula; CSV export prefixes them with a quote.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Larger numbers are typing slips (1e30, a pasted account number) and would overflow the solver's integers.
+MAX_NUMBER = MAX_MONEY
 TRUE_WORDS, FALSE_WORDS = {"true", "yes", "1"}, {"false", "no", "0"}
 
 
@@ -47,6 +50,8 @@ class RawCell:
     loc: Loc
     formula: bool = False
     merged: str | None = None  # the merged range, e.g. "B3:C3"
+    decimal_comma: bool = False  # a semicolon CSV from a spreadsheet set to a decimal-comma locale
+    shows_error: bool = False  # a spreadsheet error value (#DIV/0!, #N/A...), not data
 
 
 class SheetError(ScenarioError):
@@ -67,17 +72,23 @@ class CellProblem(ValueError):
     """A cell whose value cannot be read as its column's kind."""
 
 
+class FullProblem(CellProblem):
+    """A cell problem whose message already says the whole fix (a date in a number cell, a huge number)."""
+
+
 def located(loc: Loc, message: str) -> Problem:
     """A Problem whose path is the sheet, row and column of the cell."""
     return Problem(str(loc), message)
 
 
-def convert(value: Any, kind: str) -> Any:
+def convert(value: Any, kind: str, decimal_comma: bool = False) -> Any:
     """The cell value as ``kind``; raises CellProblem with a message saying what to fix."""
     if isinstance(value, (datetime, date, time)) and kind != DATE:
-        raise CellProblem(f"a date where {_what(kind)} belongs; format the cell as {_format(kind)} and retype it")
+        raise FullProblem(f"a date where {_what(kind)} belongs; format the cell as {_format(kind)} and retype it")
     if isinstance(value, str):
         value = value.strip(" ")  # stray spaces around typed values; a leading tab or CR is kept as text
+        if decimal_comma and kind == FLOAT and re.fullmatch(r"[+-]?\d+,\d+%?", value):
+            value = value.replace(",", ".")
     return _CONVERTERS[kind](value)
 
 
@@ -100,15 +111,18 @@ def _text(value: Any) -> str:
 def _int(value: Any) -> int:
     if isinstance(value, bool):
         raise CellProblem(f"{value} where a whole number belongs")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        if math.isfinite(value) and value.is_integer():
-            return int(value)
-        raise CellProblem(f"{value} is not a whole number; amounts are whole currency units")
-    if re.fullmatch(r"[+-]?\d+", value):
-        return int(value)
-    raise CellProblem(f"'{value}' is not a whole number")
+    if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+        raise CellProblem(f"{value} is not a whole number")
+    if isinstance(value, str):
+        if not re.fullmatch(r"[+-]?\d+", value):
+            raise CellProblem(f"'{value}' is not a whole number")
+    return _bounded(int(value), value)
+
+
+def _bounded(number: Any, typed: Any) -> Any:
+    if abs(number) > MAX_NUMBER:
+        raise FullProblem(f"{typed} is larger than any amount this tool takes (at most {MAX_NUMBER:,}); check the cell")
+    return number
 
 
 def _float(value: Any) -> float:
@@ -117,7 +131,7 @@ def _float(value: Any) -> float:
     if isinstance(value, (int, float)):
         if not math.isfinite(value):
             raise CellProblem(f"{value} is not a finite number")
-        return float(value)
+        return _bounded(float(value), value)
     text = value.rstrip("%")
     try:
         number = float(text)
@@ -125,7 +139,7 @@ def _float(value: Any) -> float:
         raise CellProblem(f"'{value}' is not a number") from None
     if not math.isfinite(number):
         raise CellProblem(f"'{value}' is not a finite number")
-    return number / 100 if value.endswith("%") else number
+    return _bounded(number / 100 if value.endswith("%") else number, f"'{value}'")
 
 
 def _bool(value: Any) -> bool:

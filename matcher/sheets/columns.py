@@ -7,6 +7,9 @@ that every field of the domain models has a column here, so a new field cannot b
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from matcher.reference import PARTNER_TYPES, THEMES, countries
 
 # Value kinds a cell can hold; the importer converts and checks each cell by its kind.
 TEXT, INT, FLOAT, BOOL, DATE, LIST, INT_LIST = "text", "int", "float", "bool", "date", "list", "int_list"
@@ -20,7 +23,7 @@ class Column:
     kind: str
     help: str
     required: bool = False
-    choices: str | None = None  # name of a validation list (see xlsx_io.choice_lists)
+    choices: str | None = None  # name of a validation list (see choice_lists)
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,7 @@ class SettingsSheet:
     settings: tuple[Setting, ...]
     required: bool = False
     columns: tuple[Column, ...] = (
-        Column("setting", TEXT, "Name of the setting (see the list in the header note of 'value').", required=True),
+        Column("setting", TEXT, "Name of the setting; the note on each name says what it takes.", required=True),
         Column("key", TEXT, "For map settings only (fx, priority_weights, agenda_weights, region_floors): the key."),
         Column("value", TEXT, "The value; its type depends on the setting."),
     )
@@ -64,6 +67,21 @@ class SettingsSheet:
         """The setting called ``name``, if the sheet knows it."""
         return next((s for s in self.settings if s.name == name), None)
 
+
+def choice_lists() -> dict[str, list[Any]]:
+    """The drop-down lists of the template, from matcher.reference."""
+    return {
+        "themes": list(THEMES),
+        "priorities": [1, 2, 3, 4, 5],
+        "partner_types": list(PARTNER_TYPES),
+        "countries": sorted(c for c in countries() if c),  # the table has rows without a code
+        "kinds": ["funds", "in_kind"],
+        "booleans": [True, False],  # real booleans: a typed TRUE is a boolean and must match the list
+    }
+
+
+# Whole-number columns that hold money: a fraction there gets the reminder that amounts are whole units.
+MONEY_COLUMNS = frozenset({"budget", "min_grant", "max_grant", "budget_range", "amount", "value", "cost"})
 
 LIST_NOTE = " Several values: separate them with commas."
 

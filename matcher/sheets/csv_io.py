@@ -1,7 +1,9 @@
 """Scenario CSV folders in and out: one UTF-8 file per sheet (donors.csv, requests.csv, ...), stdlib csv.
 
-Reading accepts UTF-8 with or without a byte-order mark. Writing adds the mark (Excel then reads the
-accents right) and prefixes text a spreadsheet would run as a formula with a quote; reading removes it.
+Reading accepts UTF-8 with or without a byte-order mark, separated by commas or, as spreadsheets set to a
+decimal-comma locale save CSV, by semicolons (then a decimal comma is read in number cells). Writing adds
+the mark (Excel then reads the accents right) and prefixes text a spreadsheet would run as a formula with a
+quote; reading removes it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from matcher.sheets.columns import SHEETS
 from matcher.sheets.tables import RawSheet, Table, parse_sheets
 
 MAX_BYTES = 50_000_000
+QUOTE = "'"
 
 
 def csv_files(tables: list[Table]) -> dict[str, str]:
@@ -43,8 +46,8 @@ def _cell(value: Any) -> str:
         return "TRUE" if value else "FALSE"
     if isinstance(value, date):
         return value.isoformat()
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
+    if isinstance(value, str) and value.startswith((*FORMULA_STARTS, QUOTE)):
+        return QUOTE + value  # a text that starts with the quote itself is quoted too, so reading is exact
     return str(value)
 
 
@@ -74,8 +77,9 @@ def _raw_sheet(file: Path) -> RawSheet:
     except UnicodeDecodeError as exc:
         raise MatcherError(f"not UTF-8 (byte {exc.start}); save it as 'CSV UTF-8'") from None
     name = file.name
+    delimiter = _delimiter(text)
     try:
-        records = list(csv.reader(io.StringIO(text, newline="")))
+        records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
     except csv.Error as exc:
         raise MatcherError(f"not readable as CSV: {exc}") from None
     if not records:
@@ -86,13 +90,20 @@ def _raw_sheet(file: Path) -> RawSheet:
         cells = []
         for i, value in enumerate(record):
             column = records[0][i].strip().lower() if i < len(records[0]) else None
-            cells.append(RawCell(_unquote(value), Loc(name, number, column)) if value.strip() else None)
+            cell = RawCell(_unquote(value), Loc(name, number, column), decimal_comma=delimiter == ";")
+            cells.append(cell if value.strip() else None)
         rows.append((number, cells))
     return RawSheet(name, header, rows)
 
 
+def _delimiter(text: str) -> str:
+    """';' when the header row is separated by semicolons (column names hold neither ';' nor ','), else ','."""
+    first = text.split("\n", 1)[0]
+    return ";" if ";" in first and "," not in first else ","
+
+
 def _unquote(value: str) -> str:
-    """Undo the export's quote before formula-like text."""
-    if value.startswith("'") and value[1:].startswith(FORMULA_STARTS):
+    """Undo the export's quote before formula-like text (or before text that starts with a quote)."""
+    if value.startswith(QUOTE) and value[1:].startswith((*FORMULA_STARTS, QUOTE)):
         return value[1:]
     return value

@@ -8,6 +8,7 @@ converts each by its column's kind, builds scenario data, validates it, and repo
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -15,9 +16,22 @@ from typing import Any
 from matcher.domain import Scenario
 from matcher.errors import Problem, ScenarioError
 from matcher.scenario_io import parse_scenario, scenario_data
-from matcher.sheets.cells import CellProblem, Loc, RawCell, SheetError, cell_text, convert, is_empty, located
+from matcher.sheets.cells import (
+    CellProblem,
+    FullProblem,
+    Loc,
+    RawCell,
+    SheetError,
+    cell_text,
+    convert,
+    is_empty,
+    located,
+)
 from matcher.sheets.columns import (
     DATE,
+    INT,
+    INT_LIST,
+    MONEY_COLUMNS,
     RECORD_SHEETS,
     SETTINGS_SHEETS,
     SHEET_ORDER,
@@ -26,6 +40,7 @@ from matcher.sheets.columns import (
     Column,
     RecordSheet,
     SettingsSheet,
+    choice_lists,
 )
 
 
@@ -36,6 +51,7 @@ class Table:
     name: str
     columns: list[Column]
     rows: list[list[Any]] = field(default_factory=list)
+    row_notes: list[str | None] = field(default_factory=list)  # a note on the first cell of each row
 
 
 @dataclass
@@ -59,9 +75,12 @@ def scenario_tables(scenario: Scenario | None) -> list[Table]:
         if isinstance(sheet, SettingsSheet):
             source = data if name == "scenario" else data.get("policy", {})
             rows = _settings_rows(sheet, source)
+            helps = {s.name: s.help + (" Required." if s.required else "") for s in sheet.settings}
+            notes = [helps[row[0]] for row in rows]
         else:
             rows = [[cell_text(record.get(c.name)) for c in sheet.columns] for record in data.get(name, [])]
-        tables.append(Table(name, list(sheet.columns), rows))
+            notes = []
+        tables.append(Table(name, list(sheet.columns), rows, notes))
     return tables
 
 
@@ -80,6 +99,10 @@ def _settings_rows(sheet: SettingsSheet, source: dict[str, Any]) -> list[list[An
     return rows
 
 
+# Sheets an export adds next to the scenario's: never read, never worth a mention.
+NOT_SCENARIO_SHEETS = frozenset({"run", "allocations", "outcomes", "donor_totals", "lists"})
+
+
 # --- reading -------------------------------------------------------------------------------------
 
 class _Reader:
@@ -90,6 +113,7 @@ class _Reader:
         self.places: dict[str, Loc] = {}
         self.problems: list[Problem] = []
         self.flagged: set[tuple[str, int | None, str | None]] = set()
+        self.suggested: set[str] = set()  # sheets a 'did you mean' problem already names
 
     def fail(self, loc: Loc, message: str) -> None:
         self.problems.append(located(loc, message))
@@ -109,24 +133,60 @@ class _Reader:
             if required:
                 self.fail(empty_loc, f"empty required cell; fill in the {column.name}")
             return None
+        if cell.shows_error:
+            self.fail(cell.loc, f"the cell shows the error {cell.value}; type the value itself")
+            return None
         try:
-            return convert(cell.value, column.kind)
-        except CellProblem as exc:
+            value = convert(cell.value, column.kind, cell.decimal_comma)
+        except FullProblem as exc:
             self.fail(cell.loc, str(exc))
             return None
+        except CellProblem as exc:
+            self.fail(cell.loc, str(exc) + _hint(column, cell.value))
+            return None
+        if column.kind == TEXT and column.name not in FREE_TEXT and isinstance(value, str) and _breaks(value):
+            self.fail(cell.loc, f"a line break or tab inside the {column.name} {value.strip()!r};"
+                                " retype it on one line")
+            return None
+        return value
+
+
+# Text columns where a line break or tab may belong; everywhere else (ids, codes) it is a slip.
+FREE_TEXT = frozenset({"title", "name", "unit"})
+
+
+def _breaks(text: str) -> bool:
+    return any(ch in text for ch in "\t\r\n")
+
+
+def _hint(column: Column, value: Any) -> str:
+    """What the column takes, added to a cell problem: the list of a drop-down column, or whole money units."""
+    if column.choices:
+        values = choice_lists()[column.choices]
+        if len(values) <= 20:
+            return f"; pick one of: {', '.join(_shown(v) for v in values)}"
+    number = isinstance(value, (int, float)) or re.fullmatch(r"[\d.,\s+-]+", str(value)) is not None
+    if number and column.name in MONEY_COLUMNS and column.kind in (INT, INT_LIST):
+        return "; amounts are whole currency units"
+    return ""
+
+
+def _shown(value: Any) -> str:
+    return ("TRUE" if value else "FALSE") if isinstance(value, bool) else str(value)
 
 
 def parse_sheets(sheets: list[RawSheet], source: str) -> Scenario:
     """The scenario the sheets describe, or a SheetError listing every problem with its place."""
     reader = _Reader()
-    found = _match_sheets(sheets, reader)
+    found, unread = _match_sheets(sheets, reader)
+    if not found:
+        raise SheetError([Problem("workbook", _no_sheets(sheets))], source)
     for name in SHEET_ORDER:
         sheet = SHEETS[name]
         raw = found.get(name)
         if raw is None:
             if sheet.required:
-                reader.fail(Loc(name), f"sheet '{name}' is missing; start from `matcher template`")
-                reader.places[name] = Loc(name)
+                _missing_sheet(name, sheet, unread, reader)
             continue
         reader.problems += raw.problems
         columns = _header(raw, sheet, reader)
@@ -144,9 +204,31 @@ def parse_sheets(sheets: list[RawSheet], source: str) -> Scenario:
     return scenario
 
 
-def _match_sheets(sheets: list[RawSheet], reader: _Reader) -> dict[str, RawSheet]:
-    """Known sheets by lower-case name; a near miss ('Request') is a problem, other sheets are ignored."""
+def _no_sheets(sheets: list[RawSheet]) -> str:
+    names = ", ".join(f"'{s.name}'" for s in sheets) or "none"
+    return (f"no sheet is named {', '.join(SHEET_ORDER)} (found: {names}); start from `matcher template FILE.xlsx`"
+            " and copy the data into its sheets")
+
+
+def _missing_sheet(name: str, sheet: RecordSheet | SettingsSheet, unread: list[str], reader: _Reader) -> None:
+    """A required sheet is missing: say so once, naming the sheets that were not read (one may be it)."""
+    reader.places[name] = Loc(name)
+    reader.flagged.add((name, None, None))
+    if isinstance(sheet, SettingsSheet):
+        for s in sheet.settings:  # its required settings are part of this one problem
+            reader.places[s.name if name == "scenario" else f"{name}.{s.name}"] = Loc(name)
+    if name in reader.suggested:
+        return  # 'did you mean' already points at the sheet
+    others = f" (not read: {', '.join(repr(u) for u in unread)})" if unread else ""
+    reader.fail(Loc(name), f"sheet '{name}' is missing{others}; add it or rename the sheet that holds the {name}"
+                           " (sheet names as in `matcher template`)")
+
+
+def _match_sheets(sheets: list[RawSheet], reader: _Reader) -> tuple[dict[str, RawSheet], list[str]]:
+    """Known sheets by lower-case name and the names of unknown sheets; a near miss ('Request') is a problem."""
     found: dict[str, RawSheet] = {}
+    unread: list[str] = []
+    names = {s.name.strip().lower().removesuffix(".csv") for s in sheets}
     for raw in sheets:
         key = raw.name.strip().lower().removesuffix(".csv")
         if key in SHEETS:
@@ -155,9 +237,13 @@ def _match_sheets(sheets: list[RawSheet], reader: _Reader) -> dict[str, RawSheet
             found[key] = raw
             continue
         close = difflib.get_close_matches(key, list(SHEETS), n=1, cutoff=0.8)
-        if close and close[0] not in {s.name.strip().lower() for s in sheets}:
-            reader.problems.append(Problem(raw.name, f"sheet '{raw.name}' is not read; did you mean '{close[0]}'?"))
-    return found
+        if close and close[0] not in names:
+            reader.problems.append(Problem(raw.name, f"sheet '{raw.name}' is not read; did you mean '{close[0]}'?"
+                                                     " Rename it"))
+            reader.suggested.add(close[0])
+        elif key not in NOT_SCENARIO_SHEETS:
+            unread.append(raw.name)
+    return found, unread
 
 
 def _header(raw: RawSheet, sheet: RecordSheet | SettingsSheet, reader: _Reader) -> list[Column | None]:
@@ -321,9 +407,18 @@ def _place(problem: Problem, reader: _Reader) -> Problem | None:
                 return None
             if problem.message == "required key is missing":
                 return None  # an empty required cell or missing column, already reported
-            return located(loc, problem.message)
+            return located(loc, _rows_named(problem.message, reader))
         path = _parent(path)
     return problem
+
+
+def _rows_named(message: str, reader: _Reader) -> str:
+    """'already used by requests[0]' -> 'already used by requests row 2': the place a person can find."""
+    def row(match: re.Match) -> str:
+        loc = reader.places.get(match.group(0))
+        return f"{loc.sheet} row {loc.row}" if loc is not None and loc.row is not None else match.group(0)
+
+    return re.sub(r"\b(?:donors|requests|partners|commitments|offers)\[\d+\]", row, message)
 
 
 def _parent(path: str) -> str:

@@ -23,26 +23,14 @@ from openpyxl.worksheet.formula import ArrayFormula
 
 from matcher.domain import Scenario
 from matcher.errors import MatcherError
-from matcher.reference import PARTNER_TYPES, THEMES, countries
 from matcher.sheets.cells import FORMULA_STARTS, Loc, RawCell, located
+from matcher.sheets.columns import choice_lists
 from matcher.sheets.tables import RawSheet, Table, parse_sheets
 
 LISTS_SHEET = "lists"  # hidden sheet holding the drop-down values (too long for an inline list)
 MAX_BYTES = 50_000_000  # a scenario workbook is a few MB at most; refuse anything that could be a zip bomb
 VALIDATED_ROWS = 2000
 LIBREOFFICE_BOOLEANS = {"=TRUE()": True, "=FALSE()": False}
-
-
-def choice_lists() -> dict[str, list[Any]]:
-    """The drop-down lists of the template, from matcher.reference."""
-    return {
-        "themes": list(THEMES),
-        "priorities": [1, 2, 3, 4, 5],
-        "partner_types": list(PARTNER_TYPES),
-        "countries": sorted(c for c in countries() if c),  # the table has rows without a code
-        "kinds": ["funds", "in_kind"],
-        "booleans": ["TRUE", "FALSE"],
-    }
 
 
 # --- writing -------------------------------------------------------------------------------------
@@ -84,6 +72,9 @@ def _write_table(ws, table: Table, ranges: dict[str, str]) -> None:
     for r, row in enumerate(table.rows, start=2):
         for c, value in enumerate(row, start=1):
             _set_cell(ws, r, c, value, table.name)
+    for r, note in enumerate(table.row_notes, start=2):
+        if note:
+            ws.cell(row=r, column=1).comment = Comment(note, "matcher", width=300, height=100)
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = f"A1:{get_column_letter(len(table.columns))}{max(2, len(table.rows) + 1)}"
     _add_validations(ws, table, ranges)
@@ -113,7 +104,8 @@ def _add_validations(ws, table: Table, ranges: dict[str, str]) -> None:
         choices = getattr(column, "choices", None)
         if not choices:
             continue
-        dv = DataValidation(type="list", formula1=f"={ranges[choices]}", allow_blank=True)
+        # No '=' before the range: OOXML stores formulas without it, as Excel and LibreOffice write them.
+        dv = DataValidation(type="list", formula1=ranges[choices], allow_blank=True, showErrorMessage=True)
         dv.error = f"Pick a value of the list '{choices}'."
         dv.errorTitle = f"Not a {column.name}"
         letter = get_column_letter(col)
@@ -187,4 +179,5 @@ def _raw_cell(title: str, header, r: int, c: int, cell, merged: dict, covered: s
         return None
     if (r, c) in covered and not merged_range:
         return None  # the top-left cell of the range carries the problem
-    return RawCell(value, loc, formula=is_formula, merged=merged_range)
+    shows_error = cell.data_type == "e" and not is_formula
+    return RawCell(value, loc, formula=is_formula, merged=merged_range, shows_error=shows_error)
