@@ -22,6 +22,7 @@ from ortools.math_opt.python import mathopt
 from matcher import __version__
 from matcher.domain import Scenario
 from matcher.engine.compile import Problem, compile_problem
+from matcher.engine.components import solve_in_parts
 from matcher.engine.model import SENSE, Model, build, has_grant_rules, term_expression
 from matcher.engine.params import SolveParams
 from matcher.engine.readout import Solution, read_solution, result_of, term_value
@@ -62,6 +63,9 @@ class _Clock:
 def solve(scenario: Scenario, params: SolveParams | None = None) -> Result:
     """Optimise the scenario's objective terms in order and return a validated Result."""
     params = params or SolveParams()
+    merged = solve_in_parts(scenario, params, solve)  # independent parts apart, where that is faster
+    if merged is not None:
+        return merged
     clock = _Clock(params)
     problem = compile_problem(scenario)
     terms = list(scenario.policy.objective)
