@@ -181,10 +181,18 @@ def _coverage(result: Result) -> float | None:
 def _answer(scenario: Scenario, s: _Search) -> dict[str, Any]:
     cur = s.donor.currency or scenario.currency
     base = {"donor": s.donor.id, "currency": cur, "solves": s.solves}
+    if s.hi is None and s.solves == 0:
+        return {
+            **base,
+            "found": False,
+            "exact": False,
+            "tried_up_to": None,
+            "text": f"{s.donor.id}: not tried, the time for what-ifs ran out first (raise --what-if-seconds)",
+        }
     if s.hi is None:
         why = {
             "exhausted": "another rule binds",
-            "time": "the time for what-ifs ran out",
+            "time": "then the time for what-ifs ran out",
             "unproven": "a re-solve was not proven optimal within its node limit",
         }.get(s.stopped or "", "")
         return {

@@ -22,8 +22,8 @@ Merging, term by term in the objective's order:
 A part without a solution makes the merged result that part's status (infeasible wins); reasons
 are recomputed on the whole scenario (an orphan's reason names every donor that excludes it).
 
-Splitting pays only where the parts are big: each part is a full solve with its own overheads.
-:func:`worth_splitting` says when (see ``benchmarks/components_bench.py`` for the measurements).
+Splitting pays only where it is measured to: :func:`worth_splitting` says when, and today it says
+never (``MIN_PAIRS_TO_SPLIT``; see ``benchmarks/components_bench.py`` for the measurements).
 """
 
 from __future__ import annotations
@@ -42,7 +42,12 @@ from matcher.validate import check_solution, objective_terms
 if TYPE_CHECKING:
     from matcher.engine.params import SolveParams
 
-MIN_PAIRS_TO_SPLIT = 3000  # below this many eligible pairs one solve is quicker than several
+# Off (None) until it pays: measured on regional rounds (benchmarks/components_bench.py, see
+# benchmarks/RESULTS.md), splitting was not faster with this engine, whose grants stage and grant
+# realisation run to their time limit whether split or not, and a part's share of the time limit
+# can be too short for its realisation (it then falls back to the slower full model). Set a
+# number of eligible pairs from which to split once the engine finishes small parts early.
+MIN_PAIRS_TO_SPLIT: int | None = None
 MIN_PARTS = 2
 
 
@@ -113,6 +118,8 @@ def eligible_pairs(scenario: Scenario) -> int:
 
 def worth_splitting(scenario: Scenario, parts: list[tuple[list[int], list[int]]]) -> bool:
     """Split only into two or more real parts of a round big enough for it to pay."""
+    if MIN_PAIRS_TO_SPLIT is None:
+        return False
     return len(parts) >= MIN_PARTS and eligible_pairs(scenario) >= MIN_PAIRS_TO_SPLIT
 
 
@@ -135,7 +142,7 @@ def solve_in_parts(scenario: Scenario, params: SolveParams, solve_part) -> Resul
     """The merged result of solving each independent part, or None when the scenario is not split.
 
     ``solve_part(scenario, params)`` solves one part without splitting it again."""
-    if params.method == "full" or coupled(scenario):
+    if MIN_PAIRS_TO_SPLIT is None or params.method == "full" or coupled(scenario):
         return None
     parts = parts_of(scenario)
     if not worth_splitting(scenario, parts):
