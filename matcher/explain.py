@@ -6,25 +6,37 @@ Three parts:
   money went;
 * for each eligible money donor, the smallest extra budget that gets the request fully funded,
   found by bisection on re-solves and verified at the boundary: with that extra the request is
-  funded, with one unit less it is not;
+  funded, with one unit less it is not (see :mod:`matcher.extra_budget`; within a time budget,
+  so on a large round it may be a verified range instead);
 * what forcing it in would cost: the request made ``must_fund`` and re-solved; the requests that
   lose money and the priority-weighted coverage given up.
+
+The base allocation is solved once (or comes with the option) and reused; the what-if re-solves
+share one wall-clock budget (``what_if_seconds``) and skip the grants stage, which never changes
+whether a request is funded.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
 from typing import Any
 
 from matcher.domain import Donor, Scenario, earmark_block
 from matcher.engine import SolveParams, solve
 from matcher.errors import MatcherError
+from matcher.extra_budget import (
+    WHAT_IF_SECONDS,
+    Budget,
+    money_proven,
+    money_terms_only,
+    smallest_extra_budgets,
+    what_if_params,
+    with_extra_budget,
+)
 from matcher.result import Result
 from matcher.value import optimal_coverage
 from matcher.variants import vary
 
-MAX_DOUBLINGS = 12  # the upper search bound grows to 2^12 times the missing amount, then we give up
+__all__ = ["explain", "to_text", "with_extra_budget", "donor_views", "forced_in"]
 
 
 def explain(
@@ -33,8 +45,12 @@ def explain(
     params: SolveParams | None = None,
     result: Result | None = None,
     what_if: bool = True,
+    what_if_seconds: float | None = WHAT_IF_SECONDS,
 ) -> dict[str, Any]:
-    """The explanation document of one request (plain JSON-able data)."""
+    """The explanation document of one request (plain JSON-able data).
+
+    ``result`` is the base allocation when the caller has it (it is not solved again);
+    ``what_if_seconds`` bounds all the what-if re-solves together (None: no limit)."""
     params = params or SolveParams(time_limit=30)
     request = _request(scenario, request_id)
     result = result or solve(scenario, params)
@@ -52,18 +68,29 @@ def explain(
         "funded": outcome.funded,
         "status": outcome.status,
         "currency": scenario.currency,
+        "base": {
+            "status": result.status,
+            "coverage": optimal_coverage(result),
+            "coverage_bound": result.bound.get("coverage"),
+            "money_proven": money_proven(result),
+        },
         "binding": _binding(outcome),
         "reasons": [{"code": c, "text": t} for c, t in zip(outcome.reason_codes, outcome.reasons, strict=True)],
         "donors": donor_views(scenario, result, request_id),
         "offers": _offers(scenario, result, request_id),
     }
     if what_if and outcome.status != "funded":
-        doc["extra_budget"] = [
-            smallest_extra_budget(scenario, request_id, d.id, params)
-            for d in scenario.donors
-            if d.kind == "funds" and _eligible(scenario, d, request)
-        ]
-        doc["forced"] = forced_in(scenario, request_id, result, params)
+        budget = Budget(what_if_seconds)
+        doc["forced"] = forced_in(scenario, request_id, result, params, budget)
+        donors = [d for d in scenario.donors if d.kind == "funds" and _eligible(scenario, d, request)]
+        missing = outcome.amount - outcome.funded
+        doc["extra_budget"] = smallest_extra_budgets(scenario, request_id, missing, donors, params, budget)
+        doc["what_if"] = {
+            "solves": budget.solves,
+            "seconds": round(budget.spent, 2),
+            "budget_seconds": what_if_seconds,
+            "node_limit": what_if_params(params).node_limit,
+        }
     return doc
 
 
@@ -123,80 +150,12 @@ def _offers(scenario: Scenario, result: Result, request_id: str) -> list[dict[st
 # --- what would change the outcome -----------------------------------------------------------------
 
 
-def with_extra_budget(scenario: Scenario, donor_id: str, extra: int) -> Scenario:
-    """The scenario with ``extra`` units of the donor's own currency added to its budget."""
-    return vary(scenario, [f"donors[{donor_id}].budget+={extra}"])
-
-
-def _funds(scenario: Scenario, request_id: str, params: SolveParams) -> tuple[bool, Result]:
-    result = solve(scenario, params)
-    out = next(o for o in result.requests if o.id == request_id)
-    return result.has_solution() and out.status == "funded", result
-
-
-def smallest_extra_budget(scenario: Scenario, request_id: str, donor_id: str, params: SolveParams) -> dict[str, Any]:
-    """Smallest extra budget of one donor (its currency) that gets the request fully funded.
-
-    Bisection between an extra that does not fund it (0, today's outcome) and one that does
-    (found by doubling from the missing amount). The answer is a verified boundary: ``extra``
-    funds the request and ``extra - 1`` does not. Outcomes need not be monotone in the budget
-    (a MIP can switch between allocations), so it is the smallest such boundary bisection finds.
-    """
-    donor = next(d for d in scenario.donors if d.id == donor_id)
-    request = _request(scenario, request_id)
-    to_donor = _to_donor_currency(scenario, donor)
-    tried: list[int] = []
-
-    def funds(extra: int) -> tuple[bool, Result]:
-        tried.append(extra)
-        return _funds(with_extra_budget(scenario, donor_id, extra), request_id, params)
-
-    hi = to_donor(request.amount)
-    ok, at_hi = funds(hi)
-    doublings = 0
-    while not ok and doublings < MAX_DOUBLINGS:
-        hi, doublings = hi * 2, doublings + 1
-        ok, at_hi = funds(hi)
-    base = {"donor": donor_id, "currency": donor.currency or scenario.currency}
-    if not ok:
-        return {
-            **base,
-            "found": False,
-            "tried_up_to": hi,
-            "solves": len(tried),
-            "text": f"no extra budget from {donor_id} up to {hi:,} funds it: another rule binds",
-        }
-    lo = 0  # today's solution does not fund it fully
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        ok_mid, res_mid = funds(mid)
-        if ok_mid:
-            hi, at_hi = mid, res_mid
-        else:
-            lo = mid
-    return {
-        **base,
-        "found": True,
-        "extra": hi,
-        "extra_in_scenario_currency": scenario.convert(hi, donor.currency),
-        "coverage_after": at_hi.objective.get("coverage"),
-        "solves": len(tried),
-        "text": f"{hi:,} {base['currency']} more from {donor_id} funds it in full ({hi - 1:,} does not)",
-    }
-
-
-def _to_donor_currency(scenario: Scenario, donor: Donor) -> Callable[[int], int]:
-    """Scenario-currency amount -> at least that much in the donor's currency (rounded up)."""
-    if donor.currency is None or donor.currency == scenario.currency:
-        return lambda amount: max(1, amount)
-    rate = scenario.fx[donor.currency]
-    return lambda amount: max(1, math.ceil(amount / rate))
-
-
-def forced_in(scenario: Scenario, request_id: str, result: Result, params: SolveParams) -> dict[str, Any]:
+def forced_in(
+    scenario: Scenario, request_id: str, result: Result, params: SolveParams, budget: Budget | None = None
+) -> dict[str, Any]:
     """Re-solve with the request ``must_fund``: who loses money and the coverage it costs."""
-    forced = vary(scenario, [f"requests[{request_id}].must_fund=true"])
-    after = solve(forced, params)
+    forced = vary(money_terms_only(scenario), [f"requests[{request_id}].must_fund=true"])
+    after = (budget or Budget(None)).solve(forced, what_if_params(params))
     if not after.has_solution():
         text = (
             "cannot be funded in full under the hard rules, whatever else gives way"
@@ -212,14 +171,17 @@ def forced_in(scenario: Scenario, request_id: str, result: Result, params: Solve
     ]
     cost = optimal_coverage(result) - optimal_coverage(after)
     names = ", ".join(d["request"] for d in displaced) or "no other request"
+    proven = money_proven(after) and money_proven(result)
     return {
         "feasible": True,
         "status": after.status,
+        "proven": proven,
         "displaced": displaced,
         "coverage_before": optimal_coverage(result),
         "coverage_after": optimal_coverage(after),
         "coverage_cost": cost,
-        "text": f"forcing it in displaces {names} and costs {cost:,.4g} of priority-weighted coverage",
+        "text": f"forcing it in displaces {names} and costs {cost:,.4g} of priority-weighted coverage"
+        + ("" if proven else " (not proven optimal: an estimate, see the stage bounds)"),
     }
 
 
@@ -231,6 +193,13 @@ def to_text(doc: dict[str, Any]) -> str:
         f"weight {doc['weight']:g}): {doc['status']}, {doc['funded']:,} of {doc['amount']:,} {cur}",
         f"Binding rule: {doc['binding']['text']}",
     ]
+    base = doc["base"]
+    if not base["money_proven"]:
+        bound = "?" if base["coverage_bound"] is None else f"{base['coverage_bound']:,.4g}"
+        lines.append(
+            f"Note: the base allocation is {base['status']}, not proven optimal: coverage {base['coverage']:,.4g} of "
+            f"at most {bound}; raise --time-limit for a firmer answer"
+        )
     for r in doc["reasons"][1:]:
         lines.append(f"  also: {r['text']}")
     eligible = [d for d in doc["donors"] if d["eligible"]]
@@ -249,6 +218,8 @@ def to_text(doc: dict[str, Any]) -> str:
         lines.append("What would fund it:")
         for e in doc["extra_budget"]:
             lines.append(f"  {e['text']}")
+        w = doc["what_if"]
+        lines.append(f"  ({w['solves']} re-solves in {w['seconds']:.1f} s, node limit {w['node_limit']} per stage)")
         if not doc["extra_budget"]:
             lines.append("  no money donor may fund it; change an earmark or add a donor")
         lines.append(f"If forced in: {doc['forced']['text']}")

@@ -104,7 +104,7 @@ class _Context:
         return [
             (
                 "min_funding_unreachable",
-                f"minimum funding not reachable: needs {r.min_amount}, eligible donors can give at most {reach}"
+                f"minimum funding not reachable: needs {r.min_amount:,}, eligible donors can give at most {reach:,}"
                 + (f" (max {k} donors, max_grant caps)" if k else " (budgets and max_grant caps)"),
             )
         ]
@@ -120,7 +120,7 @@ class _Context:
                 out.append(
                     (
                         "country_cap",
-                        f"country cap binding: {r.country} already receives {country} of {total} (cap {share:.0%})",
+                        f"country cap binding: {r.country} already receives {country:,} of {total:,} (cap {share:.0%})",
                     )
                 )
         for g, floor in self.s.policy.region_floors.items():
@@ -151,22 +151,29 @@ class _Context:
                     ("min_grant", f"what is left of {_listing([d.id for d in blocked], 3)} is below their min_grant")
                 ]
             return []
+        # The engine maximises priority-weighted coverage, sum of weight x funded / amount, so a unit
+        # of money buys weight / amount of it: name the requests that got these donors' money and buy
+        # at least as much per unit as this one (never this request itself, when it is partly funded).
         mine = self.s.weight(r) / r.amount
         took: dict[str, float] = {}
         for d in eligible:
             for a in self.by_donor[d.id]:
                 q = self.requests[a.request]
-                took[q.id] = self.s.weight(q) / q.amount
-        better = sorted((rid for rid, v in took.items() if v >= mine), key=lambda rid: -took[rid])
+                if q.id != r.id:
+                    took[q.id] = self.s.weight(q) / q.amount
+        better = sorted((rid for rid, v in took.items() if v >= mine), key=lambda rid: (-took[rid], rid))
         names = _listing([d.id for d in eligible], 4)
         if better:
             return [
                 (
                     "budget_spent",
-                    f"eligible donors' budgets ({names}) spent on higher-weight requests: "
-                    + _listing(better, MAX_NAMED),
+                    f"eligible donors' budgets ({names}) spent on requests with as much or more priority weight "
+                    f"per {self.s.currency} requested: " + _listing(better, MAX_NAMED),
                 )
             ]
+        if self.funded[r.id] > 0:
+            got = self.funded[r.id]
+            return [("budget_spent", f"eligible donors' budgets ({names}) are spent, {got:,} of them on this request")]
         return [("budget_spent", f"eligible donors' budgets ({names}) are spent")]
 
     def in_kind(self, r, offers) -> list[Reason]:

@@ -4,8 +4,9 @@ For every money donor the step is ``step`` (USD 100,000 by default, in scenario 
 the donor in its own currency); for every in-kind donor one unit of capacity; for every partner
 with ``max_projects`` one project more; for the country cap one percentage point more; for every
 region floor one percentage point less. Each entry re-solves the changed mixed-integer problem;
-it is not an LP dual. When both solves are proven optimal the gain is exact; otherwise it is
-given as a range from the stage bounds (``gain_low`` .. ``gain_high``).
+it is not an LP dual. The re-solves skip a trailing grants stage (it cannot change coverage).
+When both coverage stages are proven optimal the gain is exact; otherwise it is given as a range
+from the stage bounds (``gain_low`` .. ``gain_high``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from matcher.domain import Scenario
 from matcher.engine import SolveParams, solve
+from matcher.extra_budget import money_terms_only
 from matcher.result import Result
 from matcher.variants import vary
 
@@ -90,6 +92,10 @@ def marginal_values(
     }
 
 
+def _coverage_proven(result: Result) -> bool:
+    return any(st.term == "coverage" and st.status == "optimal" for st in result.solver.stages)
+
+
 def optimal_coverage(result: Result) -> float:
     """The coverage its own stage reached. Later stages may give up a relative 1e-6 of it (the
     lexicographic tolerance), which would show as noise in a difference of two solves."""
@@ -100,12 +106,13 @@ def optimal_coverage(result: Result) -> float:
 
 
 def _entry(scenario: Scenario, lever: Lever, base: Result, params: SolveParams) -> dict[str, Any]:
-    after = solve(vary(scenario, [lever.assignment]), params)
+    # Only the coverage stage counts here: skip the grants stage, which cannot change it.
+    after = solve(vary(money_terms_only(scenario), [lever.assignment]), params)
     entry: dict[str, Any] = {"kind": lever.kind, "target": lever.target, "step": lever.step, "status": after.status}
     if not (base.has_solution() and after.has_solution()):
         return {**entry, "coverage": None, "gain": None, "gain_low": 0.0, "gain_high": None}
     b, a = optimal_coverage(base), optimal_coverage(after)
-    exact = base.status == "optimal" and after.status == "optimal"
+    exact = _coverage_proven(base) and _coverage_proven(after)
     # A stopped solve still bounds its own optimum: the true gain lies between these.
     low = a - base.bound.get("coverage", b) if not exact else a - b
     high = after.bound.get("coverage", a) - b if not exact else a - b

@@ -59,7 +59,10 @@ def test_compare_bad_set_names_the_fix(files):
 def test_explain_table_and_json(files):
     res = run("explain", str(files / "base.yaml"), "R4", *FAST)
     assert res.exit_code == 0, res.output
-    assert "Binding rule: eligible donors' budgets (A) spent on higher-weight requests: R1, R3" in res.stdout
+    assert (
+        "Binding rule: eligible donors' budgets (A) spent on requests with as much or more priority weight per "
+        "USD requested: R1, R3" in res.stdout
+    )
     assert "150 USD more from A funds it in full (149 does not)" in res.stdout
     res = run("explain", str(files / "base.yaml"), "R4", "--format", "json", "--no-what-if", *FAST)
     assert json.loads(res.stdout)["binding"]["code"] == "budget_spent"

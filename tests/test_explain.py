@@ -88,3 +88,18 @@ def test_extra_budget_on_the_hand_fixture():
 def test_unknown_request_is_a_clear_error():
     with pytest.raises(MatcherError, match="no request 'R9' in scenario 'two-countries'"):
         explain(parse_scenario(two_countries()), "R9", PARAMS)
+
+
+def test_out_of_time_what_ifs_say_so_and_claim_no_figure():
+    s = parse_scenario(two_countries())
+    doc = explain(s, "R4", PARAMS, what_if_seconds=1e-9)
+    (a,) = doc["extra_budget"]
+    assert not a["exact"] and not a["found"] and "not tried" in a["text"]
+    assert doc["what_if"]["solves"] == 1  # forcing it in still answers
+
+
+def test_what_ifs_skip_the_grants_stage_and_keep_the_answer(ok_small_scenario, bfa):
+    from matcher.extra_budget import money_terms_only
+
+    assert list(money_terms_only(ok_small_scenario).policy.objective) == ["coverage", "volume"]
+    assert bfa["extra_budget"][0]["exact"] and bfa["forced"]["proven"]

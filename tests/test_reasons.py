@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from helpers import funded, req, scenario, solved
 
 
@@ -16,13 +15,22 @@ def test_unfunded_request_names_the_requests_that_took_the_money():
     assert funded(result) == {"A": 0, "B": 75, "C": 25}
     a = result.requests[0]
     assert a.reason_codes == ["budget_spent"]
-    assert a.reasons == ["eligible donors' budgets (DEU) spent on higher-weight requests: C, B"]
+    # ranked by priority weight per unit requested (what a unit of money buys): C 8/25 before B 16/75
+    assert a.reasons == [
+        "eligible donors' budgets (DEU) spent on requests with as much or more priority weight per USD requested: C, B"
+    ]
 
 
-@pytest.mark.xfail(strict=True, reason="reasons.money_spent lists the partial request itself among the requests "
-                   "that took the money (it ranks every request the eligible donors fund, including this one)")
 def test_partial_request_does_not_name_itself_as_taking_its_money():
     result = solved(scenario([{"id": "DEU", "budget": 60}], [req("A", min_funding=0)]))
     a = result.requests[0]
     assert (a.status, a.funded) == ("partial", 60)
-    assert "A" not in a.reasons[0].split(": ", 1)[1].split(", ")
+    assert a.reasons == ["eligible donors' budgets (DEU) are spent, 60 of them on this request"]
+
+
+def test_partial_request_names_only_the_others_that_took_the_money():
+    result = solved(
+        scenario([{"id": "DEU", "budget": 100}], [req("A", min_funding=0), req("B", priority=5, amount=75)])
+    )
+    assert funded(result) == {"A": 25, "B": 75}
+    assert result.requests[0].reasons[-1].endswith("per USD requested: B")

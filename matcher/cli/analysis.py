@@ -75,25 +75,40 @@ def compare_cmd(inputs, sets, fmt, output, time_limit, seed, node_limit, progres
 @_format_option(("table", "json"))
 @_output_option
 @click.option("--no-what-if", is_flag=True, help="Skip the re-solves (extra budget, forcing it in).")
+@click.option(
+    "--what-if-seconds",
+    type=click.FloatRange(min=0, min_open=True),
+    default=30.0,
+    show_default=True,
+    help="Wall-clock budget for all what-if re-solves; when it runs out, the extra budgets are verified ranges.",
+)
 @solve_options
 @handle_errors
-def explain_cmd(file, request, sets, fmt, output, no_what_if, time_limit, seed, node_limit, progress) -> None:
+def explain_cmd(
+    file, request, sets, fmt, output, no_what_if, what_if_seconds, time_limit, seed, node_limit, progress
+) -> None:
     """Why a request got what it got, and what would change it.
 
     Names the rule that binds, the eligible donors and where their money went; for a request not
     fully funded, the smallest extra budget from each eligible donor that funds it (verified by
-    re-solving with it and with one unit less) and what forcing it in would displace.
+    re-solving with it and with one unit less) and what forcing it in would displace. The base
+    allocation is solved once (--time-limit); the what-if re-solves skip the grants stage, stop at
+    --node-limit nodes per stage (200 when not given) and share --what-if-seconds: when that runs
+    out, an extra budget is given as a verified range.
 
     \b
     Example:
       matcher explain examples/west-africa.yaml BFA-DDR-01
       matcher explain examples/west-africa.yaml BFA-DDR-01 --format json
+      matcher explain scenarios/global-poa-2027.yaml CMR-DDR-01 --time-limit 10 --what-if-seconds 20
     """
     from matcher.explain import explain, to_text
 
     option = load_option(file, sets)
     params = params_from(time_limit, seed, node_limit, progress)
-    doc = explain(option.scenario, request, params, result=option.result, what_if=not no_what_if)
+    doc = explain(
+        option.scenario, request, params, result=option.result, what_if=not no_what_if, what_if_seconds=what_if_seconds
+    )
     write_output(json.dumps(doc, indent=2, ensure_ascii=False) + "\n" if fmt == "json" else to_text(doc), output)
 
 

@@ -23,6 +23,7 @@ from matcher import __version__
 from matcher.domain import Scenario
 from matcher.engine.aggregate import Arcs, build_aggregate
 from matcher.engine.compile import Problem, compile_problem
+from matcher.engine.components import solve_in_parts
 from matcher.engine.model import SENSE, Model, build, term_expression
 from matcher.engine.params import SolveParams
 from matcher.engine.readout import Solution, read_solution, result_of, term_value
@@ -64,6 +65,9 @@ class _Clock:
 def solve(scenario: Scenario, params: SolveParams | None = None) -> Result:
     """Optimise the scenario's objective terms in order and return a validated Result."""
     params = params or SolveParams()
+    merged = solve_in_parts(scenario, params, solve)  # independent parts apart, where that is faster
+    if merged is not None:
+        return merged
     clock = _Clock(params)
     problem = compile_problem(scenario)
     terms = list(scenario.policy.objective)

@@ -33,7 +33,7 @@ h2{font-size:18px;margin:0 0 6px} h3{font-size:15px;margin:16px 0 6px}
 .summary{display:flex;flex-wrap:wrap;gap:10px;margin:8px 0}
 .kpi{background:#eef2f6;border-radius:4px;padding:6px 12px;font-size:13px} .kpi b{display:block;font-size:17px}
 .charts{display:grid;grid-template-columns:1fr 1fr;gap:12px}
-.chart{width:100%} .sankey{width:100%;height:460px}
+.chart{width:100%} .sankey{width:100%;min-height:460px}
 table{border-collapse:collapse;font-size:13px;width:100%}
 th,td{border-bottom:1px solid #e1e5ea;padding:4px 8px;text-align:left;vertical-align:top}
 td:first-child{white-space:nowrap} th{background:#f0f3f6} td.num{text-align:right;font-variant-numeric:tabular-nums}
@@ -191,12 +191,15 @@ def sankey_flows(option: Option) -> tuple[list[str], list[tuple[int, int, int]]]
         left = (d.budget or 0) - d.allocated if d.kind == "funds" else 0
         if left > 0:
             donor_region[(d.id, NOT_PLACED)] += left
-    donors = [d.id for d in s.donors]
-    regions = sorted({g for _d, g in donor_region} - {NOT_PLACED})
-    regions += [NOT_PLACED] if any(g == NOT_PLACED for _d, g in donor_region) else []
-    # themes in the order of the first region that funds them, so few links cross
-    first = {t: min(regions.index(g) for g, tt in region_theme if tt == t) for _g, t in region_theme}
-    themes = sorted(first, key=lambda t: (first[t], t))
+    # regions by money, largest on top; donors and themes beside the region most of their money
+    # goes to or comes from, so few links cross
+    into: dict[str, int] = defaultdict(int)
+    for (_d, g), v in donor_region.items():
+        into[g] += v
+    regions = sorted((g for g in into if g != NOT_PLACED), key=lambda g: (-into[g], g))
+    regions += [NOT_PLACED] if NOT_PLACED in into else []
+    donors = sorted((d.id for d in s.donors), key=lambda d: _beside(d, donor_region, regions))
+    themes = sorted({t for _g, t in region_theme}, key=lambda t: _beside(t, region_theme, regions, flip=True))
     labels = [*donors, *regions, *themes]
     index = {("d", x): i for i, x in enumerate(donors)}
     index.update({("g", x): len(donors) + i for i, x in enumerate(regions)})
@@ -204,6 +207,19 @@ def sankey_flows(option: Option) -> tuple[list[str], list[tuple[int, int, int]]]
     links = [(index["d", d], index["g", g], v) for (d, g), v in sorted(donor_region.items()) if v > 0]
     links += [(index["g", g], index["t", t], v) for (g, t), v in sorted(region_theme.items()) if v > 0]
     return labels, links
+
+
+def _beside(node: str, flows: dict[tuple[str, str], int], regions: list[str], flip: bool = False):
+    """Sort key: the index of the region most of this node's money flows with, then more money first."""
+    mine = {}
+    for (x, y), v in flows.items():
+        donor_or_theme, region = (y, x) if flip else (x, y)
+        if donor_or_theme == node:
+            mine[region] = mine.get(region, 0) + v
+    if not mine:
+        return (len(regions), 0, node)
+    main = max(mine, key=lambda g: (mine[g], -regions.index(g)))
+    return (regions.index(main), -sum(mine.values()), node)
 
 
 def sankey_figure(option: Option) -> go.Figure:
@@ -214,15 +230,23 @@ def sankey_figure(option: Option) -> go.Figure:
     colors = ["#b9c0c8" if lb == NOT_PLACED else c for lb, c in zip(labels, colors, strict=True)]
     # donor -> region links take the donor's colour, region -> theme links the theme's
     link_colors = [_fade(colors[src] if src < n_donors else colors[tgt]) for src, tgt, _v in links]
-    x, y = _node_positions(labels, links, n_donors)
+    height = sankey_height(labels, links, n_donors)
+    x, y = _node_positions(labels, links, n_donors, height)
+    # a printed report has no hover: each node says how much passes through it
+    through = [0] * len(labels)
+    for src, tgt, v in links:
+        through[tgt] += v
+        if src < n_donors:
+            through[src] += v
+    shown = [f"{_pretty(lb)}  {_short_money(v)}" for lb, v in zip(labels, through, strict=True)]
     fig = go.Figure(
         go.Sankey(
             arrangement="snap",
             valueformat=",d",
             valuesuffix=f" {option.scenario.currency}",
             node={
-                "label": [_label(lb) for lb in labels],
-                "pad": 14,
+                "label": [_label(lb) for lb in shown],
+                "pad": SANKEY_PAD,
                 "thickness": 16,
                 "color": colors,
                 "x": x,
@@ -237,32 +261,88 @@ def sankey_figure(option: Option) -> go.Figure:
             },
         )
     )
-    fig.update_layout(margin={"l": 10, "r": 10, "t": 10, "b": 10}, font={"size": 12})
+    fig.update_layout(
+        margin={"l": SANKEY_MARGIN, "r": SANKEY_MARGIN, "t": SANKEY_MARGIN, "b": SANKEY_MARGIN},
+        font={"size": 12},
+        height=height,
+    )
     return fig
 
 
-def _node_positions(labels: list[str], links: list[tuple[int, int, int]], n_donors: int) -> tuple[list, list]:
+SANKEY_PAD = 14
+SANKEY_MARGIN = 10
+
+
+def sankey_height(labels: list[str], links: list[tuple[int, int, int]], n_donors: int) -> int:
+    """Pixels for the Sankey: enough for a readable label per node in its fullest column."""
+    column = _columns(labels, links, n_donors)
+    fullest = max((column.count(c) for c in set(column)), default=1)
+    return max(460, 26 * fullest + 2 * SANKEY_MARGIN)
+
+
+def _columns(labels: list[str], links: list[tuple[int, int, int]], n_donors: int) -> list[int]:
+    n_regions = len({t for s, t, _v in links if s < n_donors})
+    return [0 if i < n_donors else (1 if i < n_donors + n_regions else 2) for i in range(len(labels))]
+
+
+def _node_positions(
+    labels: list[str], links: list[tuple[int, int, int]], n_donors: int, height: int
+) -> tuple[list, list]:
     """Donors left, regions (and 'not allocated') middle, themes right, each column stacked by value.
 
     Plotly would put 'not allocated', which has no outgoing link, in the last column; fixed
-    positions keep it beside the regions where it belongs.
+    positions keep it beside the regions where it belongs, at the top of them when the donors
+    with money left sit mostly in the top half (so its thin links cross fewer flows). Positions
+    are node centres laid out as plotly sizes nodes (one pixels-per-unit scale for all columns,
+    ``SANKEY_PAD`` pixels between nodes), so no node overlaps another or the edge.
     """
-    n_regions = len({t for s, t, _v in links if s < n_donors})
     value = [0] * len(labels)
     for s, t, v in links:
         value[t] += v
         if s < n_donors:
             value[s] += v
-    column = [0 if i < n_donors else (1 if i < n_donors + n_regions else 2) for i in range(len(labels))]
+    column = _columns(labels, links, n_donors)
+    order = list(range(len(labels)))
+    inner = height - 2 * SANKEY_MARGIN
+    if NOT_PLACED in labels:
+        idle = labels.index(NOT_PLACED)
+        left = [(s, v) for s, t, v in links if t == idle]
+        donor_y = _stacked(order, column, value, inner)
+        if left and sum(donor_y[s] * v for s, v in left) / sum(v for _s, v in left) < 0.5:
+            order.remove(idle)
+            order.insert(n_donors, idle)
     x_of = (0.001, 0.5, 0.999)
-    xs, ys = [], []
-    for i in range(len(labels)):
-        col = [k for k in range(len(labels)) if column[k] == column[i]]
-        total = sum(value[k] for k in col) or 1
-        before = sum(value[k] for k in col if k < i)
-        xs.append(x_of[column[i]])
-        ys.append(min(0.999, max(0.001, (before + value[i] / 2) / total)))
-    return xs, ys
+    ys = _stacked(order, column, value, inner)
+    return [x_of[column[i]] for i in range(len(labels))], [ys[i] for i in range(len(labels))]
+
+
+def _stacked(order: list[int], column: list[int], value: list[int], inner: int) -> dict[int, float]:
+    """Centre height (0 top, 1 bottom) of each node, every column stacked in ``order``."""
+    cols = {c: [i for i in order if column[i] == c] for c in set(column)}
+    scale = min((inner - SANKEY_PAD * (len(m) - 1)) / max(1, sum(value[k] for k in m)) for m in cols.values())
+    out = {}
+    for members in cols.values():
+        used = sum(value[k] * scale for k in members) + SANKEY_PAD * (len(members) - 1)
+        top = max(0.0, (inner - used) / 2)  # a short column sits in the middle
+        for i in members:
+            h = value[i] * scale
+            out[i] = min(0.999, max(0.001, (top + h / 2) / inner))
+            top += h + SANKEY_PAD
+    return out
+
+
+def _pretty(slug: str) -> str:
+    """A theme or region slug as words: 'record_keeping' -> 'record keeping'."""
+    return slug.replace("_", " ")
+
+
+def _short_money(amount: int) -> str:
+    """1,234,567 -> '1.23M', 45,000 -> '45k': short enough for a chart label."""
+    if amount >= 999_500:
+        return f"{amount / 1_000_000:.3g}M"
+    if amount >= 1_000:
+        return f"{amount / 1_000:.3g}k"
+    return f"{amount:,}"
 
 
 def _fade(hex_color: str) -> str:
@@ -292,7 +372,7 @@ def coverage_figure(option: Option, by: str) -> go.Figure:
     fig = go.Figure(
         go.Bar(
             x=shares,
-            y=[_label(k) for k in keys],
+            y=[_label(_pretty(k)) for k in keys],
             orientation="h",
             marker_color=PALETTE[0 if by == "region" else 2],
             text=[f"{v:.0f}%" for v in shares],
