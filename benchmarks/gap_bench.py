@@ -1,9 +1,9 @@
 """Literature benchmark for in-kind offers: every OR-Library GAP instance in ../shared/data/gap.
 
-Each instance goes the normal CLI path: `python cli.py import F --from gap -o S.yaml`, then
-`python cli.py solve S.yaml --format json --time-limit L` (the solve's own JSON, so the independent
-validator has checked it), and is compared with its published minimum. `seconds` is the engine's wall
-time as the result reports it (process start-up and file reading excluded); `engine` names the path.
+Each instance goes the normal CLI path, run in this process: `matcher import F --from gap -o S.yaml`,
+then `matcher solve S.yaml --format json -o R.json --time-limit L` (the solve's own JSON, so the
+independent validator has checked it), and is compared with its published minimum. `seconds` is the
+engine's wall time as the result reports it (file reading excluded); `engine` names the solver path.
 
 Usage: python benchmarks/gap_bench.py [--limit-a-c 30] [--limit-d 60] [--limit-gap 5] [--only PREFIX]
                                       [--method auto|cpsat|decomposed|full]
@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -24,21 +23,28 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "gap"
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "cli.py"), *args], capture_output=True, text=True, cwd=ROOT)
+def _cli(*args: str) -> int:
+    """Run one `matcher` command in this process (the CLI code path without interpreter start-up)."""
+    from matcher.cli import cli
+
+    try:
+        cli.main(list(args), prog_name="matcher", standalone_mode=False)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
 
 
 def solve_instance(path: Path, limit: float, method: str, workdir: Path) -> dict:
     """Import the GAP file to a scenario file, solve it through the CLI and return the result JSON."""
-    scenario = workdir / f"{path.name}.yaml"
-    done = _cli("import", str(path), "--from", "gap", "-o", str(scenario))
-    if done.returncode != 0:
-        raise SystemExit(f"import {path}: {done.stderr.strip()}")
-    args = ["solve", str(scenario), "--format", "json", "--time-limit", str(limit), "--method", method]
-    done = _cli(*args)
-    if done.returncode not in (0, 4):
-        raise SystemExit(f"solve {path}: exit {done.returncode}: {done.stderr.strip()}")
-    return json.loads(done.stdout)
+    scenario, result = workdir / f"{path.name}.yaml", workdir / f"{path.name}.json"
+    if _cli("import", str(path), "--from", "gap", "-o", str(scenario)) != 0:
+        raise SystemExit(f"import {path} failed")
+    code = _cli(
+        "solve", str(scenario), "--format", "json", "-o", str(result), "--time-limit", str(limit), "--method", method
+    )
+    if code not in (0, 4):
+        raise SystemExit(f"solve {path}: exit {code}")
+    return json.loads(result.read_text(encoding="utf-8"))
 
 
 def main() -> int:
