@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -193,3 +194,25 @@ def test_random_in_kind_rounds_match_the_full_model(round_) -> None:
     assert cpsat.status == full.status
     for stage, ref in zip(cpsat.solver.stages, full.solver.stages, strict=True):
         assert stage.value == pytest.approx(ref.value, rel=1e-6, abs=1e-6)
+
+
+def test_cli_method_cpsat(tmp_path: Path, ok_small) -> None:
+    from click.testing import CliRunner
+
+    from matcher.cli import cli
+
+    scenario_file = tmp_path / "gap1-0.yaml"
+    runner = CliRunner()
+    assert (
+        runner.invoke(
+            cli, ["import", str(GAP / "cattrysse1994" / "gap1-0"), "--from", "gap", "-o", str(scenario_file)]
+        ).exit_code
+        == 0
+    )
+    done = runner.invoke(cli, ["solve", str(scenario_file), "--format", "json", "--method", "cpsat"])
+    assert done.exit_code == 0 and '"engine": "cpsat"' in done.stdout
+    money = tmp_path / "money.json"
+    money.write_text(json.dumps(ok_small))
+    done = runner.invoke(cli, ["solve", str(money), "--method", "cpsat"])
+    assert done.exit_code == 1
+    assert done.stderr.startswith("Error: method 'cpsat' covers rounds of in-kind offers only")
