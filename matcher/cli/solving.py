@@ -74,10 +74,10 @@ def params_from(
 @solve_options
 @click.option(
     "--method",
-    type=click.Choice(["auto", "decomposed", "full"]),
+    type=click.Choice(["auto", "decomposed", "full", "cpsat"]),
     default="auto",
     show_default=True,
-    help="full: the plain model with one binary per pair (a baseline for checks).",
+    help="full: the plain model with one binary per pair (a baseline for checks); cpsat: force CP-SAT (in-kind only).",
 )
 @handle_errors
 def solve_cmd(

@@ -135,7 +135,7 @@ def _partner_projects(p: Problem, m: Model) -> None:
 def _donors_per_request(p: Problem, m: Model) -> None:
     """Rule 7: at most K donors (grants plus in-kind deliveries) per request."""
     limit = p.scenario.policy.max_donors_per_request
-    if limit is None or not m.z:
+    if limit is None:
         return
     per_request = defaultdict(list)
     for k, zk in m.z.items():

@@ -17,7 +17,7 @@ class SolveParams:
     threads: int = 1
     relative_gap: float = 1e-7
     polish_seconds: float = 2.0  # effort for the grants stage once the money stages are done
-    method: str = "auto"  # "auto" | "decomposed" | "full" (the plain model, for checks and baselines)
+    method: str = "auto"  # "auto" | "decomposed" | "full" (plain model, for checks) | "cpsat" (in-kind only)
     on_log: Callable[[str], None] | None = None
 
     def public(self) -> dict:

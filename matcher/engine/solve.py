@@ -22,6 +22,7 @@ from ortools.math_opt.python import mathopt
 from matcher import __version__
 from matcher.domain import Scenario
 from matcher.engine.aggregate import Arcs, build_aggregate
+from matcher.engine.assign import solve_assignment
 from matcher.engine.compile import Problem, compile_problem
 from matcher.engine.components import solve_in_parts
 from matcher.engine.model import SENSE, Model, build, term_expression
@@ -29,6 +30,7 @@ from matcher.engine.params import SolveParams
 from matcher.engine.readout import Solution, read_solution, result_of, term_value
 from matcher.engine.realise import Plan, polish_grants, realise
 from matcher.engine.repair import repair
+from matcher.errors import MatcherError
 from matcher.result import Result, StageInfo
 from matcher.scenario_io import input_sha256
 
@@ -72,6 +74,17 @@ def solve(scenario: Scenario, params: SolveParams | None = None) -> Result:
     problem = compile_problem(scenario)
     terms = list(scenario.policy.objective)
     method = params.method
+    if method in ("auto", "cpsat"):  # pure assignment (in-kind offers only): CP-SAT, see assign.py
+        assigned = solve_assignment(problem, terms, params, clock.share)
+        if assigned is not None:
+            best, status, stages = assigned
+            info = _solver_info_args(scenario, params, clock.started, "cpsat")
+            return result_of(problem, best, status, [_info(st) for st in stages], info)  # type: ignore[arg-type]
+        if method == "cpsat":
+            raise MatcherError(
+                "method 'cpsat' covers rounds of in-kind offers only (no funds donor can fund a"
+                " request); use method 'auto'"
+            )
     if method == "auto":
         method = "decomposed" if _decomposable(terms) else "full"
     outcome = _decomposed(problem, terms, params, clock) if method == "decomposed" else None
