@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 
@@ -79,6 +80,13 @@ def params_from(
     show_default=True,
     help="full: the plain model with one binary per pair (a baseline for checks); cpsat: force CP-SAT (in-kind only).",
 )
+@click.option(
+    "--polish",
+    type=click.FloatRange(min=0),
+    default=5.0,
+    show_default=True,
+    help="Most seconds spent lowering the number of grants once the money is placed (the last tie-break).",
+)
 @handle_errors
 def solve_cmd(
     file: str,
@@ -89,6 +97,7 @@ def solve_cmd(
     node_limit: int | None,
     progress: bool,
     method: str,
+    polish: float,
 ) -> None:
     """Solve a scenario: the allocation that funds the most priority-weighted need.
 
@@ -101,7 +110,8 @@ def solve_cmd(
       matcher solve scenarios/global-poa-2027.yaml --format json -o result.json --time-limit 30
     """
     scenario = load_scenario(file)
-    result = solve(scenario, params_from(time_limit, seed, node_limit, progress, method))
+    params = dataclasses.replace(params_from(time_limit, seed, node_limit, progress, method), polish_seconds=polish)
+    result = solve(scenario, params)
     write_output(render(result, scenario, fmt), output)
     if result.status == "infeasible":
         click.echo("The hard rules admit no allocation (check commitments, must_fund and region floors).", err=True)

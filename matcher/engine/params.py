@@ -16,7 +16,7 @@ class SolveParams:
     node_limit: int | None = None
     threads: int = 1
     relative_gap: float = 1e-7
-    polish_seconds: float = 2.0  # effort for the grants stage once the money stages are done
+    polish_seconds: float = 5.0  # effort for the grants stage once the money stages are done
     method: str = "auto"  # "auto" | "decomposed" | "full" (plain model, for checks) | "cpsat" (in-kind only)
     on_log: Callable[[str], None] | None = None
 

@@ -80,7 +80,8 @@ def realise(
         supply: dict[int, int] = defaultdict(int)
         for k, v in xs.items():
             supply[int(p.pair_donor[k])] += v
-        x, _bound, _opt = fewest_grants(p, need, slots, p.classes[c], supply, xs, params, _cap(left(), 0.5), True)
+        seconds = cap(params, left(), 0.5)
+        x, _bound, _opt = fewest_grants(p, need, slots, p.classes[c], supply, xs, params, seconds, True)
         if x is None:
             trouble.update(j for j in p.classes[c] if need[j] > 0)
         else:
@@ -157,7 +158,7 @@ def polish_grants(p: Problem, plan: Plan, grants: dict[int, int], params, left: 
         capacity: dict[int, int] = defaultdict(int)
         for k, v in xs.items():
             capacity[int(p.pair_donor[k])] += v
-        x, _bound, _opt = fewest_grants(p, need, slots, p.classes[c], capacity, xs, params, _cap(seconds, 1.0))
+        x, _bound, _opt = fewest_grants(p, need, slots, p.classes[c], capacity, xs, params, cap(params, seconds, 1.0))
         if x is not None and len(x) < len(xs):
             for k in xs:
                 del grants[k]
@@ -166,7 +167,12 @@ def polish_grants(p: Problem, plan: Plan, grants: dict[int, int], params, left: 
     return better
 
 
-def _cap(seconds: float | None, most: float) -> float:
+def cap(params, seconds: float | None, most: float) -> float | None:
+    """Seconds for one small MIP: at most ``most`` and the time left. Under a work limit
+    (``node_limit``) only the time left counts, so that the answer does not depend on the
+    machine's speed: the node limit bounds the work instead."""
+    if params.node_limit is not None:
+        return seconds
     return most if seconds is None else max(0.05, min(most, seconds))
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from ortools.math_opt.python import mathopt
 
 from matcher.engine.compile import Problem
+from matcher.engine.realise import cap, donor_slots
 
 LEX_TOLERANCE = 1e-6
 
@@ -92,12 +93,12 @@ def repair(
         "coverage": (mathopt.fast_sum(weights[j] * f[j] for j in order), "max"),
         "volume": (mathopt.fast_sum(f.values()), "max"),
     }  # fewer grants: polish_grants afterwards, class by class
-    hint = _greedy_hint(p, funded, value, used, order, slots_of(p, delivered), x, z, y, f)
+    hint = _greedy_hint(p, funded, value, used, order, donor_slots(p, delivered), x, z, y, f)
     values = None
     for n, term in enumerate(t for t in terms if t in exprs):
         expr, sense = exprs[term]
         mo.maximize(expr) if sense == "max" else mo.minimize(expr)
-        seconds = left() if n == 0 else min(left() or 2.0, 2.0)
+        seconds = left() if n == 0 else cap(params, left(), 2.0)
         whole = (bounds or {}).get(term)
         fixed_part = _fixed_value(p, rest, term)
         tolerance = None
@@ -126,12 +127,6 @@ def repair(
     for j, v in zip(order, values.variable_values([f[j] for j in order])):
         new[j] = int(round(v))
     return grants, new
-
-
-def slots_of(p: Problem, delivered: set[int]) -> list[int]:
-    from matcher.engine.realise import donor_slots
-
-    return donor_slots(p, delivered)
 
 
 def _greedy_hint(p: Problem, funded, value, used, order, slots, x, z, y, f):

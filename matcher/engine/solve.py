@@ -191,8 +191,10 @@ def _decomposed(problem: Problem, terms: list[str], params: SolveParams, clock: 
         return best, status, stages
     grants = best.x
     _say(params, "fewer grants: re-splitting classes")
-    until = time.perf_counter() + clock.capped(params.polish_seconds, 2)
-    polish_grants(problem, Plan(best.funded, best.delivered), grants, params, lambda: until - time.perf_counter())
+    polish = clock.capped(params.polish_seconds, 2) if params.node_limit is None else clock.share(2)
+    until = time.perf_counter() + (polish or 0.0)
+    left = (lambda: None) if polish is None else (lambda: until - time.perf_counter())
+    polish_grants(problem, Plan(best.funded, best.delivered), grants, params, left)
     _say(params, "bounding the grants")
     lower = _grants_lower_bound(problem, arcs, stages, params, clock)
     value = float(len(grants) + len(best.delivered))
