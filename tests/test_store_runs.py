@@ -75,7 +75,7 @@ def test_cli_runs_lists_and_filters_by_scenario(store_url, ok_small):
     rows = json.loads(out.stdout)
     assert [(r["id"], r["scenario"], r["note"], r["coverage"]) for r in rows] == [(2, "other", "b", 24.0)]
     table = runner.invoke(cli, ["runs", "--db", store_url])
-    assert table.stdout.splitlines()[0].split() == ["id", "created_at", "by", "scenario", "status", "coverage",
+    assert table.stdout.splitlines()[0].split() == ["id", "kind", "created_at", "by", "scenario", "status", "coverage",
                                                      "volume", "note"]
     assert len(table.stdout.splitlines()) == 3
 
