@@ -100,7 +100,7 @@ def sweep_cmd(file: str, draws: int | None, seed: int, vary: tuple[str, ...], se
         _summary_line(result, time.perf_counter() - started)
     if run_id is not None:
         click.echo(f"saved run {run_id}: sweep of {result.scenario}, {result.solves} solves", err=True)
-    _limit_note(result)
+    _limit_note(result, node_limit)
 
 
 def _progress_printer():
@@ -128,12 +128,25 @@ def _summary_line(result: SweepResult, seconds: float) -> None:
     )
 
 
-def _limit_note(result: SweepResult) -> None:
+def _limit_note(result: SweepResult, node_limit: int | None) -> None:
     """Say so when a solve stopped at a limit: then the output may differ from run to run."""
     stopped = sum(n for p in result.points for s, n in p.statuses.items() if s in ("feasible", "unknown"))
-    if stopped:
+    lost = sum(p.statuses.get("unknown", 0) for p in result.points)
+    if lost:
+        click.echo(
+            f"note: {lost} draw(s) found no allocation within the limits, and count as funding no request; "
+            "raise --time-limit (or --node-limit) so that every draw is solved",
+            err=True,
+        )
+    if stopped and node_limit is None:
         click.echo(
             f"note: {stopped} draw(s) stopped at the time limit before proving optimality; such results can vary "
             "between runs; give --node-limit for a replayable sweep",
+            err=True,
+        )
+    elif stopped:
+        click.echo(
+            f"note: {stopped} draw(s) stopped at a limit before proving optimality; the sweep replays exactly when "
+            f"the node limit ({node_limit}), not the time limit, stopped them",
             err=True,
         )
