@@ -27,6 +27,7 @@ from matcher.store.sweeps import SWEEP, StoredSweep, load_sweep, run_kind, spec_
 from matcher.sweep import open_executor
 
 EXIT_REPLAY_DIFFERS = 5
+MAX_DIFF_LINES = 40  # a replay's differences listed one by one; beyond that, a count
 
 
 def db_option(fn):
@@ -241,8 +242,10 @@ def _report_replay(run_id: int, warnings: list[str], diffs: list[str], same: str
     if not diffs:
         click.echo(same)
         return
-    for line in diffs:
+    for line in diffs[:MAX_DIFF_LINES]:
         click.echo(line)
+    if len(diffs) > MAX_DIFF_LINES:
+        click.echo(f"... and {len(diffs) - MAX_DIFF_LINES} more")
     n = len(diffs)
     click.echo(f"run {run_id}: replay differs in {n} place{'s' if n != 1 else ''}", err=True)
     sys.exit(EXIT_REPLAY_DIFFERS)

@@ -21,8 +21,6 @@ from matcher.sweep import SweepResult, run_sweep
 from matcher.sweep.document import sweep_data
 from matcher.sweep.executors import Executor
 
-MAX_LINES = 40  # differences listed one by one; beyond that, a count
-
 
 @dataclass(frozen=True)
 class SweepReplay:
@@ -61,10 +59,7 @@ def sweep_differences(stored: StoredSweep, new: SweepResult) -> list[str]:
     for k, (a, b) in enumerate(zip(old_draws, new_draws, strict=False)):
         out += [f"solve {k + 1} ({_where(a)}): {line}" for line in _draw_changes(a, b)]
     summary = [f"summary: {line}" for line in _summary_changes(stored.output, _plain(sweep_data(new)))]
-    lines = out + summary
-    if len(lines) > MAX_LINES:
-        lines = lines[:MAX_LINES] + [f"... and {len(lines) - MAX_LINES} more differences"]
-    return lines
+    return out + summary
 
 
 def _plain(doc: Any) -> Any:
