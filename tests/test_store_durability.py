@@ -66,5 +66,8 @@ def test_four_concurrent_runs_on_a_fresh_database_all_land(store_url, ok_small, 
     assert sorted(int(out) for out, _err in outputs) == [1, 2, 3, 4]
     assert scalar(store_url, "SELECT count(DISTINCT note) FROM run") == 4
     assert scalar(store_url, "SELECT count(*) FROM audit_entry") == 5  # one snapshot import + four runs
+    # each writer stamps its entry after taking the lock, so the chain's times follow its order
+    assert scalar(store_url, "SELECT count(*) FROM audit_entry a JOIN audit_entry b ON a.seq < b.seq "
+                             "WHERE a.created_at > b.created_at") == 0
     out = CliRunner().invoke(cli, ["audit", "verify", "--db", store_url])
     assert out.exit_code == 0, out.output

@@ -76,3 +76,37 @@ def test_db_defaults_to_matcher_db_and_honours_matcher_db(tmp_path, monkeypatch)
     monkeypatch.setenv("MATCHER_DB", str(tmp_path / "other.db"))
     assert CliRunner().invoke(cli, ["runs"]).exit_code == 0
     assert (tmp_path / "other.db").exists()
+
+
+def test_upgrade_to_0002_keeps_the_runs_of_0001_as_solves(store_url):
+    """A store made at revision 0001 (runs had no kind) upgrades in place; its runs become solves."""
+    engine = make_engine(store_url)
+    command.upgrade(alembic_config(engine), "0001")
+    with engine.begin() as conn:
+        assert "kind" not in {c["name"] for c in inspect(conn).get_columns("run")}
+        conn.exec_driver_sql("INSERT INTO scenario_snapshot (name, sha256, canonical_json, imported_at, imported_by) "
+                             "VALUES ('s', 'abc', '{}', 't', 'me')")
+        conn.exec_driver_sql(
+            "INSERT INTO run (created_at, by, note, scenario_id, scenario_name, input_sha256, params_json, status, "
+            "currency, engine, ortools_version, matcher_version, seed, threads, solve_seconds) VALUES "
+            "('t', 'me', '', 1, 's', 'abc', '{}', 'optimal', 'USD', 'e', '9', '0.1.0', 0, 1, 0.5)")
+    assert upgrade(engine) == ("0001", head_revision())
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT id, kind FROM run").all() == [(1, "solve")]
+    engine.dispose()
+
+
+def test_a_solve_is_hashed_as_before_sweeps_existed(store_url, ok_small):
+    """Entries written before revision 0002 still verify: a solve's audit parts did not change."""
+    from sqlmodel import Session
+    from store_helpers import save_tiny
+
+    from matcher.store.audit import run_parts
+
+    run_id, _ = save_tiny(store_url, ok_small)
+    engine = open_store(store_url)
+    with Session(engine) as session:
+        parts = run_parts(session, run_id)
+    engine.dispose()
+    assert set(parts) == {"run", "params", "versions", "timings", "snapshot", "objective", "stages", "allocations",
+                          "outcomes", "donors"}

@@ -7,6 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 from conftest import SCENARIOS
+from sqlalchemy import create_engine, inspect
 from store_helpers import PARAMS, save_tiny, scalar, sql, write_yaml
 
 from matcher.cli import cli
@@ -75,7 +76,7 @@ def test_cli_runs_lists_and_filters_by_scenario(store_url, ok_small):
     rows = json.loads(out.stdout)
     assert [(r["id"], r["scenario"], r["note"], r["coverage"]) for r in rows] == [(2, "other", "b", 24.0)]
     table = runner.invoke(cli, ["runs", "--db", store_url])
-    assert table.stdout.splitlines()[0].split() == ["id", "created_at", "by", "scenario", "status", "coverage",
+    assert table.stdout.splitlines()[0].split() == ["id", "kind", "created_at", "by", "scenario", "status", "coverage",
                                                      "volume", "note"]
     assert len(table.stdout.splitlines()) == 3
 
@@ -86,14 +87,18 @@ def test_show_of_a_missing_run_is_one_error_line(store_url):
     assert out.stderr == "Error: run 7: no such run; `matcher runs` lists the saved runs\n"
 
 
-def test_bad_input_writes_nothing(tmp_path, ok_small):
+def test_bad_input_writes_nothing(store_url, tmp_path, ok_small):
     bad = {**ok_small, "requests": [{**ok_small["requests"][0], "theme": "stockpiles"}]}
     f = write_yaml(tmp_path / "bad.yaml", bad)
-    db = tmp_path / "m.db"
-    out = CliRunner().invoke(cli, ["run", str(f), "--db", str(db)])
+    out = CliRunner().invoke(cli, ["run", str(f), "--db", store_url])
     assert out.exit_code == 1
     assert out.stderr.startswith(f"Error: {f}: requests[0].theme:")
-    assert not db.exists()
+    if store_url.startswith("sqlite"):
+        assert not (tmp_path / "matcher.db").exists()
+    else:  # not even the schema (plain SQLAlchemy: open_store would create it)
+        engine = create_engine(store_url)
+        assert inspect(engine).get_table_names() == []
+        engine.dispose()
 
 
 def test_replay_identical_exits_0(store_url, ok_in_kind):
@@ -127,9 +132,9 @@ def test_replay_warns_when_versions_differ(store_url, ok_small):
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
-def test_replay_identical_on_every_bundled_scenario(tmp_path, path):
+def test_replay_identical_on_every_bundled_scenario(store_url, path):
     """The README's scenarios replay to the same allocation (work-limited, so machine-independent)."""
-    url = f"sqlite:///{tmp_path / 'm.db'}"
+    url = store_url
     runner = CliRunner()
     saved = runner.invoke(cli, ["run", str(path), "--db", url, "--node-limit", "500", "--time-limit", "120"])
     assert saved.exit_code in (0, 3), saved.output

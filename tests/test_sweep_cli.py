@@ -118,3 +118,25 @@ def test_bad_input_is_one_error_line_and_nothing_written(tmp_path, one_uncertain
     assert res.exit_code == 1
     assert res.stderr.strip() == message
     assert not out.exists()
+
+
+def test_notes_say_which_limit_stopped_the_solves(tmp_path, one_uncertain, monkeypatch):
+    from matcher.cli import sweep as sweep_cli
+    from matcher.sweep.aggregate import PointSummary
+
+    def point(statuses):
+        return PointSummary(values={}, draws=4, distinct=2, solved=2, statuses=statuses, asked=1, coverage=None,
+                            placed=None, grants=None, requests=[], donors=[])
+
+    class Result:
+        points = [point({"feasible": 2, "unknown": 2})]
+
+    lines = []
+    monkeypatch.setattr(sweep_cli.click, "echo", lambda text, err=False: lines.append(text))
+    sweep_cli._limit_note(Result(), node_limit=None)
+    assert lines[0].startswith("note: 2 draw(s) found no allocation within the limits, and count as funding no request")
+    assert lines[1].startswith("note: 4 draw(s) stopped at the time limit before proving optimality")
+    lines.clear()
+    sweep_cli._limit_note(Result(), node_limit=50)
+    assert lines[1] == ("note: 4 draw(s) stopped at a limit before proving optimality; the sweep replays exactly when "
+                        "the node limit (50), not the time limit, stopped them")

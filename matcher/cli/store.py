@@ -17,12 +17,17 @@ from matcher.cli.solving import params_from, solve_options
 from matcher.engine import solve
 from matcher.errors import MatcherError
 from matcher.report.formats import FORMATS, render
+from matcher.report.sweep import render_sweep
 from matcher.scenario_io import load_scenario
 from matcher.store import audit, db
 from matcher.store.replay import replay_run
 from matcher.store.runs import default_by, list_runs, load_run, run_terms, save_run
+from matcher.store.sweep_replay import replay_sweep
+from matcher.store.sweeps import SWEEP, StoredSweep, load_sweep, run_kind, spec_data, stored_result
+from matcher.sweep import open_executor
 
 EXIT_REPLAY_DIFFERS = 5
+MAX_DIFF_LINES = 40  # a replay's differences listed one by one; beyond that, a count
 
 
 def db_option(fn):
@@ -92,7 +97,7 @@ def _number(v: float) -> str:
     return f"{v:,.0f}" if float(v).is_integer() else f"{v:,.6g}"
 
 
-RUN_COLUMNS = ("id", "created_at", "by", "scenario", "status", "coverage", "volume", "note")
+RUN_COLUMNS = ("id", "kind", "created_at", "by", "scenario", "status", "coverage", "volume", "note")
 
 
 @cli.command("runs")
@@ -114,7 +119,8 @@ def runs_cmd(scenario: str | None, fmt: str, db_url: str | None) -> None:
     terms = run_terms(engine, run_ids=[r.id for r in runs])  # type: ignore[misc]
     engine.dispose()
     rows = [
-        {"id": r.id, "created_at": r.created_at, "by": r.by, "scenario": r.scenario_name, "status": r.status,
+        {"id": r.id, "kind": r.kind, "created_at": r.created_at, "by": r.by, "scenario": r.scenario_name,
+         "status": r.status,
          "coverage": terms.get(r.id, {}).get("coverage"), "volume": terms.get(r.id, {}).get("volume"),  # type: ignore[arg-type]
          "note": r.note}
         for r in runs
@@ -166,6 +172,11 @@ def show_cmd(run_id: int, fmt: str, output: str | None, db_url: str | None) -> N
       matcher show 3 --format csv -o run-3.csv
     """
     engine = db.open_store(db_url)
+    if run_kind(engine, run_id=run_id) == SWEEP:
+        text = _sweep_text(load_sweep(engine, run_id=run_id), fmt)
+        engine.dispose()
+        write_output(text, output)
+        return
     stored = load_run(engine, run_id=run_id)
     engine.dispose()
     text = render(stored.result, stored.scenario, fmt)
@@ -177,34 +188,66 @@ def show_cmd(run_id: int, fmt: str, output: str | None, db_url: str | None) -> N
     write_output(text, output)
 
 
+def _sweep_text(stored: StoredSweep, fmt: str) -> str:
+    """A saved sweep as `matcher sweep` printed it, with the run's header above the table."""
+    text = render_sweep(stored_result(stored), fmt, stored.scenario.currency)
+    if fmt != "table":
+        return text
+    r = stored.run
+    head = f"run {r.id} · sweep · {r.created_at} · by {r.by} · input sha256 {r.input_sha256[:12]}"
+    options = ", ".join(f"{k}={v}" for k, v in spec_data(stored.spec).items() if k != "params" and v not in (None, []))
+    params = ", ".join(f"{k}={v}" for k, v in stored.spec.params.public().items())
+    note = f"note: {r.note}\n" if r.note else ""
+    return f"{head}\n{note}sweep: {options}\nparams: {params}\n\n{text}"
+
+
 @cli.command("replay")
 @click.argument("run_id", metavar="RUN", type=int)
 @click.option("--by", default=None, help="Who made the replay.  [default: the OS user]")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="For a saved sweep: worker processes (default: this machine's cores).")
 @db_option
 @handle_errors
 @database_errors
-def replay_cmd(run_id: int, by: str | None, db_url: str | None) -> None:
+def replay_cmd(run_id: int, by: str | None, workers: int | None, db_url: str | None) -> None:
     """Re-solve a saved run's scenario with its saved parameters and compare the allocations.
 
     Exit code 0 when the allocation and every request's outcome are identical, 5 (with the
-    differences on stdout) when not. The replay is recorded in the audit chain.
+    differences on stdout) when not. The replay is recorded in the audit chain. A saved sweep
+    is run again with its options and draws, and every solve and its summary are compared.
 
     \b
     Example:
       matcher replay 3
     """
     engine = db.open_store(db_url)
+    if run_kind(engine, run_id=run_id) == SWEEP:
+        with open_executor("local", workers) as ex:
+            replay = replay_sweep(engine, run_id=run_id, by=by or default_by(), executor=ex, executor_name="local")
+        engine.dispose()
+        _report_replay(run_id, replay.warnings, replay.differences,
+                       f"run {run_id}: replay identical (sweep, {len(replay.result.solved)} solves)")
+        return
     replay = replay_run(engine, run_id=run_id, by=by or default_by())
     engine.dispose()
-    for w in replay.warnings:
-        click.echo(f"Warning: {w}", err=True)
-    if replay.identical:
-        click.echo(f"run {run_id}: replay identical ({len(replay.result.allocations)} allocations, "
+    _report_replay(run_id, replay.warnings, replay.differences,
+                   f"run {run_id}: replay identical ({len(replay.result.allocations)} allocations, "
                    f"{len(replay.result.requests)} requests)")
+
+
+def _report_replay(run_id: int, warnings: list[str], diffs: list[str], same: str) -> None:
+    """Warnings on stderr; "identical" and exit 0, or the differences on stdout and exit 5."""
+    for w in warnings:
+        click.echo(f"Warning: {w}", err=True)
+    if not diffs:
+        click.echo(same)
         return
-    for line in replay.differences:
+    for line in diffs[:MAX_DIFF_LINES]:
         click.echo(line)
-    click.echo(f"run {run_id}: replay differs in {len(replay.differences)} places", err=True)
+    if len(diffs) > MAX_DIFF_LINES:
+        click.echo(f"... and {len(diffs) - MAX_DIFF_LINES} more")
+    n = len(diffs)
+    click.echo(f"run {run_id}: replay differs in {n} place{'s' if n != 1 else ''}", err=True)
     sys.exit(EXIT_REPLAY_DIFFERS)
 
 

@@ -7,11 +7,16 @@ import time
 import click
 
 from matcher.cli.common import cli, handle_errors, write_output
+from matcher.cli.store import database_errors, db_option
 from matcher.engine import SolveParams
 from matcher.errors import MatcherError
 from matcher.report.sweep import render_sweep
-from matcher.scenario_io import read_data
+from matcher.scenario_io import load_scenario, read_data
+from matcher.store import db
+from matcher.store.runs import default_by
+from matcher.store.sweeps import save_sweep
 from matcher.sweep import EXECUTORS, SweepResult, SweepSpec, open_executor, run_sweep
+from matcher.sweep.run import plan
 
 PROGRESS_EVERY = 1.0  # seconds between progress lines
 
@@ -41,10 +46,17 @@ PROGRESS_EVERY = 1.0  # seconds between progress lines
 @click.option("--node-limit", type=click.IntRange(min=1), default=None,
               help="Work limit per stage: the same answer on every run, machine and executor.")
 @click.option("--progress/--quiet", default=True, show_default=True, help="Progress lines on stderr.")
+@click.option("--save", is_flag=True,
+              help="Save the sweep as one run (options, summary, every solve); prints its id on stderr.")
+@click.option("--note", default="", help="With --save: why this sweep was made; kept with it.")
+@click.option("--by", default=None, help="With --save: who made the sweep.  [default: the OS user]")
+@db_option
 @handle_errors
+@database_errors
 def sweep_cmd(file: str, draws: int | None, seed: int, vary: tuple[str, ...], sets: tuple[str, ...],
               safe_threshold: float, executor: str, scheduler: str | None, workers: int | None, fmt: str,
-              output: str | None, time_limit: float, node_limit: int | None, progress: bool) -> None:
+              output: str | None, time_limit: float, node_limit: int | None, progress: bool, save: bool, note: str,
+              by: str | None, db_url: str | None) -> None:
     """Solve many versions of a scenario: draws of uncertain pledges, a grid over values, or both.
 
     With --draws: per request the share of draws in which it is fully and partly funded, per
@@ -57,22 +69,38 @@ def sweep_cmd(file: str, draws: int | None, seed: int, vary: tuple[str, ...], se
       matcher sweep round.yaml --draws 1000 --set 'donors[JPN].confidence=0.7'
       matcher sweep round.yaml --vary 'policy.max_country_share=0.05,0.1,0.2' --format csv
       matcher sweep round.yaml --vary 'donors[DEU].budget=*0.6..*1.2:7' --draws 200 --executor dask
+      matcher sweep round.yaml --draws 200 --node-limit 1000 --save --note "JPN at 70%"
     """
     if draws is None and not vary:
         raise MatcherError("nothing to sweep: give --draws N (uncertain pledges) and/or --vary PATH=VALUES (a grid)")
+    if (note or by) and not save:
+        raise MatcherError("--note and --by are kept with a saved sweep; add --save")
     raw = read_data(file)
     if not isinstance(raw, dict):
         raise MatcherError(f"{file}: a scenario is a mapping with name, currency, donors and requests")
     spec = SweepSpec(draws=draws, seed=seed, vary=vary, sets=sets, threshold=safe_threshold,
                      params=SolveParams(time_limit=time_limit, seed=seed, node_limit=node_limit))
+    scenario, store = None, None
+    if save:
+        scenario = load_scenario(file)
+        plan(raw, spec)  # every input error first: bad input creates no database and writes nothing
+        store = db.open_store(db_url)  # before the sweep: an unreachable database fails fast
     started = time.perf_counter()
     report = _progress_printer() if progress else None
     with open_executor(executor, workers, scheduler) as ex:
         result = run_sweep(raw, spec, ex, executor, report)
-    write_output(render_sweep(result, fmt, str(raw.get("currency", ""))), output)
+    text = render_sweep(result, fmt, str(raw.get("currency", "")))
+    run_id = None
+    if store is not None:
+        run_id = save_sweep(store, scenario=scenario, spec=spec, result=result, by=by or default_by(),  # type: ignore[arg-type]
+                            note=note)
+        store.dispose()
+    write_output(text, output)
     if progress:
         _summary_line(result, time.perf_counter() - started)
-    _limit_note(result)
+    if run_id is not None:
+        click.echo(f"saved run {run_id}: sweep of {result.scenario}, {result.solves} solves", err=True)
+    _limit_note(result, node_limit)
 
 
 def _progress_printer():
@@ -100,12 +128,25 @@ def _summary_line(result: SweepResult, seconds: float) -> None:
     )
 
 
-def _limit_note(result: SweepResult) -> None:
+def _limit_note(result: SweepResult, node_limit: int | None) -> None:
     """Say so when a solve stopped at a limit: then the output may differ from run to run."""
     stopped = sum(n for p in result.points for s, n in p.statuses.items() if s in ("feasible", "unknown"))
-    if stopped:
+    lost = sum(p.statuses.get("unknown", 0) for p in result.points)
+    if lost:
+        click.echo(
+            f"note: {lost} draw(s) found no allocation within the limits, and count as funding no request; "
+            "raise --time-limit (or --node-limit) so that every draw is solved",
+            err=True,
+        )
+    if stopped and node_limit is None:
         click.echo(
             f"note: {stopped} draw(s) stopped at the time limit before proving optimality; such results can vary "
             "between runs; give --node-limit for a replayable sweep",
+            err=True,
+        )
+    elif stopped:
+        click.echo(
+            f"note: {stopped} draw(s) stopped at a limit before proving optimality; the sweep replays exactly when "
+            f"the node limit ({node_limit}), not the time limit, stopped them",
             err=True,
         )

@@ -9,13 +9,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import asdict
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from matcher.sweep.aggregate import PointSummary, Stats
+from matcher.sweep.document import sweep_data
 from matcher.sweep.run import SweepResult
 
 GRID_COLUMNS = (
@@ -31,19 +31,6 @@ def render_sweep(result: SweepResult, fmt: str, currency: str) -> str:
     if result.paths:
         return grid_csv(result) if fmt == "csv" else grid_table(result, currency)
     return requests_csv(result.points[0]) if fmt == "csv" else draws_table(result, currency)
-
-
-def sweep_data(result: SweepResult) -> dict[str, Any]:
-    """Everything the sweep found, as plain data in a stable key order."""
-    return {
-        "scenario": result.scenario,
-        "seed": result.seed,
-        "draws": result.draws,
-        "threshold": result.threshold,
-        "uncertain": result.uncertain,
-        "vary": result.paths,
-        "points": [asdict(p) for p in result.points],
-    }
 
 
 def grid_row(p: PointSummary) -> dict[str, Any]:

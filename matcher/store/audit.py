@@ -24,9 +24,11 @@ from matcher.store.models import (
     Run,
     RunAllocation,
     RunDonor,
+    RunDraw,
     RunOutcome,
     RunReason,
     RunStage,
+    RunSweep,
     RunTerm,
     ScenarioSnapshot,
 )
@@ -46,9 +48,15 @@ def hash_parts(parts: dict[str, Any]) -> dict[str, str]:
 
 
 def lock_for_append(session: Session) -> None:
-    """Serialise writers of the chain. SQLite already holds its write lock (BEGIN IMMEDIATE)."""
+    """Serialise writers of the chain, now: entries are timestamped after the lock, so time follows ``seq``.
+
+    On SQLite, taking the connection issues ``BEGIN IMMEDIATE`` (the write lock); without it the lock
+    would wait for the first statement, and a writer that queued would carry an older timestamp.
+    """
     if session.get_bind().dialect.name == "postgresql":
         session.exec(text("LOCK TABLE audit_entry IN EXCLUSIVE MODE"))  # type: ignore[call-overload]
+    else:
+        session.connection()
 
 
 def append_entry(
@@ -102,7 +110,18 @@ def run_parts(session: Session, run_id: int) -> dict[str, str] | None:
     if run is None:
         return None
     snap = session.get(ScenarioSnapshot, run.scenario_id)
-    return hash_parts({
+    parts = _solve_parts(session, run, snap)
+    sweep = _sweep_parts(session, run)
+    # a solve's parts stay as they were before sweeps existed, so that its old entries still verify;
+    # sweep rows hung on a solve behind matcher's back still show up as a changed run
+    if run.kind != "solve" or sweep["sweep"] is not None or sweep["draws"]:
+        parts.update(sweep)
+    return hash_parts(parts)
+
+
+def _solve_parts(session: Session, run: Run, snap: ScenarioSnapshot | None) -> dict[str, Any]:
+    run_id = run.id
+    return {
         "run": {"id": run.id, "created_at": run.created_at, "by": run.by, "note": run.note,
                 "scenario_id": run.scenario_id, "scenario_name": run.scenario_name,
                 "input_sha256": run.input_sha256, "status": run.status, "currency": run.currency},
@@ -120,7 +139,17 @@ def run_parts(session: Session, run_id: int) -> dict[str, str] | None:
         "outcomes": _outcomes_doc(session, run_id),
         "donors": [_row(d, "position", "donor", "kind", "budget", "allocated", "capacity", "used", "unit")
                    for d in _children(session, RunDonor, run_id)],
-    })
+    }
+
+
+def _sweep_parts(session: Session, run: Run) -> dict[str, Any]:
+    sweep = session.get(RunSweep, run.id)
+    return {
+        "kind": run.kind,
+        "sweep": _row(sweep, "spec_json", "output_json", "executor", "workers") if sweep else None,
+        "draws": [_row(d, "position", "point", "draws_json", "pledges_json", "status", "coverage", "placed", "grants",
+                       "outcome_json", "seconds") for d in _children(session, RunDraw, run.id)],  # type: ignore[arg-type]
+    }
 
 
 def _children(session: Session, model, run_id: int) -> list:

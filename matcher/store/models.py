@@ -72,6 +72,8 @@ class Run(SQLModel, table=True):
     node_limit: int | None = None
     solve_seconds: float
     gap: float | None = None
+    # "solve" (one solve: allocations, outcomes...) or "sweep" (many: RunSweep and RunDraw rows)
+    kind: str = Field(default="solve", sa_column_kwargs={"server_default": "solve"})
 
 
 class RunTerm(SQLModel, table=True):
@@ -167,6 +169,39 @@ class RunDonor(SQLModel, table=True):
     capacity: int | None = None
     used: int | None = None
     unit: str | None = None
+
+
+class RunSweep(SQLModel, table=True):
+    """What a saved sweep was asked (``matcher sweep`` options) and what it printed, as canonical JSON."""
+
+    __tablename__ = "run_sweep"
+
+    run_id: int = Field(foreign_key="run.id", ondelete="CASCADE", primary_key=True)
+    spec_json: str = Field(sa_column=_text())  # draws, seed, vary, set, threshold: a replay reuses it
+    output_json: str = Field(sa_column=_text())  # the summary of `matcher sweep --format json`
+    executor: str
+    workers: int
+
+
+class RunDraw(SQLModel, table=True):
+    """One distinct solve of a saved sweep: which grid point, the pledges drawn, the draws that gave
+    them, and the outcome the summary was made from."""
+
+    __tablename__ = "run_draw"
+    __table_args__ = (UniqueConstraint("run_id", "position"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="run.id", ondelete="CASCADE", index=True)
+    position: int
+    point: int
+    draws_json: str = Field(sa_column=_text())  # the draw numbers with these pledges ([] = as pledged)
+    pledges_json: str = Field(sa_column=_text())  # donor id -> drawn budget or capacity
+    status: str
+    coverage: float | None = None
+    placed: int
+    grants: int
+    outcome_json: str = Field(sa_column=_text())  # per request funded and status, per donor used and budget
+    seconds: float
 
 
 class AuditEntry(SQLModel, table=True):

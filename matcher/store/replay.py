@@ -9,10 +9,12 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from matcher import __version__
+from matcher.domain import Scenario
 from matcher.engine import SolveParams, solve
 from matcher.result import Result
 from matcher.scenario_io import input_sha256
 from matcher.store import audit
+from matcher.store.models import Run
 from matcher.store.runs import StoredRun, load_run, now_utc, with_retry
 
 
@@ -35,22 +37,28 @@ def replay_run(engine: Engine, *, run_id: int, by: str) -> Replay:
     """Re-solve run ``run_id`` exactly as it was solved, compare, and record the replay in the audit chain."""
     stored = load_run(engine, run_id=run_id)
     result = solve(stored.scenario, SolveParams(**stored.params))
-    replay = Replay(run_id, stored, result, differences(stored.result, result), _warnings(stored))
+    warnings = run_warnings(stored.run, stored.scenario)
+    replay = Replay(run_id, stored, result, differences(stored.result, result), warnings)
     with_retry(lambda: _record(engine, replay, by))
     return replay
 
 
-def _warnings(stored: StoredRun) -> list[str]:
-    run, out = stored.run, []
+def run_warnings(run: Run, scenario: Scenario) -> list[str]:
+    """What may make a replay differ for reasons other than tampering: versions, hashing, limits."""
+    out: list[str] = []
     if (run.ortools_version, run.matcher_version) != (ortools.__version__, __version__):
         out.append(f"run {run.id} was solved with matcher {run.matcher_version} and OR-Tools {run.ortools_version}; "
                    f"this is matcher {__version__} and OR-Tools {ortools.__version__}, so a difference may come "
                    "from the versions")
-    if input_sha256(stored.scenario) != run.input_sha256:
+    if input_sha256(scenario) != run.input_sha256:
         out.append(f"run {run.id}: the stored snapshot reads back with a different hash under this matcher version")
-    if run.status == "feasible":
-        out.append(f"run {run.id} stopped at a limit before proving optimality; a replay is exact only when "
-                   "--node-limit, not --time-limit, ends the solve")
+    seconds = "none" if run.time_limit is None else f"{run.time_limit:g} s"
+    if run.status == "feasible" and run.node_limit is None:
+        out.append(f"run {run.id} stopped at its time limit ({seconds}) before proving optimality, so a "
+                   "replay may differ (another machine, another load); save with --node-limit to replay exactly")
+    elif run.status == "feasible":
+        out.append(f"run {run.id} was not proven optimal (node limit {run.node_limit}, time limit {seconds}); "
+                   "the replay is exact when the node limit, not the time, stopped the solve")
     return out
 
 

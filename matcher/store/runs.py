@@ -78,7 +78,7 @@ def _save_once(engine: Engine, scenario: Scenario, result: Result, params: dict[
     with Session(engine) as session, session.begin():
         audit.lock_for_append(session)
         created_at = now_utc()
-        snap = _snapshot(session, scenario.name, snapshot_json, by, created_at)
+        snap = import_snapshot(session, scenario.name, snapshot_json, by, created_at)
         run = _run_row(result, params, by, note, snap, created_at)
         session.add(run)
         session.flush()
@@ -89,11 +89,11 @@ def _save_once(engine: Engine, scenario: Scenario, result: Result, params: dict[
         audit.append_entry(session, kind=audit.RUN_SAVED, parts=parts, by=by, created_at=created_at,  # type: ignore[arg-type]
                            run_id=run.id, scenario_id=snap.id)
         session.flush()
-        _pause_if_asked()
+        pause_if_asked()
         return run.id  # type: ignore[return-value]
 
 
-def _snapshot(session: Session, name: str, snapshot_json: str, by: str, created_at: str) -> ScenarioSnapshot:
+def import_snapshot(session: Session, name: str, snapshot_json: str, by: str, created_at: str) -> ScenarioSnapshot:
     """The stored snapshot with this content; stored (and its import recorded) the first time only."""
     sha = audit.sha256_text(snapshot_json)
     snap = session.exec(select(ScenarioSnapshot).where(ScenarioSnapshot.sha256 == sha)).first()
@@ -143,7 +143,7 @@ def _add_children(session: Session, run_id: int, result: Result) -> None:
             session.add(RunReason(outcome_id=row.id, position=j, code=code, text=text))  # type: ignore[arg-type]
 
 
-def _pause_if_asked() -> None:
+def pause_if_asked() -> None:
     marker = os.environ.get(PAUSE_ENV)
     if marker:
         Path(marker).write_text(str(os.getpid()), encoding="utf-8")

@@ -51,6 +51,17 @@ class _Point:
 
 
 @dataclass(frozen=True)
+class SolvedDraw:
+    """One distinct solve of a sweep: its grid point, the pledges, the draw numbers that gave them
+    (empty when the point is solved as pledged, without draws) and what came out."""
+
+    point: int
+    pledges: Pledges
+    draws: list[int]
+    outcome: Outcome
+
+
+@dataclass(frozen=True)
 class SweepResult:
     """A finished sweep: one summary per point, and how it was run."""
 
@@ -66,6 +77,7 @@ class SweepResult:
     solves: int
     seconds: float
     solve_seconds: float  # mean solver time of one solve
+    solved: list[SolvedDraw] = field(default_factory=list)  # every distinct solve, point by point, in draw order
 
 
 def plan(raw: dict[str, Any], spec: SweepSpec) -> list[_Point]:
@@ -154,7 +166,18 @@ def run_sweep(
         solves=total,
         seconds=time.perf_counter() - started,
         solve_seconds=sum(o.seconds for o in all_outcomes) / len(all_outcomes) if all_outcomes else 0.0,
+        solved=[s for k, p in enumerate(points) for s in _solved(k, p, by_point.get(k, []), spec.draws is not None)],
     )
+
+
+def _solved(k: int, point: _Point, outcomes: list[Outcome], drawn: bool) -> list[SolvedDraw]:
+    """The point's distinct solves, each with the numbers of the draws that gave its pledges."""
+    numbers: dict[tuple, list[int]] = {}
+    if drawn:
+        for d, key in enumerate(point.draw_keys):
+            numbers.setdefault(key, []).append(d)
+    return [SolvedDraw(k, p, numbers.get(pledge_key(p), []), o)
+            for p, o in zip(point.distinct, outcomes, strict=True)]
 
 
 def _summary(point: _Point, outcomes: list[Outcome], threshold: float) -> PointSummary:
