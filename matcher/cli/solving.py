@@ -87,6 +87,13 @@ def params_from(
     show_default=True,
     help="Most seconds spent lowering the number of grants once the money is placed (the last tie-break).",
 )
+@click.option(
+    "--gap",
+    type=click.FloatRange(min=0, max=1),
+    default=SolveParams.relative_gap,
+    show_default=True,
+    help="Relative gap at which a stage counts as proven (1e-4: within 0.01% of the best possible).",
+)
 @handle_errors
 def solve_cmd(
     file: str,
@@ -98,6 +105,7 @@ def solve_cmd(
     progress: bool,
     method: str,
     polish: float,
+    gap: float,
 ) -> None:
     """Solve a scenario: the allocation that funds the most priority-weighted need.
 
@@ -108,9 +116,12 @@ def solve_cmd(
     Example:
       matcher solve scenarios/sahel-pssm-2027.yaml
       matcher solve scenarios/global-poa-2027.yaml --format json -o result.json --time-limit 30
+      matcher solve round.yaml --gap 1e-4 --time-limit 30 --progress
     """
     scenario = load_scenario(file)
-    params = dataclasses.replace(params_from(time_limit, seed, node_limit, progress, method), polish_seconds=polish)
+    params = dataclasses.replace(
+        params_from(time_limit, seed, node_limit, progress, method), polish_seconds=polish, relative_gap=gap
+    )
     result = solve(scenario, params)
     write_output(render(result, scenario, fmt), output)
     if result.status == "infeasible":

@@ -51,6 +51,9 @@ class Arcs:
         return Arcs(tuple(donor), tuple(cls), tuple(lb), tuple(ub))
 
 
+ARC_MINIMUMS = False  # binaries for donors' minimum grants per arc: fewer plans that cannot be split
+
+
 def build_aggregate(p: Problem, arcs: Arcs) -> rules.Model:
     """Rules 1-4, 6, 8-11 and the in-kind rules exactly, rules 5 and 7 relaxed; no objective."""
     s = p.scenario
@@ -68,6 +71,8 @@ def build_aggregate(p: Problem, arcs: Arcs) -> rules.Model:
     _class_budgets(p, arcs, m)
     _grant_consequences(p, m, deliveries)
     _arc_caps(p, arcs, m)
+    if ARC_MINIMUMS:
+        _arc_minimums(p, arcs, m)
     rules._capacities(p, m)
     rules._request_amounts(p, m)
     rules._partner_projects(p, m)
@@ -130,6 +135,19 @@ def _arc_caps(p: Problem, arcs: Arcs, m: rules.Model) -> None:
             continue
         terms = [int(cap) * m.y[j] for cap, j in zip(caps.tolist(), js)]
         m.mo.add_linear_constraint(m.x[a] - mathopt.fast_sum(terms) <= 0, name=f"arc_cap_{a}")
+
+
+def _arc_minimums(p: Problem, arcs: Arcs, m: rules.Model) -> None:
+    """Every grant of a donor with a minimum grant is at least that, so what it sends a class is 0
+    or at least that too: one binary per such arc (few: only donors with a minimum)."""
+    s = p.scenario
+    for a, i in enumerate(arcs.donor):
+        least = s.donors[i].min_grant or 0
+        if least <= 1 or arcs.lb[a] >= least:
+            continue
+        on = m.w[a] = m.mo.add_binary_variable(name=f"w_{a}")
+        m.mo.add_linear_constraint(m.x[a] >= least * on, name=f"arc_min_{a}")
+        m.mo.add_linear_constraint(m.x[a] <= arcs.ub[a] * on, name=f"arc_on_{a}")
 
 
 def _grant_consequences(p: Problem, m: rules.Model, deliveries) -> None:

@@ -27,6 +27,7 @@ class Model:
     u: dict[int, mathopt.Variable]  # offer index -> delivered
     f: list[mathopt.Variable] = field(default_factory=list)  # request -> funding f[r]
     total: mathopt.Variable | None = None  # Σ_r f[r]: keeps the share rules sparse
+    w: dict[int, mathopt.Variable] = field(default_factory=dict)  # aggregate arc -> carries money
 
 
 def needs_grant_binaries(p: Problem, grants_counted: bool) -> list[bool]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from matcher.engine.compile import Problem
 from matcher.engine.model import Model
-from matcher.reasons import request_reasons
+from matcher.reasons import all_reasons
 from matcher.result import Allocation, DonorUse, RequestOutcome, Result, SolverInfo, StageInfo
 from matcher.validate import check_solution, objective_terms
 
@@ -68,10 +68,8 @@ def result_of(p: Problem, sol: Solution | None, status: str, stages: list[StageI
     objective = {t: terms[t] for t in _reported_terms(s)} if sol is not None else {}
     bound = {st.term: st.bound for st in stages}
     funded = sol.funded if sol is not None else [0] * p.n_requests
-    outcomes = [
-        _outcome(r.id, r.amount, funded[j], request_reasons(p, allocs, funded, j) if funded[j] < r.amount else [])
-        for j, r in enumerate(s.requests)
-    ]
+    reasons = all_reasons(s, p.budgets, allocs, funded)
+    outcomes = [_outcome(r.id, r.amount, funded[j], reasons[j]) for j, r in enumerate(s.requests)]
     started = info.pop("started")
     solver = SolverInfo(
         **info,

@@ -14,6 +14,7 @@ None when the plan cannot be realised that way; the caller then tightens the mod
 from __future__ import annotations
 
 import datetime
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -63,10 +64,17 @@ def realise(
 
     ``left()`` is the time left in seconds (None: no limit); each class MIP gets at most that."""
     need = money_demand(p, plan.funded, plan.delivered)
-    flow = flow_grants(p, need)
+    slots = donor_slots(p, plan.delivered)
+    flow = _rerouted_flow(p, need, slots)
     if flow is None:
         return None
-    slots = donor_slots(p, plan.delivered)
+    least = np.array([max(1, d.min_grant or 0) for d in p.scenario.donors], dtype=np.int64)
+    budget = left()
+    deadline = None if budget is None else time.perf_counter() + budget
+    if _breaking_pairs(p, flow, slots, least):
+        fixed = restricted_grants(p, need, slots, flow, params, cap(params, _until(deadline), 0.4 * (budget or 12.5)))
+        if fixed is not None:
+            return fixed, set()
     class_of = {j: c for c, js in enumerate(p.classes) for j in js}
     by_class: dict[int, dict[int, int]] = defaultdict(dict)
     for k, v in flow.items():
@@ -80,13 +88,109 @@ def realise(
         supply: dict[int, int] = defaultdict(int)
         for k, v in xs.items():
             supply[int(p.pair_donor[k])] += v
-        seconds = cap(params, left(), 0.5)
-        x, _bound, _opt = fewest_grants(p, need, slots, p.classes[c], supply, xs, params, seconds, True)
+        seconds = cap(params, _until(deadline), 0.5)
+        if seconds is not None and seconds <= 0.05 and params.node_limit is None:
+            x = None  # out of time: the caller re-optimises this class with the others left
+        else:
+            x, _bound, _opt = fewest_grants(p, need, slots, p.classes[c], supply, xs, params, seconds, True)
         if x is None:
             trouble.update(j for j in p.classes[c] if need[j] > 0)
         else:
             grants.update(x)
     return grants, trouble
+
+
+REROUTE_ROUNDS = 8
+
+
+def _until(deadline: float | None) -> float | None:
+    return None if deadline is None else max(0.0, deadline - time.perf_counter())
+ALTERNATIVES = 2  # donors offered to a request besides those of the flow, when no donor limit applies
+
+
+def restricted_grants(p: Problem, need, slots, flow: dict[int, int], params, seconds) -> dict[int, int] | None:
+    """Grants for every funded request at once, with each request restricted to the donors of the
+    flow plus the donors with the most money left (up to its donor limit): a small MIP where only
+    pairs of donors with a minimum grant, and requests with more candidate donors than allowed,
+    need a binary. None when this restriction has no solution in time (the caller goes on)."""
+    s = p.scenario
+    least = np.array([max(1, d.min_grant or 0) for d in s.donors], dtype=np.int64)
+    used = defaultdict(int)
+    by_request: dict[int, list[int]] = defaultdict(list)
+    for k, v in flow.items():
+        used[int(p.pair_donor[k])] += v
+        by_request[int(p.pair_request[k])].append(k)
+    spare = {i: p.budgets[i] - used[i] for i in range(len(p.budgets))}
+    mo = mathopt.Model(name="restricted-grants")
+    x, z = {}, {}
+    per_donor: dict[int, list[int]] = defaultdict(list)
+    for j, g in enumerate(need):
+        if g <= 0:
+            continue
+        usable = [k for k in p.request_pairs(j) if least[p.pair_donor[k]] <= g or p.pair_commit[k]]
+        chosen = sorted((k for k in by_request[j] if k in usable), key=lambda k: -flow[k])
+        limit = slots[j] if slots[j] < (1 << 30) else len(chosen) + ALTERNATIVES
+        others = sorted(
+            (k for k in usable if k not in flow and p.pair_cap[k] > 0),
+            key=lambda k: (-min(spare[int(p.pair_donor[k])], int(p.pair_cap[k])), k),
+        )
+        chosen += others[: max(0, limit - len(chosen))]
+        if slots[j] < (1 << 30):  # the donors that can give most, so that few donors can cover it
+            biggest = sorted(usable, key=lambda k: (-int(p.pair_cap[k]), k))[: slots[j]]
+            chosen += [k for k in biggest if k not in chosen]
+        binding = len(chosen) > slots[j]
+        for k in chosen:
+            i = int(p.pair_donor[k])
+            x[k] = mo.add_integer_variable(lb=int(p.pair_commit[k]), ub=int(p.pair_cap[k]))
+            per_donor[i].append(k)
+            if least[i] > 1 or binding:
+                z[k] = mo.add_variable(lb=1 if p.pair_commit[k] else 0, ub=1, is_integer=True)
+                mo.add_linear_constraint(x[k] <= int(p.pair_cap[k]) * z[k])
+                mo.add_linear_constraint(x[k] >= int(least[i]) * z[k])
+        mo.add_linear_constraint(mathopt.fast_sum(x[k] for k in chosen) == g)
+        if binding:
+            mo.add_linear_constraint(mathopt.fast_sum(z[k] for k in chosen) <= slots[j])
+    for i, ks in per_donor.items():
+        mo.add_linear_constraint(mathopt.fast_sum(x[k] for k in ks) <= p.budgets[i])
+    result = mathopt.solve(mo, mathopt.SolverType.HIGHS, params=_params(params, seconds))
+    if not result.has_primal_feasible_solution():
+        return None
+    values = result.variable_values(list(x.values()))
+    return {k: int(round(v)) for k, v in zip(x.keys(), values) if round(v) > 0}
+
+
+def _rerouted_flow(p: Problem, need: list[int], slots: list[int]) -> dict[int, int] | None:
+    """The flow, re-routed a few rounds: each round makes dearer the pairs that carried a grant
+    below the donor's minimum, or a request's smallest extra grant beyond its allowed donors, so
+    the money goes elsewhere where it can. Returns the flow with the fewest such grants (each
+    round is one min-cost flow: milliseconds)."""
+    least = np.array([max(1, d.min_grant or 0) for d in p.scenario.donors], dtype=np.int64)
+    cost = np.ones(len(p.pair_donor), dtype=np.int64)
+    best, fewest = None, None
+    for _round in range(REROUTE_ROUNDS):
+        flow = flow_grants(p, need, cost)
+        if flow is None:
+            return None
+        bad = _breaking_pairs(p, flow, slots, least)
+        if fewest is None or len(bad) < fewest:
+            best, fewest = flow, len(bad)
+        if not bad:
+            break
+        cost[list(bad)] *= 4
+    return best
+
+
+def _breaking_pairs(p: Problem, flow: dict[int, int], slots: list[int], least: np.ndarray) -> set[int]:
+    bad = {k for k, v in flow.items() if v < least[p.pair_donor[k]] and not p.pair_commit[k]}
+    per_request: dict[int, list[int]] = defaultdict(list)
+    for k in flow:
+        per_request[int(p.pair_request[k])].append(k)
+    for j, ks in per_request.items():
+        over = len(ks) - slots[j]
+        if over > 0:
+            movable = sorted((k for k in ks if not p.pair_commit[k]), key=lambda k: flow[k])
+            bad.update(movable[:over])
+    return bad
 
 
 def _breaks(p: Problem, xs: dict[int, int], slots: list[int]) -> bool:
@@ -100,7 +204,7 @@ def _breaks(p: Problem, xs: dict[int, int], slots: list[int]) -> bool:
     return any(n > slots[j] for j, n in count.items())
 
 
-def flow_grants(p: Problem, need: list[int]) -> dict[int, int] | None:
+def flow_grants(p: Problem, need: list[int], cost: np.ndarray | None = None) -> dict[int, int] | None:
     """Whole grants meeting ``need`` exactly within budgets and pair bounds (a min-cost flow: a
     vertex, so at most one split per donor), or None when no such grants exist."""
     remaining = np.array(p.budgets, dtype=np.int64)
@@ -121,7 +225,8 @@ def flow_grants(p: Problem, need: list[int]) -> dict[int, int] | None:
     tails = np.concatenate([p.pair_donor[live], np.full(len(donors), source), n_d + requests])
     heads = np.concatenate([n_d + p.pair_request[live], donors, np.full(len(requests), sink)])
     caps = np.concatenate([p.pair_cap[live] - p.pair_commit[live], remaining[donors], demand[requests]])
-    costs = np.concatenate([np.ones(len(live), dtype=np.int64), np.zeros(len(donors) + len(requests), dtype=np.int64)])
+    unit = cost[live] if cost is not None else np.ones(len(live), dtype=np.int64)
+    costs = np.concatenate([unit, np.zeros(len(donors) + len(requests), dtype=np.int64)])
     mcf = min_cost_flow.SimpleMinCostFlow()
     ids = mcf.add_arcs_with_capacity_and_unit_cost(tails.astype(np.int32), heads.astype(np.int32), caps, costs)
     mcf.set_node_supply(source, total)

@@ -59,7 +59,7 @@ def repair(
     for j in order:
         r = s.requests[j]
         grants = []
-        for k in p.request_pairs(j):
+        for k in _candidates(p, j, used):
             i = int(p.pair_donor[k])
             room = min(int(p.pair_cap[k]), p.budgets[i] - used[i])
             least = max(1, s.donors[i].min_grant or 0, int(p.pair_commit[k]))
@@ -127,6 +127,26 @@ def repair(
     for j, v in zip(order, values.variable_values([f[j] for j in order])):
         new[j] = int(round(v))
     return grants, new
+
+
+CANDIDATES = 10  # donors considered per re-optimised request: those with the most money left
+
+
+def _candidates(p: Problem, j: int, used) -> list[int]:
+    """The pairs of request j worth a variable: committed ones, then those whose donor has the most
+    money left (a restriction: the repair is a heuristic; its result is checked like any other)."""
+    ks = list(p.request_pairs(j))
+    if len(ks) <= CANDIDATES:
+        return ks
+    ranked = sorted(
+        ks,
+        key=lambda k: (
+            -int(p.pair_commit[k]),
+            -min(int(p.pair_cap[k]), p.budgets[int(p.pair_donor[k])] - used[int(p.pair_donor[k])]),
+            k,
+        ),
+    )
+    return sorted(ranked[:CANDIDATES])
 
 
 def _greedy_hint(p: Problem, funded, value, used, order, slots, x, z, y, f):

@@ -58,6 +58,15 @@ class _Clock:
         left = self.params.time_limit - (time.perf_counter() - self.started)
         return max(0.05, left / max(1, parts_left))
 
+    def part(self, fraction: float) -> float | None:
+        """A fraction of the time left, keeping back a tenth of the limit (at most 3 s) for
+        reading out, validating and explaining the allocation."""
+        if self.params.time_limit is None:
+            return None
+        reserve = min(3.0, 0.1 * self.params.time_limit)
+        left = self.params.time_limit - reserve - (time.perf_counter() - self.started)
+        return max(0.05, left * fraction)
+
     def capped(self, seconds: float, parts_left: int) -> float:
         """At most ``seconds``, and no more than this part's share of the time left."""
         share = self.share(parts_left)
@@ -89,7 +98,10 @@ def solve(scenario: Scenario, params: SolveParams | None = None) -> Result:
         method = "decomposed" if _decomposable(terms) else "full"
     outcome = _decomposed(problem, terms, params, clock) if method == "decomposed" else None
     engine = "mathopt-highs-decomposed"
-    if outcome is None:
+    if isinstance(outcome, _Unrealised) and len(problem.pair_donor) > SMALL_PAIRS:
+        # too big for the full model in the time left: say so, with the money stages' true bounds
+        outcome = (None, "unknown", outcome.stages)
+    if outcome is None or isinstance(outcome, _Unrealised):
         outcome = _full(problem, terms, params, clock)
         engine = "mathopt-highs-full"
     elif _unproven(outcome) and len(problem.pair_donor) <= SMALL_PAIRS:
@@ -101,6 +113,17 @@ def solve(scenario: Scenario, params: SolveParams | None = None) -> Result:
     best, status, stages = outcome
     infos = [_info(st) for st in stages]
     return result_of(problem, best, status, infos, _solver_info_args(scenario, params, clock.started, engine))
+
+
+@dataclass
+class _Unrealised:
+    """The money stages ran, but no whole grants were found for their plan."""
+
+    stages: list
+
+
+def _within(seconds: float, part: float | None) -> float:
+    return seconds if part is None else min(seconds, part)
 
 
 def _unproven(outcome) -> bool:
@@ -158,10 +181,12 @@ def _decomposed(problem: Problem, terms: list[str], params: SolveParams, clock: 
     stages: list[_Stage] = []
     plan: Plan | None = None
     status = "optimal"
-    parts = len(terms) + 1
     for n, term in enumerate(money_terms):
         _keep_earlier_stages(problem, model, stages[-1:])
-        outcome = _solve_plan_stage(problem, arcs, model, term, params, clock.share(parts - n), plan)
+        fraction = 0.5 if n == 0 else 0.4  # the first stage matters most; later ones are tie-breaks
+        if n == 1:  # later stages: every partly fundable f whole from the start (fewer re-solves)
+            _whole_partials(problem, model)
+        outcome = _solve_plan_stage(problem, arcs, model, term, params, clock.part(fraction), plan)
         if outcome is None:
             if plan is None:  # the relaxation is infeasible, so is the full model
                 return None, "infeasible", []
@@ -180,8 +205,8 @@ def _decomposed(problem: Problem, terms: list[str], params: SolveParams, clock: 
     t0 = time.perf_counter()
     made = _grants_of(problem, plan, terms, stages, params, clock)
     if made is None:
-        _say(params, "the plan needs more donors or smaller grants than the rules allow: solving the full model")
-        return None
+        _say(params, "no whole grants found for the plan within the limits")
+        return _Unrealised(stages)
     best = made
     if best.funded != plan.funded:
         _restate(problem, best, stages, params)
@@ -191,12 +216,16 @@ def _decomposed(problem: Problem, terms: list[str], params: SolveParams, clock: 
         return best, status, stages
     grants = best.x
     _say(params, "fewer grants: re-splitting classes")
-    polish = clock.capped(params.polish_seconds, 2) if params.node_limit is None else clock.share(2)
+    polish = _within(params.polish_seconds, clock.part(0.5)) if params.node_limit is None else clock.part(0.5)
     until = time.perf_counter() + (polish or 0.0)
     left = (lambda: None) if polish is None else (lambda: until - time.perf_counter())
     polish_grants(problem, Plan(best.funded, best.delivered), grants, params, left)
-    _say(params, "bounding the grants")
-    lower = _grants_lower_bound(problem, arcs, stages, params, clock)
+    left = clock.part(1.0)
+    if left is None or left >= 3.0:
+        _say(params, "bounding the grants")
+        lower = _grants_lower_bound(problem, arcs, stages, params, clock)
+    else:
+        lower = 0.0  # no time to bound it better: 0 is a true (if weak) bound
     value = float(len(grants) + len(best.delivered))
     proven = value <= lower + 0.5
     stage = _Stage("grants", value, value if proven else lower, "optimal" if proven else "feasible", 0.0)
@@ -213,7 +242,7 @@ def _decomposed(problem: Problem, terms: list[str], params: SolveParams, clock: 
 def _grants_of(problem: Problem, plan: Plan, terms, stages, params, clock: _Clock) -> Solution | None:
     """Whole grants for the plan; requests whose grants cannot follow the plan are re-optimised
     with every rule (the rest held fixed), first alone, then with the requests sharing their donors."""
-    made = realise(problem, plan, params, lambda: clock.share(3))
+    made = realise(problem, plan, params, lambda: clock.part(0.3))
     if made is None:
         return None
     grants, trouble = made
@@ -222,6 +251,9 @@ def _grants_of(problem: Problem, plan: Plan, terms, stages, params, clock: _Cloc
     free = set(trouble)
     for widen in (False, True):
         if widen:
+            left = clock.part(1.0)
+            if left is not None and left < 1.0:
+                break
             donors = {int(i) for j in free for i in problem.pair_donor[problem.request_pairs(j)]}
             near = sorted({int(problem.pair_request[k]) for k in grants if int(problem.pair_donor[k]) in donors})
             free |= set(near[:WIDEN])
@@ -229,7 +261,7 @@ def _grants_of(problem: Problem, plan: Plan, terms, stages, params, clock: _Cloc
         _say(params, f"re-optimising {len(free)} requests whose grants cannot follow the plan")
         t0 = time.perf_counter()
         bounds = {st.term: st.bound for st in stages[:1]}
-        out = repair(problem, plan.funded, plan.delivered, fixed, free, terms, params, lambda: clock.share(3), bounds)
+        out = repair(problem, plan.funded, plan.delivered, fixed, free, terms, params, lambda: clock.part(0.5), bounds)
         _say(params, f"re-optimised in {time.perf_counter() - t0:.1f} s: {'done' if out else 'no completion'}")
         if out is not None:
             x, funded = out
@@ -275,7 +307,7 @@ def _exact_grants(problem: Problem, stages: list[_Stage], params, clock, best: S
     it gets the polish budget (``polish_seconds``), not the whole time limit."""
     model = build(problem, grants_counted=True)
     _keep_earlier_stages(problem, model, stages)
-    outcome = _solve_stage(problem, model, "grants", params, clock.capped(params.polish_seconds, 1), best)
+    outcome = _solve_stage(problem, model, "grants", params, _within(params.polish_seconds, clock.part(0.9)), best)
     if outcome is None or outcome[1] is None:
         return best, stage
     full_stage, solution = outcome
@@ -291,6 +323,7 @@ def _solve_plan_stage(problem, arcs, model, term: str, params: SolveParams, seco
     expr = term_expression(problem, model, term)
     model.mo.maximize(expr) if SENSE[term] == "max" else model.mo.minimize(expr)
     t0 = time.perf_counter()
+    first_bound = None  # the bound of the first solve holds for the later ones (they only add integrality)
     for _attempt in range(4):
         left = None if seconds is None else max(0.05, seconds - (time.perf_counter() - t0))
         result = mathopt.solve(
@@ -300,6 +333,8 @@ def _solve_plan_stage(problem, arcs, model, term: str, params: SolveParams, seco
             model_params=_plan_hints(model, hint),
             msg_cb=_highs_log(params, term),
         )
+        if first_bound is None:
+            first_bound = float(result.termination.objective_bounds.dual_bound)
         if not (result.has_primal_feasible_solution() and _make_whole(model, result)):
             break
     seconds_used = time.perf_counter() - t0
@@ -307,12 +342,18 @@ def _solve_plan_stage(problem, arcs, model, term: str, params: SolveParams, seco
     if reason in (mathopt.TerminationReason.INFEASIBLE, mathopt.TerminationReason.INFEASIBLE_OR_UNBOUNDED):
         return None
     if not result.has_primal_feasible_solution():
-        return _Stage(term, float("nan"), float("nan"), "unknown", seconds_used), None
+        return _Stage(term, float("nan"), first_bound, "unknown", seconds_used), None
     plan = _read_plan(problem, model, result)
     value = _plan_value(problem, plan, term)
     bound = float(result.termination.objective_bounds.dual_bound)
     optimal = reason == mathopt.TerminationReason.OPTIMAL
     return _Stage(term, value, bound, "optimal" if optimal else "feasible", seconds_used), plan
+
+
+def _whole_partials(problem: Problem, model: Model) -> None:
+    for j, r in enumerate(problem.scenario.requests):
+        if problem.min_amount[j] < r.amount:
+            model.f[j].integer = True
 
 
 def _read_plan(problem: Problem, model: Model, result) -> Plan:
@@ -328,6 +369,8 @@ def _plan_hints(model: Model, plan: Plan | None) -> mathopt.ModelSolveParameters
     if plan is None:
         return None
     values = {var: plan.flows[a] for a, var in model.x.items()}
+    for a, var in model.w.items():
+        values[var] = 1 if plan.flows[a] > 0.5 else 0
     for j, var in enumerate(model.y):
         values[var] = 1 if plan.funded[j] > 0 else 0
         values[model.f[j]] = plan.funded[j]
@@ -343,7 +386,9 @@ def _grants_lower_bound(problem: Problem, arcs, stages: list[_Stage], params, cl
     _keep_earlier_stages(problem, model, stages)
     model.mo.minimize(mathopt.fast_sum(model.y))
     result = mathopt.solve(
-        model.mo, mathopt.SolverType.HIGHS, params=_highs_params(params, clock.capped(params.polish_seconds, 1))
+        model.mo,
+        mathopt.SolverType.HIGHS,
+        params=_highs_params(params, _within(params.polish_seconds, clock.part(0.5))),
     )
     bound = result.termination.objective_bounds.dual_bound
     return float(bound) if bound == bound and bound > -1e30 else 0.0
