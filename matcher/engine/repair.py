@@ -59,7 +59,7 @@ def repair(
     for j in order:
         r = s.requests[j]
         grants = []
-        for k in _candidates(p, j, used):
+        for k in _candidates(p, j, used, max(CANDIDATES, PAIRS // max(1, len(order)))):
             i = int(p.pair_donor[k])
             room = min(int(p.pair_cap[k]), p.budgets[i] - used[i])
             least = max(1, s.donors[i].min_grant or 0, int(p.pair_commit[k]))
@@ -129,14 +129,15 @@ def repair(
     return grants, new
 
 
-CANDIDATES = 10  # donors considered per re-optimised request: those with the most money left
+CANDIDATES = 10  # donors considered per re-optimised request at least: those with the most money left
+PAIRS = 40_000  # and as many more as keep the repair model within about this many pairs
 
 
-def _candidates(p: Problem, j: int, used) -> list[int]:
+def _candidates(p: Problem, j: int, used, most: int) -> list[int]:
     """The pairs of request j worth a variable: committed ones, then those whose donor has the most
     money left (a restriction: the repair is a heuristic; its result is checked like any other)."""
     ks = list(p.request_pairs(j))
-    if len(ks) <= CANDIDATES:
+    if len(ks) <= most:
         return ks
     ranked = sorted(
         ks,
@@ -146,7 +147,7 @@ def _candidates(p: Problem, j: int, used) -> list[int]:
             k,
         ),
     )
-    return sorted(ranked[:CANDIDATES])
+    return sorted(ranked[:most])
 
 
 def _greedy_hint(p: Problem, funded, value, used, order, slots, x, z, y, f):

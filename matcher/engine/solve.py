@@ -94,8 +94,8 @@ def solve(scenario: Scenario, params: SolveParams | None = None) -> Result:
                 "method 'cpsat' covers rounds of in-kind offers only (no funds donor can fund a"
                 " request); use method 'auto'"
             )
-    if method == "auto":
-        method = "decomposed" if _decomposable(terms) else "full"
+    if method == "auto":  # no money pairs (in-kind only): nothing to aggregate, the full model is the model
+        method = "decomposed" if _decomposable(terms) and len(problem.pair_donor) else "full"
     outcome = _decomposed(problem, terms, params, clock) if method == "decomposed" else None
     engine = "mathopt-highs-decomposed"
     if isinstance(outcome, _Unrealised) and len(problem.pair_donor) > SMALL_PAIRS:
@@ -183,7 +183,7 @@ def _decomposed(problem: Problem, terms: list[str], params: SolveParams, clock: 
     status = "optimal"
     for n, term in enumerate(money_terms):
         _keep_earlier_stages(problem, model, stages[-1:])
-        fraction = 0.5 if n == 0 else 0.4  # the first stage matters most; later ones are tie-breaks
+        fraction = 0.5 if n == 0 else 0.2  # the first stage matters most; later ones are tie-breaks
         if n == 1:  # later stages: every partly fundable f whole from the start (fewer re-solves)
             _whole_partials(problem, model)
         outcome = _solve_plan_stage(problem, arcs, model, term, params, clock.part(fraction), plan)
@@ -221,7 +221,7 @@ def _decomposed(problem: Problem, terms: list[str], params: SolveParams, clock: 
     left = (lambda: None) if polish is None else (lambda: until - time.perf_counter())
     polish_grants(problem, Plan(best.funded, best.delivered), grants, params, left)
     left = clock.part(1.0)
-    if left is None or left >= 3.0:
+    if params.polish_seconds > 0 and (left is None or left >= 3.0):
         _say(params, "bounding the grants")
         lower = _grants_lower_bound(problem, arcs, stages, params, clock)
     else:
@@ -229,7 +229,7 @@ def _decomposed(problem: Problem, terms: list[str], params: SolveParams, clock: 
     value = float(len(grants) + len(best.delivered))
     proven = value <= lower + 0.5
     stage = _Stage("grants", value, value if proven else lower, "optimal" if proven else "feasible", 0.0)
-    if not proven and len(problem.pair_donor) <= SMALL_PAIRS:
+    if not proven and params.polish_seconds > 0 and len(problem.pair_donor) <= SMALL_PAIRS:
         best, stage = _exact_grants(problem, stages, params, clock, best, stage)
     stage.seconds = time.perf_counter() - t0
     stages.append(stage)
