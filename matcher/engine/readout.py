@@ -75,7 +75,7 @@ def result_of(p: Problem, sol: Solution | None, status: str, stages: list[StageI
         **info,
         seconds=round(time.perf_counter() - started, 3),
         stages=stages,
-        gap=stages[0].gap if stages else None,
+        gap=stages[0].gap if stages and sol is not None else None,  # no allocation: no gap to speak of
     )
     result = Result(
         scenario=s.name,
