@@ -27,7 +27,7 @@ from matcher.engine.readout import Solution
 LEX_TOLERANCE = 1e-6  # as the MathOpt path: a later stage keeps each earlier term within this, relative
 MAX_SCALED = 2**53  # scaled objective magnitudes stay exact in a float and far from int64 overflow
 DET_SECONDS_PER_NODE = 1e-3  # node_limit N -> N ms of CP-SAT deterministic time per stage
-AUTO_MAX_OFFERS = 1000  # method "auto" takes CP-SAT up to this many deliverable offers (measured)
+AUTO_MAX_OFFERS = 600  # method "auto" takes CP-SAT up to this many deliverable offers (measured: RESULTS.md)
 SENSE = {"coverage": "max", "volume": "max", "grants": "min", "cost": "min"}
 
 
