@@ -1,4 +1,4 @@
-"""Literature benchmark for in-kind offers: every OR-Library GAP instance in ../shared/data/gap.
+"""Literature benchmark for in-kind offers: every OR-Library GAP instance in data/gap (a copy of ../shared/data/gap).
 
 Each instance goes the normal CLI path, run in this process: `matcher import F --from gap -o S.yaml`,
 then `matcher solve S.yaml --format json -o R.json --time-limit L` (the solve's own JSON, so the
@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT.parent / "shared" / "data" / "gap"
+DATA = ROOT / "data" / "gap"  # the bundled copy of ../shared/data/gap (MIT, see its licence file)
 
 
 def _cli(*args: str) -> int:

@@ -17,7 +17,7 @@ from matcher.result import Result
 from matcher.scenario_io import parse_scenario
 from tests.helpers import funded, req, scenario
 
-GAP = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "gap"
+GAP = Path(__file__).resolve().parent.parent / "data" / "gap"
 
 
 def both(s: Scenario) -> tuple[Result, Result]:

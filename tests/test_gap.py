@@ -11,7 +11,7 @@ from matcher.errors import MatcherError
 from matcher.gap import read_gap
 from matcher.scenario_io import parse_scenario
 
-GAP = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "gap" / "cattrysse1994"
+GAP = Path(__file__).resolve().parent.parent / "data" / "gap" / "cattrysse1994"
 
 
 @pytest.mark.parametrize(("name", "optimum"), [("gap1-0", 261), ("gap1-1", 269)])

@@ -76,7 +76,7 @@ def import_cmd(source: str, output: str, name: str | None, currency: str | None,
       matcher import round-2027.xlsx -o round-2027.yaml
       matcher import round-2027-csv/ -o round-2027.yaml
       matcher import activities.xml -o salw-activities.yaml --default-theme stockpile
-      matcher import ../shared/data/gap/cattrysse1994/gap1-0 --from gap -o gap1-0.yaml
+      matcher import data/gap/cattrysse1994/gap1-0 --from gap -o gap1-0.yaml
     """
     _need_suffix(output, (".yaml", ".yml", ".json"), "the scenario")
     p = Path(source)
