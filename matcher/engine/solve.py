@@ -22,7 +22,6 @@ from ortools.math_opt.python import mathopt
 from matcher import __version__
 from matcher.domain import Scenario
 from matcher.engine.aggregate import Arcs, build_aggregate
-from matcher.engine.assign import solve_assignment
 from matcher.engine.compile import Problem, compile_problem
 from matcher.engine.components import solve_in_parts
 from matcher.engine.greedy import greedy_allocation
@@ -86,7 +85,11 @@ def solve(scenario: Scenario, params: SolveParams | None = None) -> Result:
     problem = compile_problem(scenario)
     terms = list(scenario.policy.objective)
     method = params.method
-    if method in ("auto", "cpsat"):  # pure assignment (in-kind offers only): CP-SAT, see assign.py
+    if method == "cpsat" or (method == "auto" and len(problem.pair_donor) == 0):
+        # pure assignment (in-kind offers only): CP-SAT, see assign.py (imported here: CP-SAT and
+        # its pandas import cost 0.2 s of start-up that money rounds never need)
+        from matcher.engine.assign import solve_assignment
+
         assigned = solve_assignment(problem, terms, params, clock.share)
         if assigned is not None:
             best, status, stages = assigned
