@@ -1,14 +1,16 @@
 """Turn an aggregate funding plan into whole grants x[d,r] that obey every per-grant rule.
 
-The plan fixes f[r] for every request and the money each donor sends to each class. Three steps:
-1. a min-cost flow makes the (donor, class) amounts whole, meeting every class's money exactly
-   within budgets (integral flows exist since all demands and budgets are whole);
-2. inside a class every request has the same eligible donors, so the class's money is split among
-   its requests by a first-fit-decreasing pass (a single donor per request where one fits), and by a
-   small MIP with one binary per pair of the class (fewest grants) where that pass breaks a rule;
-3. classes that cannot be split with their amounts (a donor's share too small for its minimum
-   grant, too many donors needed) are re-split together with the donors' unused money in one MIP.
-None when the plan cannot be realised that way; the caller then tightens the model.
+The plan fixes f[r] for every request (and the deliveries); which donor pays how much of it is
+a transportation problem with side rules (minimum grants, donors per request). Steps:
+1. a min-cost flow over the eligible pairs gives whole grants meeting every request's money
+   exactly within budgets and maximum grants; a few rounds make dearer the pairs that carried a grant
+   below its donor's minimum or beyond a request's allowed donors, so the money goes elsewhere;
+2. if grants still break a rule, one MIP over all funded requests, each restricted to the donors of
+   the flow and a few with money left (binaries only where a rule needs them);
+3. otherwise, class by class (requests with the same eligible donors), a small MIP re-splits the
+   class's money; the requests of classes where that fails are returned as trouble, and the caller
+   re-optimises them with every rule and the rest fixed (repair.py).
+``polish_grants`` lowers the number of grants afterwards, class by class, for the grants stage.
 """
 
 from __future__ import annotations
