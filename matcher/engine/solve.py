@@ -1,13 +1,18 @@
-"""solve(scenario, params) -> Result: the lexicographic objective, stage by stage, on HiGHS.
+"""solve(scenario, params) -> Result: the lexicographic objective, stage by stage.
 
-Two methods give the same optimum:
+Methods:
 - ``full``: one model per stage with every rule, one binary per eligible pair where a per-grant
   rule or the grants term needs it. Plain and slow at scale; the reference the tests compare to.
-- ``decomposed`` (default): the money stages (coverage, volume, cost) on the aggregate model
-  without per-grant binaries, a relaxation whose bound is a true bound; the funding plan is then
-  turned into whole grants (min-cost flow, or a small MIP over the funded requests when a per-grant
-  rule needs it), which proves the plan realisable and so optimal; the grants stage minimises the
-  grants of that plan. When a plan cannot be realised, the full model takes over.
+- ``decomposed`` (auto for money rounds): the money stages (coverage, volume, cost) on the
+  aggregate model (aggregate.py: money per donor and class of requests, a relaxation whose bound is
+  a true bound); the plan is turned into whole grants (realise.py); requests whose grants cannot
+  follow the plan are re-optimised with every rule, the rest fixed (repair.py); a greedy allocation
+  that keeps every rule (greedy.py) is taken when it covers more. When the final funding differs
+  from the plan, the stages are restated from the allocation and keep only bounds still true. The
+  grants stage lowers the number of grants within ``polish_seconds``. Small rounds the plan could
+  not realise exactly get the full model, started from that allocation.
+- ``cpsat`` (auto for rounds of in-kind offers only, up to 600 offers): assign.py.
+Every result goes through the independent validator in readout.result_of.
 """
 
 from __future__ import annotations
