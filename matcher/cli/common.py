@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
@@ -90,3 +91,22 @@ def main() -> int:
     """Console-script entry point."""
     return cli.main(prog_name="matcher")
 
+
+
+@contextlib.contextmanager
+def solver_output_to_stderr():
+    """While the solver runs, send what native code writes to standard output (HiGHS prints the odd
+    diagnostic line there) to standard error, so that ``--format json`` on stdout stays parseable."""
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no file descriptor 1 (embedded use): nothing to protect
+        yield
+        return
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)

@@ -8,7 +8,14 @@ import time
 
 import click
 
-from matcher.cli.common import EXIT_INFEASIBLE, EXIT_NO_SOLUTION, cli, handle_errors, write_output
+from matcher.cli.common import (
+    EXIT_INFEASIBLE,
+    EXIT_NO_SOLUTION,
+    cli,
+    handle_errors,
+    solver_output_to_stderr,
+    write_output,
+)
 from matcher.engine import SolveParams, solve
 from matcher.report.formats import FORMATS, render
 from matcher.scenario_io import load_scenario
@@ -122,7 +129,8 @@ def solve_cmd(
     params = dataclasses.replace(
         params_from(time_limit, seed, node_limit, progress, method), polish_seconds=polish, relative_gap=gap
     )
-    result = solve(scenario, params)
+    with solver_output_to_stderr():
+        result = solve(scenario, params)
     write_output(render(result, scenario, fmt), output)
     if result.status == "infeasible":
         click.echo("The hard rules admit no allocation (check commitments, must_fund and region floors).", err=True)

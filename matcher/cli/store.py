@@ -12,7 +12,14 @@ from collections.abc import Mapping
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from matcher.cli.common import EXIT_INFEASIBLE, EXIT_NO_SOLUTION, cli, handle_errors, write_output
+from matcher.cli.common import (
+    EXIT_INFEASIBLE,
+    EXIT_NO_SOLUTION,
+    cli,
+    handle_errors,
+    solver_output_to_stderr,
+    write_output,
+)
 from matcher.cli.solving import params_from, solve_options
 from matcher.engine import solve
 from matcher.errors import MatcherError
@@ -77,7 +84,8 @@ def run_cmd(file: str, note: str, by: str | None, db_url: str | None, time_limit
     scenario = load_scenario(file)
     engine = db.open_store(db_url)  # before the solve: an unreachable database fails fast
     params = params_from(time_limit, seed, node_limit, progress)
-    result = solve(scenario, params)
+    with solver_output_to_stderr():
+        result = solve(scenario, params)
     run_id = save_run(engine, scenario=scenario, result=result, params=params.public(), by=by or default_by(),
                       note=note)
     engine.dispose()

@@ -76,7 +76,8 @@ def _pieces(p: Problem, j: int, amount: int, left: list[int], limit: int | None)
 
 
 def _enforce_shares(p: Problem, x: dict[int, int], funded: list[int], committed: set[int], order: list[int]) -> None:
-    """Drop requests, lowest rate first, until the country cap and the region floors hold."""
+    """Drop requests, lowest rate first, until the country cap and the region floors hold (running
+    totals: linear in the round's size, not quadratic)."""
     s = p.scenario
     share = Fraction(str(s.policy.max_country_share)) if s.policy.max_country_share is not None else None
     floors = {g: Fraction(str(v)) for g, v in s.policy.region_floors.items()}
@@ -84,37 +85,49 @@ def _enforce_shares(p: Problem, x: dict[int, int], funded: list[int], committed:
     for j, r in enumerate(s.requests):
         for q in r.requires:
             needed_by[p.request_index[q]].append(j)
-    ranked = list(reversed(order))  # lowest rate first
+    by_country: dict[str, int] = defaultdict(int)
+    by_area: dict[str, int] = defaultdict(int)
+    for j, v in enumerate(funded):
+        by_country[s.requests[j].country] += v
+        for g in floors:
+            if g in s.requests[j].areas:
+                by_area[g] += v
+    totals = [sum(funded)]
+    ranked = [j for j in reversed(order) if j not in committed]  # lowest rate first
+
+    def drop(j: int) -> None:
+        for q, amount in _unfund(p, j, x, funded, needed_by):
+            r = s.requests[q]
+            by_country[r.country] -= amount
+            for g in floors:
+                if g in r.areas:
+                    by_area[g] -= amount
+            totals[0] -= amount
+
     for _round in range(p.n_requests):
-        total = sum(funded)
-        drop = None
+        victim = None
         if share is not None:
-            by_country: dict[str, int] = defaultdict(int)
-            for j, v in enumerate(funded):
-                by_country[s.requests[j].country] += v
-            over = {c for c, v in by_country.items() if v > share * total}
+            over = {c for c, v in by_country.items() if v > share * totals[0]}
             if over:
-                drop = next(
-                    (j for j in ranked if funded[j] and s.requests[j].country in over and j not in committed), None
-                )
-        if drop is None:
+                victim = next((j for j in ranked if funded[j] and s.requests[j].country in over), None)
+        if victim is None:
             for g, floor in floors.items():
-                inside = sum(v for j, v in enumerate(funded) if g in s.requests[j].areas)
-                if inside < floor * total:
-                    drop = next(
-                        (j for j in ranked if funded[j] and g not in s.requests[j].areas and j not in committed), None
-                    )
+                if by_area[g] < floor * totals[0]:
+                    victim = next((j for j in ranked if funded[j] and g not in s.requests[j].areas), None)
                     break
-        if drop is None:
+        if victim is None:
             return
-        _unfund(p, drop, x, funded, needed_by)
+        drop(victim)
 
 
-def _unfund(p: Problem, j: int, x: dict[int, int], funded: list[int], needed_by) -> None:
+def _unfund(p: Problem, j: int, x: dict[int, int], funded: list[int], needed_by) -> list[tuple[int, int]]:
+    """Unfund request j and every funded request that requires it; returns (request, amount) dropped."""
+    dropped = [(j, funded[j])]
     for k in list(p.request_pairs(j)):
         if k in x and not p.pair_commit[k]:
             del x[k]
     funded[j] = 0
     for dependent in needed_by[j]:
         if funded[dependent]:
-            _unfund(p, dependent, x, funded, needed_by)
+            dropped += _unfund(p, dependent, x, funded, needed_by)
+    return dropped

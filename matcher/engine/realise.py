@@ -342,7 +342,7 @@ def _params(params, seconds: float | None) -> mathopt.SolveParameters:
         random_seed=params.seed,
         relative_gap_tolerance=params.relative_gap,
         node_limit=params.node_limit,
-        time_limit=datetime.timedelta(seconds=seconds) if seconds is not None else None,
+        time_limit=datetime.timedelta(seconds=seconds) if seconds is not None and seconds < 1e9 else None,
     )
     sp.highs.int_options["threads"] = params.threads
     return sp

@@ -95,7 +95,13 @@ def repair(
     }  # fewer grants: polish_grants afterwards, class by class
     hint = _greedy_hint(p, funded, value, used, order, donor_slots(p, delivered), x, z, y, f)
     values = None
-    for n, term in enumerate(t for t in terms if t in exprs):
+    stages = [t for t in terms if t in exprs]
+    if not stages:  # e.g. objective [cost]: any completion that keeps every rule will do
+        result = mathopt.solve(mo, mathopt.SolverType.HIGHS, params=_params(params, left()), model_params=hint)
+        if not result.has_primal_feasible_solution():
+            return None
+        values = result
+    for n, term in enumerate(stages):
         expr, sense = exprs[term]
         mo.maximize(expr) if sense == "max" else mo.minimize(expr)
         seconds = left() if n == 0 else cap(params, left(), 2.0)
@@ -250,7 +256,7 @@ def _params(params, seconds: float | None, absolute_gap: float | None = None) ->
         relative_gap_tolerance=params.relative_gap,
         absolute_gap_tolerance=absolute_gap,
         node_limit=params.node_limit,
-        time_limit=datetime.timedelta(seconds=max(0.05, seconds)) if seconds is not None else None,
+        time_limit=datetime.timedelta(seconds=max(0.05, seconds)) if seconds is not None and seconds < 1e9 else None,
     )
     sp.highs.int_options["threads"] = params.threads
     return sp

@@ -111,6 +111,8 @@ def solve(scenario: Scenario, params: SolveParams | None = None) -> Result:
     engine = "mathopt-highs-decomposed"
     if isinstance(outcome, _Unrealised) and len(problem.pair_donor) > SMALL_PAIRS:
         # too big for the full model in the time left: say so, with the money stages' true bounds
+        for st in outcome.stages:  # no allocation reaches the plan's values: only the bounds stand
+            st.value, st.status = float("nan"), "unknown"
         outcome = (None, "unknown", outcome.stages)
     if outcome is None or isinstance(outcome, _Unrealised):
         outcome = _full(problem, terms, params, clock)
@@ -133,8 +135,12 @@ class _Unrealised:
     stages: list
 
 
-def _within(seconds: float, part: float | None) -> float:
-    return seconds if part is None else min(seconds, part)
+def _effort(params: SolveParams, part: float | None) -> float | None:
+    """Seconds for the grants stage's solves: ``polish_seconds`` within this part of the time left;
+    under a work limit only the time left, so that nodes, not the machine's speed, decide."""
+    if params.node_limit is not None:
+        return part
+    return params.polish_seconds if part is None else min(params.polish_seconds, part)
 
 
 def _unproven(outcome) -> bool:
@@ -230,13 +236,15 @@ def _decomposed(problem: Problem, terms: list[str], params: SolveParams, clock: 
     if "grants" not in terms:
         return best, status, stages
     grants = best.x
-    _say(params, "fewer grants: re-splitting classes")
-    polish = _within(params.polish_seconds, clock.part(0.5)) if params.node_limit is None else clock.part(0.5)
-    until = time.perf_counter() + (polish or 0.0)
-    left = (lambda: None) if polish is None else (lambda: until - time.perf_counter())
-    polish_grants(problem, Plan(best.funded, best.delivered), grants, params, left)
+    if params.polish_seconds > 0:
+        _say(params, "fewer grants: re-splitting classes")
+        polish = _effort(params, clock.part(0.5))
+        until = time.perf_counter() + (polish or 0.0)
+        left = (lambda: None) if polish is None else (lambda: until - time.perf_counter())
+        polish_grants(problem, Plan(best.funded, best.delivered), grants, params, left)
     left = clock.part(1.0)
-    if params.polish_seconds > 0 and (left is None or left >= 3.0):
+    worth_it = params.node_limit is not None or left is None or left >= 3.0  # a work limit: never skip by time
+    if params.polish_seconds > 0 and worth_it:
         _say(params, "bounding the grants")
         lower = _grants_lower_bound(problem, arcs, stages, params, clock)
     else:
@@ -267,7 +275,7 @@ def _grants_of(problem: Problem, plan: Plan, terms, stages, params, clock: _Cloc
     for widen in (False, True):
         if widen:
             left = clock.part(1.0)
-            if left is not None and left < 1.0:
+            if params.node_limit is None and left is not None and left < 1.0:
                 break
             donors = {int(i) for j in free for i in problem.pair_donor[problem.request_pairs(j)]}
             near = sorted({int(problem.pair_request[k]) for k in grants if int(problem.pair_donor[k]) in donors})
@@ -332,7 +340,7 @@ def _exact_grants(problem: Problem, stages: list[_Stage], params, clock, best: S
     it gets the polish budget (``polish_seconds``), not the whole time limit."""
     model = build(problem, grants_counted=True)
     _keep_earlier_stages(problem, model, stages)
-    outcome = _solve_stage(problem, model, "grants", params, _within(params.polish_seconds, clock.part(0.9)), best)
+    outcome = _solve_stage(problem, model, "grants", params, _effort(params, clock.part(0.9)), best)
     if outcome is None or outcome[1] is None:
         return best, stage
     full_stage, solution = outcome
@@ -413,10 +421,10 @@ def _grants_lower_bound(problem: Problem, arcs, stages: list[_Stage], params, cl
     result = mathopt.solve(
         model.mo,
         mathopt.SolverType.HIGHS,
-        params=_highs_params(params, _within(params.polish_seconds, clock.part(0.5))),
+        params=_highs_params(params, _effort(params, clock.part(0.5))),
     )
     bound = result.termination.objective_bounds.dual_bound
-    return float(bound) if bound == bound and bound > -1e30 else 0.0
+    return float(bound) if -1e30 < bound < 1e30 else 0.0  # only a finite bound is a bound
 
 
 def _plan_value(problem: Problem, plan: Plan | Solution, term: str) -> float:
@@ -500,7 +508,7 @@ def _highs_params(params: SolveParams, seconds: float | None) -> mathopt.SolvePa
         relative_gap_tolerance=params.relative_gap,
         absolute_gap_tolerance=1e-9,
         node_limit=params.node_limit,
-        time_limit=datetime.timedelta(seconds=seconds) if seconds is not None else None,
+        time_limit=datetime.timedelta(seconds=seconds) if seconds is not None and seconds < 1e9 else None,
     )
     sp.highs.int_options["threads"] = params.threads
     return sp
