@@ -51,6 +51,11 @@ class Problem:
     def pair_lb(self) -> tuple[int, ...]:
         return tuple(self.pair_commit.tolist())
 
+    @cached_property
+    def min_grants(self) -> np.ndarray:
+        """Per donor: the smallest grant it may make (its min_grant, at least 1)."""
+        return np.array([max(1, d.min_grant or 0) for d in self.scenario.donors], dtype=np.int64)
+
     def request_pairs(self, j: int) -> range:
         """The pair indices of request j."""
         return range(int(self.request_start[j]), int(self.request_start[j + 1]))
@@ -119,7 +124,7 @@ def _eligible_pairs(s: Scenario, budgets: tuple[int, ...], committed: dict) -> t
         reqs = np.array(js, dtype=np.int64)
         caps = np.minimum(np.minimum(budget[donors][:, None], max_grant[donors][:, None]), amount[reqs][None, :])
         usable = (caps > 0) & (min_grant[donors][:, None] <= caps)
-        for (i, j) in committed:
+        for i, j in committed:
             if j in js and i in donors:
                 usable[np.searchsorted(donors, i), js.index(j)] = True
         di, rj = np.nonzero(usable)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from ortools.math_opt.python import mathopt
 
 
 @dataclass(frozen=True)
@@ -31,3 +34,20 @@ class SolveParams:
             "method": self.method,
             "polish_seconds": self.polish_seconds,
         }
+
+
+def highs_parameters(
+    params: SolveParams, seconds: float | None, absolute_gap: float | None = None
+) -> mathopt.SolveParameters:
+    """MathOpt parameters for one HiGHS solve: seed, gap, work limit, threads and ``seconds`` (None
+    or an infinite value: no time limit; at least 0.05 s otherwise)."""
+    limit = None if seconds is None or seconds >= 1e9 else datetime.timedelta(seconds=max(0.05, seconds))
+    sp = mathopt.SolveParameters(
+        random_seed=params.seed,
+        relative_gap_tolerance=params.relative_gap,
+        absolute_gap_tolerance=absolute_gap,
+        node_limit=params.node_limit,
+        time_limit=limit,
+    )
+    sp.highs.int_options["threads"] = params.threads
+    return sp

@@ -15,7 +15,6 @@ a transportation problem with side rules (minimum grants, donors per request). S
 
 from __future__ import annotations
 
-import datetime
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from ortools.graph.python import min_cost_flow
 from ortools.math_opt.python import mathopt
 
 from matcher.engine.compile import Problem
+from matcher.engine.params import highs_parameters
 
 
 @dataclass
@@ -35,6 +35,9 @@ class Plan:
     funded: list[int]
     delivered: set[int]
     flows: list[float] = field(default_factory=list)
+
+
+NO_LIMIT = 1 << 30  # donor slots of a request when no rule limits its donors
 
 
 def money_demand(p: Problem, funded: list[int], delivered: set[int]) -> list[int]:
@@ -49,17 +52,14 @@ def money_demand(p: Problem, funded: list[int], delivered: set[int]) -> list[int
 def donor_slots(p: Problem, delivered: set[int]) -> list[int]:
     """Per request, how many money grants rule 7 still allows after its deliveries."""
     limit = p.scenario.policy.max_donors_per_request
-    big = 1 << 30
-    slots = [big if limit is None else limit] * p.n_requests
+    slots = [NO_LIMIT if limit is None else limit] * p.n_requests
     if limit is not None:
         for k in delivered:
             slots[p.request_index[p.scenario.offers[k].request]] -= 1
     return slots
 
 
-def realise(
-    p: Problem, plan: Plan, params, left: Callable[[], float | None]
-) -> tuple[dict[int, int], set[int]] | None:
+def realise(p: Problem, plan: Plan, params, left: Callable[[], float | None]) -> tuple[dict[int, int], set[int]] | None:
     """Whole grants for the plan where they can be made (pair index -> amount), and the requests
     of the classes where they cannot (the caller re-optimises those with every rule).
     None when even the flow fails (the plan's money does not fit the pair bounds).
@@ -70,7 +70,7 @@ def realise(
     flow = _rerouted_flow(p, need, slots)
     if flow is None:
         return None
-    least = np.array([max(1, d.min_grant or 0) for d in p.scenario.donors], dtype=np.int64)
+    least = p.min_grants
     budget = left()
     deadline = None if budget is None else time.perf_counter() + budget
     if _breaking_pairs(p, flow, slots, least):
@@ -107,6 +107,8 @@ REROUTE_ROUNDS = 8
 
 def _until(deadline: float | None) -> float | None:
     return None if deadline is None else max(0.0, deadline - time.perf_counter())
+
+
 ALTERNATIVES = 2  # donors offered to a request besides those of the flow, when no donor limit applies
 
 
@@ -115,8 +117,7 @@ def restricted_grants(p: Problem, need, slots, flow: dict[int, int], params, sec
     flow plus the donors with the most money left (up to its donor limit): a small MIP where only
     pairs of donors with a minimum grant, and requests with more candidate donors than allowed,
     need a binary. None when this restriction has no solution in time (the caller goes on)."""
-    s = p.scenario
-    least = np.array([max(1, d.min_grant or 0) for d in s.donors], dtype=np.int64)
+    least = p.min_grants
     used = defaultdict(int)
     by_request: dict[int, list[int]] = defaultdict(list)
     for k, v in flow.items():
@@ -131,13 +132,13 @@ def restricted_grants(p: Problem, need, slots, flow: dict[int, int], params, sec
             continue
         usable = [k for k in p.request_pairs(j) if least[p.pair_donor[k]] <= g or p.pair_commit[k]]
         chosen = sorted((k for k in by_request[j] if k in usable), key=lambda k: -flow[k])
-        limit = slots[j] if slots[j] < (1 << 30) else len(chosen) + ALTERNATIVES
+        limit = slots[j] if slots[j] < NO_LIMIT else len(chosen) + ALTERNATIVES
         others = sorted(
             (k for k in usable if k not in flow and p.pair_cap[k] > 0),
             key=lambda k: (-min(spare[int(p.pair_donor[k])], int(p.pair_cap[k])), k),
         )
         chosen += others[: max(0, limit - len(chosen))]
-        if slots[j] < (1 << 30):  # the donors that can give most, so that few donors can cover it
+        if slots[j] < NO_LIMIT:  # the donors that can give most, so that few donors can cover it
             biggest = sorted(usable, key=lambda k: (-int(p.pair_cap[k]), k))[: slots[j]]
             chosen += [k for k in biggest if k not in chosen]
         binding = len(chosen) > slots[j]
@@ -154,7 +155,7 @@ def restricted_grants(p: Problem, need, slots, flow: dict[int, int], params, sec
             mo.add_linear_constraint(mathopt.fast_sum(z[k] for k in chosen) <= slots[j])
     for i, ks in per_donor.items():
         mo.add_linear_constraint(mathopt.fast_sum(x[k] for k in ks) <= p.budgets[i])
-    result = mathopt.solve(mo, mathopt.SolverType.HIGHS, params=_params(params, seconds))
+    result = mathopt.solve(mo, mathopt.SolverType.HIGHS, params=highs_parameters(params, seconds))
     if not result.has_primal_feasible_solution():
         return None
     values = result.variable_values(list(x.values()))
@@ -166,7 +167,7 @@ def _rerouted_flow(p: Problem, need: list[int], slots: list[int]) -> dict[int, i
     below the donor's minimum, or a request's smallest extra grant beyond its allowed donors, so
     the money goes elsewhere where it can. Returns the flow with the fewest such grants (each
     round is one min-cost flow: milliseconds)."""
-    least = np.array([max(1, d.min_grant or 0) for d in p.scenario.donors], dtype=np.int64)
+    least = p.min_grants
     cost = np.ones(len(p.pair_donor), dtype=np.int64)
     best, fewest = None, None
     for _round in range(REROUTE_ROUNDS):
@@ -328,24 +329,13 @@ def fewest_grants(
     if not any_grants:
         mo.minimize(mathopt.fast_sum(z.values()))
     hints = _hint(x, z, hint)
-    result = mathopt.solve(mo, mathopt.SolverType.HIGHS, params=_params(params, seconds), model_params=hints)
+    result = mathopt.solve(mo, mathopt.SolverType.HIGHS, params=highs_parameters(params, seconds), model_params=hints)
     if not result.has_primal_feasible_solution():
         return None, 0.0, False
     values = result.variable_values(list(x.values()))
     grants = {k: int(round(v)) for k, v in zip(x.keys(), values) if round(v) > 0}
     optimal = result.termination.reason == mathopt.TerminationReason.OPTIMAL
     return grants, float(result.termination.objective_bounds.dual_bound), optimal
-
-
-def _params(params, seconds: float | None) -> mathopt.SolveParameters:
-    sp = mathopt.SolveParameters(
-        random_seed=params.seed,
-        relative_gap_tolerance=params.relative_gap,
-        node_limit=params.node_limit,
-        time_limit=datetime.timedelta(seconds=seconds) if seconds is not None and seconds < 1e9 else None,
-    )
-    sp.highs.int_options["threads"] = params.threads
-    return sp
 
 
 def _hint(x, z, hint: dict[int, int] | None):

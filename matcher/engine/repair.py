@@ -9,13 +9,13 @@ those requests only (the rest is constant), so the result is the best completion
 
 from __future__ import annotations
 
-import datetime
 from collections import defaultdict
 from collections.abc import Callable
 
 from ortools.math_opt.python import mathopt
 
 from matcher.engine.compile import Problem
+from matcher.engine.params import highs_parameters
 from matcher.engine.realise import cap, donor_slots
 
 LEX_TOLERANCE = 1e-6
@@ -97,7 +97,7 @@ def repair(
     values = None
     stages = [t for t in terms if t in exprs]
     if not stages:  # e.g. objective [cost]: any completion that keeps every rule will do
-        result = mathopt.solve(mo, mathopt.SolverType.HIGHS, params=_params(params, left()), model_params=hint)
+        result = mathopt.solve(mo, mathopt.SolverType.HIGHS, params=highs_parameters(params, left()), model_params=hint)
         if not result.has_primal_feasible_solution():
             return None
         values = result
@@ -114,7 +114,7 @@ def repair(
         result = mathopt.solve(
             mo,
             mathopt.SolverType.HIGHS,
-            params=_params(params, seconds, tolerance),
+            params=highs_parameters(params, seconds, tolerance),
             model_params=hint if n == 0 else None,
         )
         if not result.has_primal_feasible_solution():
@@ -248,15 +248,3 @@ def _fixed_value(p: Problem, rest: list[int], term: str) -> float:
     if term == "coverage":
         return sum(p.weights[j] * v / s.requests[j].amount for j, v in enumerate(rest) if v)
     return float(sum(rest))
-
-
-def _params(params, seconds: float | None, absolute_gap: float | None = None) -> mathopt.SolveParameters:
-    sp = mathopt.SolveParameters(
-        random_seed=params.seed,
-        relative_gap_tolerance=params.relative_gap,
-        absolute_gap_tolerance=absolute_gap,
-        node_limit=params.node_limit,
-        time_limit=datetime.timedelta(seconds=max(0.05, seconds)) if seconds is not None and seconds < 1e9 else None,
-    )
-    sp.highs.int_options["threads"] = params.threads
-    return sp

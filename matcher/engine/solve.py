@@ -17,7 +17,6 @@ Every result goes through the independent validator in readout.result_of.
 
 from __future__ import annotations
 
-import datetime
 import time
 from dataclasses import dataclass
 
@@ -31,7 +30,7 @@ from matcher.engine.compile import Problem, compile_problem
 from matcher.engine.components import solve_in_parts
 from matcher.engine.greedy import greedy_allocation
 from matcher.engine.model import SENSE, Model, build, term_expression
-from matcher.engine.params import SolveParams
+from matcher.engine.params import SolveParams, highs_parameters
 from matcher.engine.readout import Solution, allocations, read_solution, result_of, term_value
 from matcher.engine.realise import Plan, polish_grants, realise
 from matcher.engine.repair import repair
@@ -362,7 +361,7 @@ def _solve_plan_stage(problem, arcs, model, term: str, params: SolveParams, seco
         result = mathopt.solve(
             model.mo,
             mathopt.SolverType.HIGHS,
-            params=_highs_params(params, left),
+            params=highs_parameters(params, left, 1e-9),
             model_params=_plan_hints(model, hint),
             msg_cb=_highs_log(params, term),
         )
@@ -421,7 +420,7 @@ def _grants_lower_bound(problem: Problem, arcs, stages: list[_Stage], params, cl
     result = mathopt.solve(
         model.mo,
         mathopt.SolverType.HIGHS,
-        params=_highs_params(params, _effort(params, clock.part(0.5))),
+        params=highs_parameters(params, _effort(params, clock.part(0.5)), 1e-9),
     )
     bound = result.termination.objective_bounds.dual_bound
     return float(bound) if -1e30 < bound < 1e30 else 0.0  # only a finite bound is a bound
@@ -457,7 +456,7 @@ def _solve_stage(
     result = mathopt.solve(
         model.mo,
         mathopt.SolverType.HIGHS,
-        params=_highs_params(params, seconds),
+        params=highs_parameters(params, seconds, 1e-9),
         model_params=_hints(model, hint),
         msg_cb=_highs_log(params, term),
     )
@@ -500,18 +499,6 @@ def _make_whole(model: Model, result) -> bool:
     for var in fractional:
         var.integer = True
     return bool(fractional)
-
-
-def _highs_params(params: SolveParams, seconds: float | None) -> mathopt.SolveParameters:
-    sp = mathopt.SolveParameters(
-        random_seed=params.seed,
-        relative_gap_tolerance=params.relative_gap,
-        absolute_gap_tolerance=1e-9,
-        node_limit=params.node_limit,
-        time_limit=datetime.timedelta(seconds=seconds) if seconds is not None and seconds < 1e9 else None,
-    )
-    sp.highs.int_options["threads"] = params.threads
-    return sp
 
 
 def _hints(model: Model, hint: Solution | None) -> mathopt.ModelSolveParameters | None:
