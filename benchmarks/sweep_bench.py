@@ -44,7 +44,7 @@ def plain_loop(data: dict, spec: SweepSpec) -> tuple[float, dict]:
     outcomes = {}
     for pledges in point.distinct:
         key = tuple(sorted(pledges.items()))
-        outcomes[key] = solve_draw(point.data, pledges, spec.params)
+        outcomes[key] = solve_draw(point.data, pledges, spec.params, spec.grants_minimised())
     per_draw = [outcomes[k] for k in point.draw_keys]
     summary = summarize(point.scenario, point.values, per_draw, len(point.distinct), spec.threshold)
     solve_s = sum(o.seconds for o in outcomes.values()) / len(outcomes)
@@ -67,20 +67,27 @@ def main() -> None:
     ap.add_argument("--draws", type=int, default=1000)
     ap.add_argument("--time-limit", type=float, default=60.0)
     ap.add_argument("--node-limit", type=int, default=None)
+    ap.add_argument("--fewest-grants", action="store_true",
+                    help="Minimise grants in every draw (the sweep's --fewest-grants; default: money terms only).")
+    ap.add_argument("--only", default="", help="Comma-separated ways to run, e.g. 'local x2' (default: all).")
     ap.add_argument("--skip-loop", action="store_true", help="Skip the plain loop (it takes N x one solve).")
     args = ap.parse_args()
     data = uncertain_round(args.requests, args.donors, args.round_seed)
     spec = SweepSpec(draws=args.draws, seed=0,
-                     params=SolveParams(time_limit=args.time_limit, node_limit=args.node_limit))
+                     params=SolveParams(time_limit=args.time_limit, node_limit=args.node_limit),
+                     fewest_grants=args.fewest_grants)
     print(f"round {args.requests}x{args.donors} (seed {args.round_seed}), {args.draws} draws, "
-          f"time_limit {args.time_limit}, node_limit {args.node_limit}")
+          f"time_limit {args.time_limit}, node_limit {args.node_limit}, fewest grants {args.fewest_grants}")
     print(f"{'way':<22}{'wall s':>9}{'solving s':>11}{'s/solve':>9}{'draws/s':>9}")
     outputs = {}
     if not args.skip_loop:
         wall, out = plain_loop(data, spec)
         outputs["plain loop"] = out["points"][0]
         print(f"{'plain loop':<22}{wall:>9.1f}{wall:>11.1f}{out['solve_s']:>9.3f}{args.draws / wall:>9.1f}")
+    only = {w.strip() for w in args.only.split(",") if w.strip()}
     for name, workers in (("local", 1), ("local", 2), ("dask", 1), ("dask", 2)):
+        if only and f"{name} x{workers}" not in only:
+            continue
         wall, solving, out = on_executor(data, spec, name, workers)
         outputs[f"{name} x{workers}"] = json.loads(json.dumps(out["points"][0]))
         print(f"{name + ' x' + str(workers):<22}{wall:>9.1f}{solving:>11.1f}{out['solve_s']:>9.3f}"

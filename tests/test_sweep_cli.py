@@ -140,3 +140,34 @@ def test_notes_say_which_limit_stopped_the_solves(tmp_path, one_uncertain, monke
     sweep_cli._limit_note(Result(), node_limit=50)
     assert lines[1] == ("note: 4 draw(s) stopped at a limit before proving optimality; the sweep replays exactly when "
                         "the node limit (50), not the time limit, stopped them")
+
+
+def test_draws_skip_the_grants_tie_break_but_keep_the_money_measures(tmp_path):
+    """Draws are solved for coverage and money placed only (--any-grants, the default with --draws);
+    --fewest-grants adds the grants stage back. Both give the same money figures; the output says
+    which was done."""
+    data = {
+        "name": "split-or-not",
+        "currency": "USD",
+        "donors": [
+            {"id": "AAA", "budget": 100000},
+            {"id": "BBB", "budget": 60000, "budget_range": [30000, 60000]},
+            {"id": "CCC", "budget": 60000, "confidence": 0.5},
+        ],
+        "requests": [
+            {"id": "R-1", "country": "NER", "theme": "stockpile", "amount": 100000},
+            {"id": "R-2", "country": "PER", "theme": "legislation", "amount": 50000, "min_funding": 0},
+        ],
+    }
+    path = _write(tmp_path, data)
+    fast = _sweep(path, "--draws", "30", "--format", "json")
+    slow = _sweep(path, "--draws", "30", "--format", "json", "--fewest-grants")
+    assert fast.exit_code == 0 and slow.exit_code == 0, fast.output + slow.output
+    a, b = json.loads(fast.stdout), json.loads(slow.stdout)
+    assert (a["fewest_grants"], b["fewest_grants"]) == (False, True)
+    pa, pb = a["points"][0], b["points"][0]
+    assert pa["coverage"] == pb["coverage"] and pa["placed"] == pb["placed"]
+    # the fewest grants: AAA alone funds R-1, one more grant funds R-2
+    assert pb["grants"]["mean"] == 2.0 and pa["grants"]["mean"] >= 2.0
+    table = _sweep(path, "--draws", "30")
+    assert "grants (not minimised)" in table.stdout

@@ -82,7 +82,7 @@ def draws_table(result: SweepResult, cur: str) -> str:
     p = result.points[0]
     con, buf = _console()
     con.print(_headline(result, p))
-    con.print(_distribution(p, cur))
+    con.print(_distribution(result, p, cur))
     con.print(_donors(p, cur))
     con.print(_requests(p, cur))
     share = f"{result.threshold:.0%}"
@@ -100,7 +100,7 @@ def grid_table(result: SweepResult, cur: str) -> str:
     t = Table(title="Grid", title_justify="left")
     for path in result.paths:
         t.add_column(path)
-    cols = ["coverage", f"placed ({cur})", "of asked", "funded", "partial", "grants"]
+    cols = ["coverage", f"placed ({cur})", "of asked", "funded", "partial", _grants_label(result)]
     if result.draws:
         cols = ["coverage p5..p95", f"placed p5..p95 ({cur})", *cols, "safe"]
     for c in cols:
@@ -122,6 +122,10 @@ def grid_table(result: SweepResult, cur: str) -> str:
     return buf.getvalue()
 
 
+def _grants_label(result: SweepResult) -> str:
+    return "grants" if result.fewest_grants else "grants (not minimised)"
+
+
 def _headline(result: SweepResult, p: PointSummary) -> str:
     uncertain = ", ".join(result.uncertain) if result.uncertain else "none (every draw is the pledges as pledged)"
     statuses = ", ".join(f"{k} {v}" for k, v in p.statuses.items())
@@ -131,12 +135,12 @@ def _headline(result: SweepResult, p: PointSummary) -> str:
     )
 
 
-def _distribution(p: PointSummary, cur: str) -> Table:
+def _distribution(result: SweepResult, p: PointSummary, cur: str) -> Table:
     t = Table(title="Over the draws with an allocation", title_justify="left")
     for c in ("measure", "mean", "p5", "p50", "p95"):
         t.add_column(c, justify="left" if c == "measure" else "right")
     for name, st, fmt in (("coverage", p.coverage, _num), (f"money placed ({cur})", p.placed, _money),
-                          ("grants", p.grants, _num)):
+                          (_grants_label(result), p.grants, _num)):
         if st:
             t.add_row(name, fmt(st.mean), fmt(st.p5), fmt(st.p50), fmt(st.p95))
     return t

@@ -35,13 +35,15 @@ STOPPED = ("feasible", "unknown")  # a solve that ended at a limit, not with a p
 def spec_data(spec: SweepSpec) -> dict[str, Any]:
     """The sweep's options as plain data (what a replay needs, apart from the scenario)."""
     return {"draws": spec.draws, "seed": spec.seed, "vary": list(spec.vary), "set": list(spec.sets),
-            "threshold": spec.threshold, "params": spec.params.public()}
+            "threshold": spec.threshold, "params": spec.params.public(),
+            "fewest_grants": spec.grants_minimised()}
 
 
 def spec_of(data: dict[str, Any]) -> SweepSpec:
     """The SweepSpec back from ``spec_data``."""
     return SweepSpec(draws=data["draws"], seed=data["seed"], vary=tuple(data["vary"]), sets=tuple(data["set"]),
-                     threshold=data["threshold"], params=SolveParams(**data["params"]))
+                     threshold=data["threshold"], params=SolveParams(**data["params"]),
+                     fewest_grants=data.get("fewest_grants", True))  # sweeps saved before the key minimised grants
 
 
 def sweep_status(result: SweepResult) -> str:

@@ -19,6 +19,7 @@ def sweep_data(result: SweepResult) -> dict[str, Any]:
         "threshold": result.threshold,
         "uncertain": result.uncertain,
         "vary": result.paths,
+        "fewest_grants": result.fewest_grants,
         "points": [asdict(p) for p in result.points],
     }
 
@@ -32,6 +33,7 @@ def result_from_data(data: dict[str, Any], *, executor: str, workers: int, secon
         threshold=data["threshold"], uncertain=list(data["uncertain"]), points=[_point(p) for p in data["points"]],
         executor=executor, workers=workers, solves=len(solved), seconds=seconds,
         solve_seconds=sum(s.outcome.seconds for s in solved) / len(solved) if solved else 0.0, solved=solved,
+        fewest_grants=data.get("fewest_grants", True),  # documents saved before the key: grants were minimised
     )
 
 

@@ -39,6 +39,11 @@ class SweepSpec:
     sets: tuple[str, ...] = ()
     threshold: float = 0.9
     params: SolveParams = field(default_factory=SolveParams)
+    fewest_grants: bool | None = None  # minimise grants in every solve; None: only when there are no draws
+
+    def grants_minimised(self) -> bool:
+        """Whether each solve keeps the grants tie-break: many draws are solved for the money terms only."""
+        return self.draws is None if self.fewest_grants is None else self.fewest_grants
 
 
 @dataclass
@@ -78,6 +83,7 @@ class SweepResult:
     seconds: float
     solve_seconds: float  # mean solver time of one solve
     solved: list[SolvedDraw] = field(default_factory=list)  # every distinct solve, point by point, in draw order
+    fewest_grants: bool = True  # whether each solve minimised the number of grants
 
 
 def plan(raw: dict[str, Any], spec: SweepSpec) -> list[_Point]:
@@ -117,14 +123,15 @@ def _draws(scenario: Scenario, spec: SweepSpec) -> tuple[list[tuple], list[Pledg
     return keys, distinct
 
 
-def chunks_of(points: list[_Point], params: dict[str, Any], workers: int) -> list[Chunk]:
+def chunks_of(points: list[_Point], params: dict[str, Any], workers: int, fewest_grants: bool = True) -> list[Chunk]:
     """Cut the distinct solves into tasks; never across points, so a task carries one scenario's data."""
     total = sum(len(p.distinct) for p in points)
     size = max(1, min(MAX_CHUNK, math.ceil(total / (workers * 8))))
     out = []
     for k, p in enumerate(points):
         for start in range(0, len(p.distinct), size):
-            out.append(Chunk(point=k, data=p.data, pledges=p.distinct[start : start + size], params=params))
+            pledges = p.distinct[start : start + size]
+            out.append(Chunk(point=k, data=p.data, pledges=pledges, params=params, fewest_grants=fewest_grants))
     return out
 
 
@@ -137,7 +144,7 @@ def run_sweep(
     started = time.perf_counter()
     points = plan(raw, spec)
     params = spec.params.public()  # plain data: on_log and other callables stay here
-    chunks = chunks_of(points, params, executor.workers)
+    chunks = chunks_of(points, params, executor.workers, spec.grants_minimised())
     total = sum(len(c.pledges) for c in chunks)
     done = 0
 
@@ -167,6 +174,7 @@ def run_sweep(
         seconds=time.perf_counter() - started,
         solve_seconds=sum(o.seconds for o in all_outcomes) / len(all_outcomes) if all_outcomes else 0.0,
         solved=[s for k, p in enumerate(points) for s in _solved(k, p, by_point.get(k, []), spec.draws is not None)],
+        fewest_grants=spec.grants_minimised(),
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from matcher.domain import Scenario
 from matcher.engine import SolveParams, solve
 from matcher.scenario_io import parse_scenario
 from matcher.sweep.draws import Pledges, apply_pledges
@@ -23,6 +24,7 @@ class Chunk:
     data: dict[str, Any]
     pledges: list[Pledges]
     params: dict[str, Any]
+    fewest_grants: bool = True  # False: the grants term is left out of the objective (see solve_draw)
 
 
 @dataclass(frozen=True)
@@ -43,13 +45,16 @@ class Outcome:
 def solve_chunk(chunk: Chunk) -> list[Outcome]:
     """Solve every draw in the chunk, in order."""
     params = SolveParams(**chunk.params)
-    return [solve_draw(chunk.data, pledges, params) for pledges in chunk.pledges]
+    return [solve_draw(chunk.data, pledges, params, chunk.fewest_grants) for pledges in chunk.pledges]
 
 
-def solve_draw(data: dict[str, Any], pledges: Pledges, params: SolveParams) -> Outcome:
-    """Solve one drawn scenario."""
+def solve_draw(data: dict[str, Any], pledges: Pledges, params: SolveParams, fewest_grants: bool = True) -> Outcome:
+    """Solve one drawn scenario. With ``fewest_grants`` False the objective's grants term is dropped:
+    it is the last tie-break, after coverage and money placed are fixed, so what a sweep reports per
+    draw (funding, coverage, money placed, money used) keeps its optimal values, and the solve skips
+    the costliest stage (about 8 times faster on a 200 x 15 round)."""
     scenario = parse_scenario(apply_pledges(data, pledges), source="drawn scenario")
-    result = solve(scenario, params)
+    result = solve(without_grants(scenario) if not fewest_grants else scenario, params)
     solved = result.has_solution()
     funded = {o.id: o.funded for o in result.requests} if solved else {}
     return Outcome(
@@ -63,3 +68,11 @@ def solve_draw(data: dict[str, Any], pledges: Pledges, params: SolveParams) -> O
         budget={d.id: scenario.budget_in_currency(d) for d in scenario.donors if d.kind == "funds"},
         seconds=result.solver.seconds,
     )
+
+
+def without_grants(scenario: Scenario) -> Scenario:
+    """The scenario with the grants term taken out of its objective (kept when it is the only term)."""
+    terms = [t for t in scenario.policy.objective if t != "grants"]
+    if not terms or len(terms) == len(scenario.policy.objective):
+        return scenario
+    return scenario.model_copy(update={"policy": scenario.policy.model_copy(update={"objective": terms})})
