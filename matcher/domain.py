@@ -300,19 +300,36 @@ class Scenario(_Frozen):
 
 def earmark_block(donor: Donor, request: Request, partner: Partner | None) -> str | None:
     """Which of the donor's earmarks excludes the request (rule 1), or None when it is eligible."""
-    if donor.regions and not (request.areas & set(donor.regions)):
-        return f"regions earmark {donor.regions} excludes {request.country} ({request.m49_region})"
-    if donor.countries and request.country not in donor.countries:
-        return f"countries earmark {donor.countries} excludes {request.country}"
-    if request.country in donor.exclude_countries:
-        return f"exclude_countries names {request.country}"
-    if donor.themes and request.theme not in donor.themes:
-        return f"themes earmark {donor.themes} excludes '{request.theme}'"
-    if donor.partner_types:
-        ptype = partner.type if partner else None
-        if ptype not in donor.partner_types:
-            shown = f"'{ptype}'" if ptype else "no partner type"
-            return f"partner_types earmark {donor.partner_types} excludes {shown}"
+    return (
+        area_block(donor, request.country)
+        or theme_block(donor, request.theme)
+        or partner_type_block(donor, partner.type if partner else None)
+    )
+
+
+def area_block(donor: Donor, country: str) -> str | None:
+    """Rule 1 on where the request is: the regions, countries and exclude_countries earmarks."""
+    if donor.regions and not (countries()[country].areas & set(donor.regions)):
+        return f"regions earmark {donor.regions} excludes {country} ({countries()[country].region})"
+    if donor.countries and country not in donor.countries:
+        return f"countries earmark {donor.countries} excludes {country}"
+    if country in donor.exclude_countries:
+        return f"exclude_countries names {country}"
+    return None
+
+
+def theme_block(donor: Donor, theme: str) -> str | None:
+    """Rule 1 on what the request is for: the themes earmark."""
+    if donor.themes and theme not in donor.themes:
+        return f"themes earmark {donor.themes} excludes '{theme}'"
+    return None
+
+
+def partner_type_block(donor: Donor, ptype: str | None) -> str | None:
+    """Rule 1 on who implements it: the partner_types earmark (None: no partner or no type)."""
+    if donor.partner_types and ptype not in donor.partner_types:
+        shown = f"'{ptype}'" if ptype else "no partner type"
+        return f"partner_types earmark {donor.partner_types} excludes {shown}"
     return None
 
 

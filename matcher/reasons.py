@@ -6,11 +6,12 @@ for a person (``prerequisite unfunded: NER-LEG-01``).
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 from fractions import Fraction
 from functools import cached_property
 
-from matcher.domain import Scenario, earmark_block
+from matcher.domain import Scenario, area_block, earmark_block, partner_type_block, theme_block
 from matcher.result import Allocation
 
 Reason = tuple[str, str]
@@ -76,6 +77,8 @@ class _Context:
         self.grants_to: dict[str, list[Allocation]] = defaultdict(list)
         self.by_donor: dict[str, list[Allocation]] = defaultdict(list)
         self._eligible: dict[tuple, list] = {}
+        self._admits: dict[tuple, set[str]] = {}  # (earmark test, its key) -> donors it lets through
+        self._takers: dict[tuple, list[tuple[float, str]]] = {}
         for a in allocs:
             self.given[a.donor] += a.amount
             self.grants_to[a.request].append(a)
@@ -117,10 +120,29 @@ class _Context:
         partner = self._partner(r)
         key = (r.country, r.theme, partner.type if partner else None)
         if key not in self._eligible:
-            self._eligible[key] = [
-                d for d in self.s.donors if d.kind == "funds" and earmark_block(d, r, partner) is None
-            ]
+            ok = self._admitted(area_block, key[0]) & self._admitted(theme_block, key[1])
+            ok &= self._admitted(partner_type_block, key[2])
+            self._eligible[key] = [d for d in self.s.donors if d.id in ok]
         return self._eligible[key]
+
+    def _admitted(self, block, key) -> set[str]:
+        """The funds donors whose earmark test ``block`` (domain.py) lets ``key`` through, once per key."""
+        if (block, key) not in self._admits:
+            self._admits[block, key] = {d.id for d in self.s.donors if d.kind == "funds" and block(d, key) is None}
+        return self._admits[block, key]
+
+    @cached_property
+    def rate(self) -> dict[str, float]:
+        """Priority weight per unit of money asked, per request: what a unit of money buys of it."""
+        return {q.id: self.s.weight(q) / q.amount for q in self.s.requests}
+
+    def takers(self, eligible) -> list[tuple[float, str]]:
+        """(-rate, id) of every request these donors gave money to, best rate first; once per donor set."""
+        key = tuple(d.id for d in eligible)
+        if key not in self._takers:
+            ids = {a.request for d in eligible for a in self.by_donor[d.id]}
+            self._takers[key] = sorted((-self.rate[q], q) for q in ids)
+        return self._takers[key]
 
     def exclusions(self, r) -> str:
         parts = [f"{d.id} ({earmark_block(d, r, self._partner(r))})" for d in self.s.donors if d.kind == "funds"]
@@ -208,14 +230,13 @@ class _Context:
         # The engine maximises priority-weighted coverage, sum of weight x funded / amount, so a unit
         # of money buys weight / amount of it: name the requests that got these donors' money and buy
         # at least as much per unit as this one (never this request itself, when it is partly funded).
-        mine = self.s.weight(r) / r.amount
-        took: dict[str, float] = {}
-        for d in eligible:
-            for a in self.by_donor[d.id]:
-                q = self.requests[a.request]
-                if q.id != r.id:
-                    took[q.id] = self.s.weight(q) / q.amount
-        better = sorted((rid for rid, v in took.items() if v >= mine), key=lambda rid: (-took[rid], rid))
+        takers = self.takers(eligible)
+        me = (-self.rate[r.id], r.id)
+        n = bisect.bisect_right(takers, (me[0], "\uffff"))  # the takers whose rate is at least this one's
+        at = bisect.bisect_left(takers, me)
+        count = n - (at < len(takers) and takers[at] == me)  # never this request itself
+        head = [q for _v, q in takers[: min(n, MAX_NAMED + 1)] if q != r.id][:MAX_NAMED]
+        better = (head + [""] * (count - len(head)))[:count]  # _listing names the head and counts the rest
         names = _listing([d.id for d in eligible], 4)
         if better:
             return [

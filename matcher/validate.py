@@ -163,10 +163,14 @@ def _grant_sizes(allocations, donors) -> list[str]:
 def _partners(s, funded) -> list[str]:
     """Rule 6."""
     out = []
+    projects: dict[str, int] = defaultdict(int)
+    for r in s.requests:
+        if r.partner is not None and funded[r.id] > 0:
+            projects[r.partner] += 1
     for p in s.partners:
         if p.max_projects is None:
             continue
-        n = sum(1 for r in s.requests if r.partner == p.id and funded[r.id] > 0)
+        n = projects[p.id]
         if n > p.max_projects:
             out.append(f"rule 6: partner {p.id} has {n} funded requests, over max_projects {p.max_projects}")
     return out

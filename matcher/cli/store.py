@@ -10,7 +10,6 @@ import sys
 from collections.abc import Mapping
 
 import click
-from sqlalchemy.exc import SQLAlchemyError
 
 from matcher.cli.common import (
     EXIT_INFEASIBLE,
@@ -26,12 +25,11 @@ from matcher.errors import MatcherError
 from matcher.report.formats import FORMATS, render
 from matcher.report.sweep import render_sweep
 from matcher.scenario_io import load_scenario
-from matcher.store import audit, db
-from matcher.store.replay import replay_run
-from matcher.store.runs import default_by, list_runs, load_run, run_terms, save_run
-from matcher.store.sweep_replay import replay_sweep
-from matcher.store.sweeps import SWEEP, StoredSweep, load_sweep, run_kind, spec_data, stored_result
+from matcher.store import ENV_VAR
 from matcher.sweep import open_executor
+
+# The store's modules (SQLModel, SQLAlchemy, Alembic: half a second to import) are imported by the
+# commands that use them, so that solve, compare and the rest start without them.
 
 EXIT_REPLAY_DIFFERS = 5
 MAX_DIFF_LINES = 40  # a replay's differences listed one by one; beyond that, a count
@@ -40,7 +38,7 @@ MAX_DIFF_LINES = 40  # a replay's differences listed one by one; beyond that, a 
 def db_option(fn):
     """``--db URL`` (or $MATCHER_DB), shared by every store command."""
     return click.option(
-        "--db", "db_url", envvar=db.ENV_VAR, show_envvar=True, default=None, metavar="URL",
+        "--db", "db_url", envvar=ENV_VAR, show_envvar=True, default=None, metavar="URL",
         help="Database: a SQLite file path or URL, or postgresql+psycopg://user@host:5432/name.  "
              "[default: ./matcher.db]",
     )(fn)
@@ -53,7 +51,11 @@ def database_errors(fn):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except SQLAlchemyError as exc:
+        except Exception as exc:
+            from sqlalchemy.exc import SQLAlchemyError
+
+            if not isinstance(exc, SQLAlchemyError):
+                raise
             orig = getattr(exc, "orig", None) or exc
             line = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
             raise MatcherError(f"database: {line}") from None
@@ -82,6 +84,9 @@ def run_cmd(file: str, note: str, by: str | None, db_url: str | None, time_limit
       matcher run round.yaml --db postgresql+psycopg://postgres@127.0.0.1:5432/matcher
     """
     scenario = load_scenario(file)
+    from matcher.store import db
+    from matcher.store.runs import default_by, save_run
+
     engine = db.open_store(db_url)  # before the solve: an unreachable database fails fast
     params = params_from(time_limit, seed, node_limit, progress)
     with solver_output_to_stderr():
@@ -122,6 +127,9 @@ def runs_cmd(scenario: str | None, fmt: str, db_url: str | None) -> None:
       matcher runs
       matcher runs --scenario sahel-pssm-2027 --format csv
     """
+    from matcher.store import db
+    from matcher.store.runs import list_runs, run_terms
+
     engine = db.open_store(db_url)
     runs = list_runs(engine, scenario=scenario)
     terms = run_terms(engine, run_ids=[r.id for r in runs])  # type: ignore[misc]
@@ -179,6 +187,10 @@ def show_cmd(run_id: int, fmt: str, output: str | None, db_url: str | None) -> N
       matcher show 3
       matcher show 3 --format csv -o run-3.csv
     """
+    from matcher.store import db
+    from matcher.store.runs import load_run
+    from matcher.store.sweeps import SWEEP, load_sweep, run_kind
+
     engine = db.open_store(db_url)
     if run_kind(engine, run_id=run_id) == SWEEP:
         text = _sweep_text(load_sweep(engine, run_id=run_id), fmt)
@@ -196,8 +208,10 @@ def show_cmd(run_id: int, fmt: str, output: str | None, db_url: str | None) -> N
     write_output(text, output)
 
 
-def _sweep_text(stored: StoredSweep, fmt: str) -> str:
-    """A saved sweep as `matcher sweep` printed it, with the run's header above the table."""
+def _sweep_text(stored, fmt: str) -> str:
+    """A saved sweep (a StoredSweep) as `matcher sweep` printed it, with the run's header above the table."""
+    from matcher.store.sweeps import spec_data, stored_result
+
     text = render_sweep(stored_result(stored), fmt, stored.scenario.currency)
     if fmt != "table":
         return text
@@ -228,6 +242,12 @@ def replay_cmd(run_id: int, by: str | None, workers: int | None, db_url: str | N
     Example:
       matcher replay 3
     """
+    from matcher.store import db
+    from matcher.store.replay import replay_run
+    from matcher.store.runs import default_by
+    from matcher.store.sweep_replay import replay_sweep
+    from matcher.store.sweeps import SWEEP, run_kind
+
     engine = db.open_store(db_url)
     if run_kind(engine, run_id=run_id) == SWEEP:
         with open_executor("local", workers) as ex:
@@ -282,6 +302,8 @@ def audit_verify(db_url: str | None) -> None:
     Example:
       matcher audit verify --db postgresql+psycopg://postgres@127.0.0.1:5432/matcher
     """
+    from matcher.store import audit, db
+
     engine = db.open_store(db_url)
     v = audit.verify(engine)
     engine.dispose()
@@ -311,6 +333,8 @@ def db_upgrade(db_url: str | None) -> None:
     Example:
       matcher db upgrade --db postgresql+psycopg://postgres@127.0.0.1:5432/matcher
     """
+    from matcher.store import db
+
     engine = db.make_engine(db_url)
     before, after = db.upgrade(engine)
     engine.dispose()

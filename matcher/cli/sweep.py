@@ -12,9 +12,6 @@ from matcher.engine import SolveParams
 from matcher.errors import MatcherError
 from matcher.report.sweep import render_sweep
 from matcher.scenario_io import load_scenario, read_data
-from matcher.store import db
-from matcher.store.runs import default_by
-from matcher.store.sweeps import save_sweep
 from matcher.sweep import EXECUTORS, SweepResult, SweepSpec, open_executor, run_sweep
 from matcher.sweep.run import plan
 
@@ -87,6 +84,8 @@ def sweep_cmd(file: str, draws: int | None, seed: int, vary: tuple[str, ...], se
                      fewest_grants=fewest_grants)
     scenario, store = None, None
     if save:
+        from matcher.store import db  # the store's modules only when saving (half a second of imports)
+
         scenario = load_scenario(file)
         plan(raw, spec)  # every input error first: bad input creates no database and writes nothing
         store = db.open_store(db_url)  # before the sweep: an unreachable database fails fast
@@ -97,6 +96,9 @@ def sweep_cmd(file: str, draws: int | None, seed: int, vary: tuple[str, ...], se
     text = render_sweep(result, fmt, str(raw.get("currency", "")))
     run_id = None
     if store is not None:
+        from matcher.store.runs import default_by
+        from matcher.store.sweeps import save_sweep
+
         run_id = save_sweep(store, scenario=scenario, spec=spec, result=result, by=by or default_by(),  # type: ignore[arg-type]
                             note=note)
         store.dispose()

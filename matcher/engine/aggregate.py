@@ -21,6 +21,7 @@ from ortools.math_opt.python import mathopt
 
 from matcher.engine import model as rules
 from matcher.engine.compile import Problem
+from matcher.engine.rows import add_row_blocks, add_rows, add_variables, ids_of
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ def build_aggregate(p: Problem, arcs: Arcs) -> rules.Model:
     """Rules 1-4, 6, 8-11 and the in-kind rules exactly, rules 5 and 7 relaxed; no objective."""
     s = p.scenario
     mo = mathopt.Model(name=s.name)
-    x = {a: mo.add_variable(lb=arcs.lb[a], ub=arcs.ub[a], name=f"X_{a}") for a in range(len(arcs.donor))}
+    x = dict(enumerate(add_variables(mo, arcs.lb, arcs.ub)))  # one per arc: 10^5 on a large round (rows.py)
     y = [mo.add_binary_variable(name=f"y_{j}") for j in range(p.n_requests)]
     u = {k: mo.add_binary_variable(name=f"u_{k}") for k in p.offers}
     m = rules.Model(mo, x, y, {}, u)
@@ -97,44 +98,97 @@ def money_expr(m: rules.Model, j: int, deliveries: dict[int, list]):
 
 
 def _class_balance(p: Problem, arcs: Arcs, m: rules.Model, deliveries) -> None:
-    """Money into a class equals the money part of its requests' funding."""
-    into: dict[int, list] = defaultdict(list)
-    for a, c in enumerate(arcs.cls):
-        into[c].append(m.x[a])
-    in_class = set()
+    """Money into a class equals the money part of its requests' funding: per class the row
+    sum_arcs x - sum_j (f[j] - deliveries' value) = 0, then a row money(j) = 0 for every request
+    outside any class (no eligible money: only deliveries fund it). Built from arrays (rows.py)."""
+    n_cls = len(p.classes)
+    cls_of = np.full(p.n_requests, -1, dtype=np.int64)
     for c, js in enumerate(p.classes):
-        in_class.update(js)
-        money = mathopt.fast_sum(money_expr(m, j, deliveries) for j in js)
-        m.mo.add_linear_constraint(mathopt.fast_sum(into[c]) - money == 0, name=f"class_{c}")
-    for j in range(p.n_requests):
-        if j not in in_class:  # no eligible money: only deliveries fund it
-            m.mo.add_linear_constraint(money_expr(m, j, deliveries) == 0, name=f"no_money_{j}")
+        cls_of[list(js)] = c
+    alone = np.nonzero(cls_of < 0)[0]
+    row_of = cls_of.copy()
+    row_of[alone] = n_cls + np.arange(len(alone))
+    n_rows = n_cls + len(alone)
+    x_ids, f_ids = ids_of(m.x[a] for a in range(len(arcs.donor))), ids_of(m.f)
+    js = np.nonzero(cls_of >= 0)[0]
+    members = np.concatenate([np.concatenate([np.asarray(c_js, dtype=np.int64) for c_js in p.classes] or [js]), alone])
+    d_rows, d_vars, d_coefs = [], [], []
+    for j, terms in deliveries.items():
+        for value, var in terms:
+            d_rows.append(row_of[j])
+            d_vars.append(var.id)
+            d_coefs.append(float(value) if cls_of[j] >= 0 else -float(value))  # a lone row is money(j) = 0
+    add_row_blocks(
+        m.mo, np.zeros(n_rows), np.zeros(n_rows),
+        (np.asarray(arcs.cls, dtype=np.int64), x_ids, np.ones(len(x_ids))),
+        (row_of[members], f_ids[members], np.where(cls_of[members] >= 0, -1.0, 1.0)),
+        (np.array(d_rows, dtype=np.int64), np.array(d_vars, dtype=np.int64), np.array(d_coefs)),
+    )
 
 
 def _class_budgets(p: Problem, arcs: Arcs, m: rules.Model) -> None:
-    """Rule 2 per donor, where the donor's arcs could carry more than its budget."""
-    per_donor: dict[int, list] = defaultdict(list)
-    reach: dict[int, int] = defaultdict(int)
-    for a, i in enumerate(arcs.donor):
-        per_donor[i].append(m.x[a])
-        reach[i] += arcs.ub[a]
-    for i, xs in per_donor.items():
-        if reach[i] > p.budgets[i]:
-            m.mo.add_linear_constraint(mathopt.fast_sum(xs) <= p.budgets[i], name=f"budget_{i}")
+    """Rule 2 per donor, where the donor's arcs could carry more than its budget (rows.py)."""
+    donor = np.asarray(arcs.donor, dtype=np.int64)
+    if not len(donor):
+        return
+    reach = np.bincount(donor, weights=np.asarray(arcs.ub, dtype=np.float64), minlength=len(p.budgets))
+    budgets = np.asarray(p.budgets, dtype=np.float64)
+    present = np.bincount(donor, minlength=len(p.budgets)) > 0
+    order_seen = list(dict.fromkeys(donor.tolist()))  # donors in the order of their first arc
+    rows = [i for i in order_seen if present[i] and reach[i] > budgets[i]]
+    if not rows:
+        return
+    row_of = np.full(len(p.budgets), -1, dtype=np.int64)
+    row_of[rows] = np.arange(len(rows))
+    keep = row_of[donor] >= 0
+    x_ids = ids_of(m.x[a] for a in range(len(donor)))
+    add_row_blocks(
+        m.mo, np.full(len(rows), -np.inf), budgets[rows],
+        (row_of[donor[keep]], x_ids[keep], np.ones(int(keep.sum()))),
+    )
 
 
 def _arc_caps(p: Problem, arcs: Arcs, m: rules.Model) -> None:
     """A donor sends a class at most its largest grants to the class's funded requests, where a
-    maximum grant (or the donor's budget) is below a request's amount."""
+    maximum grant (or the donor's budget) is below a request's amount. Built from arrays (rows.py):
+    a large round has one such row per arc, 10^5 of them."""
+    arc = _arc_of_pairs(p, arcs)
+    has = arc >= 0
+    k = np.nonzero(has)[0]
+    k = k[np.lexsort((p.pair_request[k], arc[k]))]  # by arc, then request: the class's order
+    a_k, j_k, cap_k = arc[k], p.pair_request[k], p.pair_cap[k]
     amounts = np.array([r.amount for r in p.scenario.requests], dtype=np.int64)
-    for a, (i, c) in enumerate(zip(arcs.donor, arcs.cls)):
-        js = p.classes[c]
-        ks = [p.pair_index(i, j) for j in js]
-        caps = p.pair_cap[ks]
-        if not (caps < amounts[list(js)]).any():
-            continue
-        terms = [int(cap) * m.y[j] for cap, j in zip(caps.tolist(), js)]
-        m.mo.add_linear_constraint(m.x[a] - mathopt.fast_sum(terms) <= 0, name=f"arc_cap_{a}")
+    short = np.bincount(a_k, weights=(cap_k < amounts[j_k]), minlength=len(arcs.donor)) > 0
+    rows = np.nonzero(short)[0]  # the arcs that get a row, in arc order
+    if not len(rows):
+        return
+    row_of = np.full(len(arcs.donor), -1, dtype=np.int64)
+    row_of[rows] = np.arange(len(rows))
+    keep = short[a_k]
+    x_ids, y_ids = ids_of(m.x[a] for a in range(len(arcs.donor))), ids_of(m.y)
+    row = np.concatenate([np.arange(len(rows)), row_of[a_k[keep]]])
+    var = np.concatenate([x_ids[rows], y_ids[j_k[keep]]])
+    coef = np.concatenate([np.ones(len(rows)), -cap_k[keep].astype(np.float64)])
+    order = np.argsort(row, kind="stable")
+    add_rows(m.mo, np.full(len(rows), -np.inf), np.zeros(len(rows)), row[order], var[order], coef[order])
+
+
+def _arc_of_pairs(p: Problem, arcs: Arcs) -> np.ndarray:
+    """Per pair, the aggregate arc (donor, class of its request) that carries it; -1 when none."""
+    n_cls = max(1, len(p.classes))
+    cls_of = np.full(p.n_requests, -1, dtype=np.int64)
+    for c, js in enumerate(p.classes):
+        cls_of[list(js)] = c
+    arc_key = np.asarray(arcs.donor, dtype=np.int64) * n_cls + np.asarray(arcs.cls, dtype=np.int64)
+    order = np.argsort(arc_key, kind="stable")
+    c = cls_of[p.pair_request]
+    key = p.pair_donor * n_cls + c
+    at = np.searchsorted(arc_key[order], key)
+    at = np.minimum(at, len(order) - 1) if len(order) else at
+    found = (c >= 0) & (len(order) > 0)
+    if len(order):
+        found &= arc_key[order][at] == key
+    return np.where(found, order[at] if len(order) else -1, -1)
 
 
 def _arc_minimums(p: Problem, arcs: Arcs, m: rules.Model) -> None:
@@ -154,7 +208,6 @@ def _grant_consequences(p: Problem, m: rules.Model, deliveries) -> None:
     """Valid inequalities implied by rules 5 and 7 (see the module docstring)."""
     s = p.scenario
     limit = s.policy.max_donors_per_request
-    min_grant = [d.min_grant or 0 for d in s.donors]
     for j, r in enumerate(s.requests):
         ks = p.request_pairs(j)
         caps = p.pair_cap[ks.start : ks.stop]
@@ -168,6 +221,6 @@ def _grant_consequences(p: Problem, m: rules.Model, deliveries) -> None:
             if sum(top) < r.amount:
                 m.mo.add_linear_constraint(m.f[j] <= sum(top) * m.y[j], name=f"top_donors_{j}")
         if len(ks) and not values:
-            smallest = min(max(1, min_grant[i]) for i in p.pair_donor[ks.start : ks.stop].tolist())
+            smallest = int(p.min_grants[p.pair_donor[ks.start : ks.stop]].min())
             if smallest > p.min_amount[j]:
                 m.mo.add_linear_constraint(m.f[j] >= smallest * m.y[j], name=f"min_grant_{j}")

@@ -13,7 +13,7 @@ from functools import cached_property
 
 import numpy as np
 
-from matcher.domain import Scenario, earmark_block
+from matcher.domain import Scenario, area_block, partner_type_block, theme_block
 
 
 @dataclass(frozen=True)
@@ -102,31 +102,41 @@ def compile_problem(s: Scenario) -> Problem:
 
 
 def _eligible_pairs(s: Scenario, budgets: tuple[int, ...], committed: dict) -> tuple[np.ndarray, ...]:
-    """Rule 1 per (country, theme, partner type) signature, then the usable pairs per signature."""
+    """Rule 1 per (country, theme, partner type) signature, then the usable pairs per signature.
+
+    Rule 1 is three independent earmark tests (where, what, who: domain.py), so it is tabled once
+    per (donor, country), (donor, theme) and (donor, partner type) and a signature's eligible donors
+    are the AND of three columns."""
     partners = {p.id: p for p in s.partners}
-    funds = [i for i, d in enumerate(s.donors) if d.kind == "funds"]
+    funds = np.array([i for i, d in enumerate(s.donors) if d.kind == "funds"], dtype=np.int64)
     by_signature: dict[tuple, list[int]] = {}
     for j, r in enumerate(s.requests):
         partner = partners.get(r.partner) if r.partner else None
         by_signature.setdefault((r.country, r.theme, partner.type if partner else None), []).append(j)
+    area_ok = _table(s, funds, {c for c, _t, _p in by_signature}, area_block)
+    theme_ok = _table(s, funds, {t for _c, t, _p in by_signature}, theme_block)
+    type_ok = _table(s, funds, {p for _c, _t, p in by_signature}, partner_type_block)
+    commits_of: dict[int, list[int]] = {}
+    for i, j in committed:
+        commits_of.setdefault(j, []).append(i)
     amount = np.array([r.amount for r in s.requests], dtype=np.int64)
     budget = np.array(budgets, dtype=np.int64)
     big = np.iinfo(np.int64).max
     max_grant = np.array([d.max_grant if d.max_grant is not None else big for d in s.donors], dtype=np.int64)
     min_grant = np.array([d.min_grant or 0 for d in s.donors], dtype=np.int64)
     out_d, out_r, out_c = [], [], []
-    for js in by_signature.values():
-        sample = s.requests[js[0]]
-        partner = partners.get(sample.partner) if sample.partner else None
-        donors = np.array([i for i in funds if earmark_block(s.donors[i], sample, partner) is None], dtype=np.int64)
+    for (country, theme, ptype), js in by_signature.items():
+        donors = funds[area_ok[country] & theme_ok[theme] & type_ok[ptype]]
         if not len(donors):
             continue
         reqs = np.array(js, dtype=np.int64)
         caps = np.minimum(np.minimum(budget[donors][:, None], max_grant[donors][:, None]), amount[reqs][None, :])
         usable = (caps > 0) & (min_grant[donors][:, None] <= caps)
-        for i, j in committed:
-            if j in js and i in donors:
-                usable[np.searchsorted(donors, i), js.index(j)] = True
+        for col, j in enumerate(js):
+            for i in commits_of.get(j, ()):
+                at = np.searchsorted(donors, i)
+                if at < len(donors) and donors[at] == i:
+                    usable[at, col] = True
         di, rj = np.nonzero(usable)
         out_d.append(donors[di])
         out_r.append(reqs[rj])
@@ -135,6 +145,11 @@ def _eligible_pairs(s: Scenario, budgets: tuple[int, ...], committed: dict) -> t
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty.copy(), empty.copy()
     return np.concatenate(out_d), np.concatenate(out_r), np.concatenate(out_c)
+
+
+def _table(s: Scenario, funds: np.ndarray, keys, block) -> dict:
+    """key -> per funds donor, whether ``block(donor, key)`` lets the donor fund it."""
+    return {key: np.array([block(s.donors[i], key) is None for i in funds.tolist()], dtype=bool) for key in keys}
 
 
 def _classes(pd: np.ndarray, start: np.ndarray, committed: set[int], n: int) -> tuple[tuple[int, ...], ...]:

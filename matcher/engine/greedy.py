@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections import defaultdict
 from fractions import Fraction
 
+import numpy as np
+
 from matcher.engine.compile import Problem
 from matcher.engine.readout import Solution
 
@@ -21,7 +23,7 @@ def greedy_allocation(p: Problem) -> Solution | None:
     s = p.scenario
     if s.offers and any(r.must_fund for r in s.requests):
         return None
-    left = list(p.budgets)
+    left = np.array(p.budgets, dtype=np.int64)
     limit = s.policy.max_donors_per_request
     x: dict[int, int] = {}
     funded = [0] * p.n_requests
@@ -60,17 +62,19 @@ def greedy_allocation(p: Problem) -> Solution | None:
     return Solution(x, set(), funded)
 
 
-def _pieces(p: Problem, j: int, amount: int, left: list[int], limit: int | None) -> list[tuple[int, int]] | None:
-    s = p.scenario
-    options = sorted(p.request_pairs(j), key=lambda k: (-min(left[int(p.pair_donor[k])], int(p.pair_cap[k])), k))
+def _pieces(p: Problem, j: int, amount: int, left: np.ndarray, limit: int | None) -> list[tuple[int, int]] | None:
+    """Grants that fund request j in full, largest available donor first (ties: pair order)."""
+    lo, hi = int(p.request_start[j]), int(p.request_start[j + 1])
+    donors = p.pair_donor[lo:hi]
+    room = np.minimum(left[donors], p.pair_cap[lo:hi])
+    order = np.argsort(-room, kind="stable")
     pieces, rest = [], amount
-    for k in options:
-        if rest == 0 or (limit is not None and len(pieces) == limit):
+    for n in order.tolist():
+        if rest == 0 or (limit is not None and len(pieces) == limit) or room[n] <= 0:
             break
-        i = int(p.pair_donor[k])
-        give = min(left[i], int(p.pair_cap[k]), rest)
-        if give >= max(1, s.donors[i].min_grant or 0):
-            pieces.append((k, give))
+        give = min(int(room[n]), rest)
+        if give >= int(p.min_grants[donors[n]]):
+            pieces.append((lo + n, give))
             rest -= give
     return pieces if rest == 0 else None
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+import numpy as np
 from ortools.math_opt.python import mathopt
 
 from matcher.engine.compile import Problem
+from matcher.engine.rows import add_row_blocks, ids_of
 
 Expr = mathopt.LinearExpression
 
@@ -102,12 +104,26 @@ def _capacities(p: Problem, m: Model) -> None:
 
 
 def _request_amounts(p: Problem, m: Model) -> None:
-    """Rules 3, 4 and must_fund: f = 0 or min_amount <= f <= amount; y marks f > 0."""
-    for j, r in enumerate(p.scenario.requests):
-        m.mo.add_linear_constraint(m.f[j] <= r.amount * m.y[j], name=f"amount_{j}")
-        m.mo.add_linear_constraint(m.f[j] >= p.min_amount[j] * m.y[j], name=f"min_funding_{j}")
-        if r.must_fund:
-            m.mo.add_linear_constraint(m.f[j] >= r.amount, name=f"must_fund_{j}")
+    """Rules 3, 4 and must_fund: f = 0 or min_amount <= f <= amount; y marks f > 0. Per request
+    the rows f - amount y <= 0, f - min_amount y >= 0 and, for must_fund, f >= amount (rows.py)."""
+    s = p.scenario
+    amount = np.array([r.amount for r in s.requests], dtype=np.float64)
+    least = np.array(p.min_amount, dtype=np.float64)
+    must = np.array([r.must_fund for r in s.requests], dtype=bool)
+    start = np.concatenate([[0], np.cumsum(2 + must)])[:-1]
+    n_rows = int(2 * len(amount) + must.sum())
+    lower, upper = np.full(n_rows, -np.inf), np.full(n_rows, np.inf)
+    upper[start] = 0.0  # f - amount y <= 0
+    lower[start + 1] = 0.0  # f - min_amount y >= 0
+    lower[start[must] + 2] = amount[must]  # f >= amount
+    f, y = ids_of(m.f), ids_of(m.y)
+    ones = np.ones(len(amount))
+    add_row_blocks(
+        m.mo, lower, upper,
+        (start, f, ones), (start, y, -amount),
+        (start + 1, f, ones), (start + 1, y, -least),
+        (start[must] + 2, f[must], ones[must]),
+    )
 
 
 def _grant_sizes(p: Problem, m: Model) -> None:

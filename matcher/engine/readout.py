@@ -33,7 +33,7 @@ def read_solution(p: Problem, m: Model, result) -> Solution:
 def _funding(p: Problem, x: dict[int, int], delivered: set[int]) -> list[int]:
     funded = [0] * p.n_requests
     for k, amount in x.items():
-        funded[p.pairs[k][1]] += amount
+        funded[int(p.pair_request[k])] += amount
     for k in delivered:
         o = p.scenario.offers[k]
         funded[p.request_index[o.request]] += o.value
@@ -46,9 +46,12 @@ def allocations(p: Problem, sol: Solution | None) -> list[Allocation]:
         return []
     s = p.scenario
     out = []
-    for k in sorted(sol.x, key=lambda k: p.pairs[k]):
-        i, j = p.pairs[k]
-        out.append(Allocation(donor=s.donors[i].id, request=s.requests[j].id, amount=sol.x[k], committed=p.pair_lb[k]))
+    keys = list(sol.x)
+    donor, request = p.pair_donor[keys].tolist(), p.pair_request[keys].tolist()  # not p.pairs: 1.5M tuples on L
+    commit = p.pair_commit[keys].tolist()
+    for n in sorted(range(len(keys)), key=lambda n: (donor[n], request[n])):
+        out.append(Allocation(donor=s.donors[donor[n]].id, request=s.requests[request[n]].id, amount=sol.x[keys[n]],
+                              committed=commit[n]))
     for k in sorted(sol.delivered):
         o = s.offers[k]
         out.append(Allocation(donor=o.donor, request=o.request, amount=o.value, kind="in_kind", units=o.units))

@@ -192,6 +192,7 @@ def _decomposed(problem: Problem, terms: list[str], params: SolveParams, clock: 
     money_terms = [t for t in terms if t != "grants"]
     if not money_terms:  # objective [grants] alone: nothing to aggregate
         return None
+    first = _first_allocation(problem, params, clock)
     arcs = Arcs.of(problem)
     model = build_aggregate(problem, arcs)
     stages: list[_Stage] = []
@@ -202,7 +203,8 @@ def _decomposed(problem: Problem, terms: list[str], params: SolveParams, clock: 
         fraction = 0.5 if n == 0 else 0.2  # the first stage matters most; later ones are tie-breaks
         if n == 1:  # later stages: every partly fundable f whole from the start (fewer re-solves)
             _whole_partials(problem, model)
-        outcome = _solve_plan_stage(problem, arcs, model, term, params, clock.part(fraction), plan)
+        hint = plan or (_as_plan(problem, arcs, first) if first is not None else None)
+        outcome = _solve_plan_stage(problem, arcs, model, term, params, clock.part(fraction), hint)
         if outcome is None:
             if plan is None:  # the relaxation is infeasible, so is the full model
                 return None, "infeasible", []
@@ -220,7 +222,7 @@ def _decomposed(problem: Problem, terms: list[str], params: SolveParams, clock: 
             status = "feasible"
     t0 = time.perf_counter()
     made = _grants_of(problem, plan, terms, stages, params, clock)
-    fallback = _greedy(problem, made)
+    fallback = _better_first(problem, made, first)
     if fallback is not None:
         _say(params, "a greedy allocation that keeps every rule does better than the plan's grants: taking it")
         made = fallback
@@ -291,14 +293,39 @@ def _grants_of(problem: Problem, plan: Plan, terms, stages, params, clock: _Cloc
     return None
 
 
-def _greedy(problem: Problem, made: Solution | None) -> Solution | None:
-    """The greedy allocation (greedy.py), when it is valid and covers more than ``made``."""
+def _first_allocation(problem: Problem, params: SolveParams, clock: _Clock) -> Solution | None:
+    """The greedy allocation (greedy.py) when the validator passes it: an allocation in hand within
+    seconds on any size of round, shown with --progress and handed to the first stage as a start."""
     candidate = greedy_allocation(problem)
     if candidate is None or violations(problem.scenario, allocations(problem, candidate)):
         return None
-    if made is not None and _plan_value(problem, made, "coverage") >= _plan_value(problem, candidate, "coverage"):
-        return None
+    _say(
+        params,
+        f"first allocation (greedy, every rule kept) at {time.perf_counter() - clock.started:.1f} s: coverage "
+        f"{_plan_value(problem, candidate, 'coverage'):.6g}, money placed {sum(candidate.funded):,}",
+    )
     return candidate
+
+
+def _as_plan(problem: Problem, arcs: Arcs, sol: Solution) -> Plan:
+    """An allocation as a plan of the aggregate model: its money summed per (donor, class) arc."""
+    cls_of = {j: c for c, js in enumerate(problem.classes) for j in js}
+    arc_of = {(i, c): a for a, (i, c) in enumerate(zip(arcs.donor, arcs.cls))}
+    flows = [0.0] * len(arcs.donor)
+    for k, v in sol.x.items():
+        a = arc_of.get((int(problem.pair_donor[k]), cls_of.get(int(problem.pair_request[k]), -1)))
+        if a is not None:
+            flows[a] += v
+    return Plan(list(sol.funded), set(sol.delivered), flows)
+
+
+def _better_first(problem: Problem, made: Solution | None, first: Solution | None) -> Solution | None:
+    """The first (greedy) allocation, when there is one and it covers more than ``made``."""
+    if first is None:
+        return None
+    if made is not None and _plan_value(problem, made, "coverage") >= _plan_value(problem, first, "coverage"):
+        return None
+    return first
 
 
 WIDEN = 600  # requests added around the trouble when re-optimising them alone is not enough

@@ -19,9 +19,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from matcher.errors import MatcherError
+from matcher.store import ENV_VAR  # noqa: F401  (db.ENV_VAR: the name callers use)
 
 DEFAULT_DB = "sqlite:///matcher.db"
-ENV_VAR = "MATCHER_DB"
 BUSY_TIMEOUT_MS = 60_000
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Any fixed number: the PostgreSQL advisory lock that serialises schema upgrades of one database.
