@@ -166,3 +166,17 @@ def test_every_command_is_in_the_readme():
     documented = set(re.findall(r"matcher ([a-z][a-z-]+)", readme))
     missing = [c for c in COMMANDS if c not in documented]
     assert not missing, f"commands missing from README.md: {missing}"
+def test_native_writes_to_stdout_go_to_stderr_and_python_output_stays(capfd):
+    """HiGHS prints the odd line on file descriptor 1; --format json on stdout must stay parseable."""
+    import os
+    import sys
+
+    from matcher.cli.common import _native_stdout_to_stderr
+
+    with _native_stdout_to_stderr():
+        os.write(1, b"native solver line\n")
+        print('{"status": "optimal"}')
+        sys.stdout.flush()
+    out, err = capfd.readouterr()
+    assert out == '{"status": "optimal"}\n'
+    assert "native solver line" in err

@@ -88,9 +88,35 @@ def _umask() -> int:
 
 
 def main() -> int:
-    """Console-script entry point."""
-    return cli.main(prog_name="matcher")
+    """Console-script entry point. Python writes to standard output as usual; what native code
+    writes to file descriptor 1 goes to standard error, in every command and in the worker
+    processes it starts (HiGHS prints the odd diagnostic line there), so that ``--format json``
+    output stays parseable."""
+    with _native_stdout_to_stderr():
+        return cli.main(prog_name="matcher")
 
+
+@contextlib.contextmanager
+def _native_stdout_to_stderr():
+    sys.stdout.flush()
+    try:
+        real = os.dup(1)
+    except OSError:  # no file descriptor 1: nothing to protect
+        yield
+        return
+    stream = sys.stdout
+    ours = open(real, "w", encoding=stream.encoding, errors=stream.errors,  # noqa: SIM115  (closed below)
+                buffering=1 if stream.isatty() else -1, closefd=False)
+    os.dup2(2, 1)
+    sys.stdout = ours
+    try:
+        yield
+    finally:
+        ours.flush()
+        sys.stdout = stream
+        os.dup2(real, 1)
+        ours.close()
+        os.close(real)
 
 
 @contextlib.contextmanager
