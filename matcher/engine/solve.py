@@ -274,10 +274,11 @@ def _grants_of(problem: Problem, plan: Plan, terms, stages, params, clock: _Cloc
         return Solution(grants, plan.delivered, plan.funded)
     free = set(trouble)
     for widen in (False, True):
+        left = clock.part(1.0)
+        if params.node_limit is None and left is not None and left < max(1.0, REPAIR_SECONDS_PER_REQUEST * len(free)):
+            _say(params, f"no time left to re-optimise {len(free)} requests whose grants cannot follow the plan")
+            break
         if widen:
-            left = clock.part(1.0)
-            if params.node_limit is None and left is not None and left < 1.0:
-                break
             donors = {int(i) for j in free for i in problem.pair_donor[problem.request_pairs(j)]}
             near = sorted({int(problem.pair_request[k]) for k in grants if int(problem.pair_donor[k]) in donors})
             free |= set(near[:WIDEN])
@@ -328,6 +329,9 @@ def _better_first(problem: Problem, made: Solution | None, first: Solution | Non
     return first
 
 
+# Building the repair model alone takes about this long per request to re-optimise (measured on L:
+# 2,376 requests, 8 s with HiGHS); with less time left the repair would run past the time limit.
+REPAIR_SECONDS_PER_REQUEST = 0.003
 WIDEN = 600  # requests added around the trouble when re-optimising them alone is not enough
 
 
