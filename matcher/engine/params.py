@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 from ortools.math_opt.python import mathopt
 
+from matcher.errors import MatcherError
+
 
 @dataclass(frozen=True)
 class SolveParams:
@@ -51,3 +53,31 @@ def highs_parameters(
     )
     sp.highs.int_options["threads"] = params.threads
     return sp
+
+
+def solve_highs(
+    model: mathopt.Model,
+    parameters: mathopt.SolveParameters,
+    model_params: mathopt.ModelSolveParameters | None = None,
+    msg_cb=None,
+) -> mathopt.SolveResult:
+    """``mathopt.solve`` on HiGHS, the one place the engine calls it.
+
+    HiGHS can fail inside a solve (an internal error that MathOpt raises as an exception; seen once
+    in 1,000 draws of a sweep, in a stage started from a solution hint). The solve is then run again
+    without the hint, and only a second failure stops the command, as one error line."""
+    try:
+        return mathopt.solve(
+            model, mathopt.SolverType.HIGHS, params=parameters, model_params=model_params, msg_cb=msg_cb
+        )
+    except Exception as exc:  # noqa: BLE001  (pybind11's StatusNotOk, or ortools' failure to convert it)
+        first = exc
+    if model_params is not None:
+        try:
+            return mathopt.solve(model, mathopt.SolverType.HIGHS, params=parameters, msg_cb=msg_cb)
+        except Exception as exc:  # noqa: BLE001
+            first = exc
+    raise MatcherError(
+        f"HiGHS failed on the model '{model.name}' ({type(first).__name__}: {first}); this is a solver error, "
+        "not a problem with the scenario: try another --seed, and please report it with the scenario"
+    ) from first

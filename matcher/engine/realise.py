@@ -25,7 +25,7 @@ from ortools.graph.python import min_cost_flow
 from ortools.math_opt.python import mathopt
 
 from matcher.engine.compile import Problem
-from matcher.engine.params import highs_parameters
+from matcher.engine.params import highs_parameters, solve_highs
 
 
 @dataclass
@@ -155,7 +155,7 @@ def restricted_grants(p: Problem, need, slots, flow: dict[int, int], params, sec
             mo.add_linear_constraint(mathopt.fast_sum(z[k] for k in chosen) <= slots[j])
     for i, ks in per_donor.items():
         mo.add_linear_constraint(mathopt.fast_sum(x[k] for k in ks) <= p.budgets[i])
-    result = mathopt.solve(mo, mathopt.SolverType.HIGHS, params=highs_parameters(params, seconds))
+    result = solve_highs(mo, highs_parameters(params, seconds))
     if not result.has_primal_feasible_solution():
         return None
     values = result.variable_values(list(x.values()))
@@ -329,7 +329,7 @@ def fewest_grants(
     if not any_grants:
         mo.minimize(mathopt.fast_sum(z.values()))
     hints = _hint(x, z, hint)
-    result = mathopt.solve(mo, mathopt.SolverType.HIGHS, params=highs_parameters(params, seconds), model_params=hints)
+    result = solve_highs(mo, highs_parameters(params, seconds), hints)
     if not result.has_primal_feasible_solution():
         return None, 0.0, False
     values = result.variable_values(list(x.values()))

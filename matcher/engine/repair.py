@@ -15,7 +15,7 @@ from collections.abc import Callable
 from ortools.math_opt.python import mathopt
 
 from matcher.engine.compile import Problem
-from matcher.engine.params import highs_parameters
+from matcher.engine.params import highs_parameters, solve_highs
 from matcher.engine.realise import cap, donor_slots
 
 LEX_TOLERANCE = 1e-6
@@ -97,7 +97,7 @@ def repair(
     values = None
     stages = [t for t in terms if t in exprs]
     if not stages:  # e.g. objective [cost]: any completion that keeps every rule will do
-        result = mathopt.solve(mo, mathopt.SolverType.HIGHS, params=highs_parameters(params, left()), model_params=hint)
+        result = solve_highs(mo, highs_parameters(params, left()), hint)
         if not result.has_primal_feasible_solution():
             return None
         values = result
@@ -111,12 +111,7 @@ def repair(
         if whole is not None and whole == whole:
             mo.add_linear_constraint(expr <= whole - fixed_part + LEX_TOLERANCE * abs(whole))
             tolerance = LEX_TOLERANCE * abs(whole) / 2
-        result = mathopt.solve(
-            mo,
-            mathopt.SolverType.HIGHS,
-            params=highs_parameters(params, seconds, tolerance),
-            model_params=hint if n == 0 else None,
-        )
+        result = solve_highs(mo, highs_parameters(params, seconds, tolerance), hint if n == 0 else None)
         if not result.has_primal_feasible_solution():
             if values is None:
                 return None

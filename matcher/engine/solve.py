@@ -30,7 +30,7 @@ from matcher.engine.compile import Problem, compile_problem
 from matcher.engine.components import solve_in_parts
 from matcher.engine.greedy import greedy_allocation
 from matcher.engine.model import SENSE, Model, build, term_expression
-from matcher.engine.params import SolveParams, highs_parameters
+from matcher.engine.params import SolveParams, highs_parameters, solve_highs
 from matcher.engine.readout import Solution, allocations, read_solution, result_of, term_value
 from matcher.engine.realise import Plan, polish_grants, realise
 from matcher.engine.repair import repair
@@ -389,12 +389,8 @@ def _solve_plan_stage(problem, arcs, model, term: str, params: SolveParams, seco
     first_bound = None  # the bound of the first solve holds for the later ones (they only add integrality)
     for _attempt in range(4):
         left = None if seconds is None else max(0.05, seconds - (time.perf_counter() - t0))
-        result = mathopt.solve(
-            model.mo,
-            mathopt.SolverType.HIGHS,
-            params=highs_parameters(params, left, 1e-9),
-            model_params=_plan_hints(model, hint),
-            msg_cb=_highs_log(params, term),
+        result = solve_highs(
+            model.mo, highs_parameters(params, left, 1e-9), _plan_hints(model, hint), _highs_log(params, term)
         )
         if first_bound is None:
             first_bound = float(result.termination.objective_bounds.dual_bound)
@@ -448,11 +444,7 @@ def _grants_lower_bound(problem: Problem, arcs, stages: list[_Stage], params, cl
     model = build_aggregate(problem, arcs)
     _keep_earlier_stages(problem, model, stages)
     model.mo.minimize(mathopt.fast_sum(model.y))
-    result = mathopt.solve(
-        model.mo,
-        mathopt.SolverType.HIGHS,
-        params=highs_parameters(params, _effort(params, clock.part(0.5)), 1e-9),
-    )
+    result = solve_highs(model.mo, highs_parameters(params, _effort(params, clock.part(0.5)), 1e-9))
     bound = result.termination.objective_bounds.dual_bound
     return float(bound) if -1e30 < bound < 1e30 else 0.0  # only a finite bound is a bound
 
@@ -484,12 +476,8 @@ def _solve_stage(
     expr = term_expression(problem, model, term)
     model.mo.maximize(expr) if SENSE[term] == "max" else model.mo.minimize(expr)
     t0 = time.perf_counter()
-    result = mathopt.solve(
-        model.mo,
-        mathopt.SolverType.HIGHS,
-        params=highs_parameters(params, seconds, 1e-9),
-        model_params=_hints(model, hint),
-        msg_cb=_highs_log(params, term),
+    result = solve_highs(
+        model.mo, highs_parameters(params, seconds, 1e-9), _hints(model, hint), _highs_log(params, term)
     )
     seconds_used = time.perf_counter() - t0
     reason = result.termination.reason
