@@ -64,8 +64,8 @@ def solve_highs(
     """``mathopt.solve`` on HiGHS, the one place the engine calls it.
 
     HiGHS can fail inside a solve (an internal error that MathOpt raises as an exception; seen once
-    in 1,000 draws of a sweep, in a stage started from a solution hint). The solve is then run again
-    without the hint, and only a second failure stops the command, as one error line."""
+    in 1,000 draws of a sweep, in a money stage started from a solution hint). The solve is then run
+    again without the hint, and only a second failure stops the command, as one error line."""
     try:
         return mathopt.solve(
             model, mathopt.SolverType.HIGHS, params=parameters, model_params=model_params, msg_cb=msg_cb
