@@ -117,22 +117,3 @@ def _native_stdout_to_stderr():
         os.dup2(real, 1)
         ours.close()
         os.close(real)
-
-
-@contextlib.contextmanager
-def solver_output_to_stderr():
-    """While the solver runs, send what native code writes to standard output (HiGHS prints the odd
-    diagnostic line there) to standard error, so that ``--format json`` on stdout stays parseable."""
-    sys.stdout.flush()
-    try:
-        saved = os.dup(1)
-    except OSError:  # no file descriptor 1 (embedded use): nothing to protect
-        yield
-        return
-    try:
-        os.dup2(2, 1)
-        yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)

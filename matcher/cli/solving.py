@@ -13,7 +13,6 @@ from matcher.cli.common import (
     EXIT_NO_SOLUTION,
     cli,
     handle_errors,
-    solver_output_to_stderr,
     write_output,
 )
 from matcher.engine import SolveParams, solve
@@ -129,8 +128,7 @@ def solve_cmd(
     params = dataclasses.replace(
         params_from(time_limit, seed, node_limit, progress, method), polish_seconds=polish, relative_gap=gap
     )
-    with solver_output_to_stderr():
-        result = solve(scenario, params)
+    result = solve(scenario, params)  # native solver output goes to stderr: see main()
     write_output(render(result, scenario, fmt), output)
     if result.status == "infeasible":
         click.echo("The hard rules admit no allocation (check commitments, must_fund and region floors).", err=True)

@@ -16,7 +16,6 @@ from matcher.cli.common import (
     EXIT_NO_SOLUTION,
     cli,
     handle_errors,
-    solver_output_to_stderr,
     write_output,
 )
 from matcher.cli.solving import params_from, solve_options
@@ -89,8 +88,7 @@ def run_cmd(file: str, note: str, by: str | None, db_url: str | None, time_limit
 
     engine = db.open_store(db_url)  # before the solve: an unreachable database fails fast
     params = params_from(time_limit, seed, node_limit, progress)
-    with solver_output_to_stderr():
-        result = solve(scenario, params)
+    result = solve(scenario, params)
     run_id = save_run(engine, scenario=scenario, result=result, params=params.public(), by=by or default_by(),
                       note=note)
     engine.dispose()

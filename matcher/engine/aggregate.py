@@ -102,9 +102,7 @@ def _class_balance(p: Problem, arcs: Arcs, m: rules.Model, deliveries) -> None:
     sum_arcs x - sum_j (f[j] - deliveries' value) = 0, then a row money(j) = 0 for every request
     outside any class (no eligible money: only deliveries fund it). Built from arrays (rows.py)."""
     n_cls = len(p.classes)
-    cls_of = np.full(p.n_requests, -1, dtype=np.int64)
-    for c, js in enumerate(p.classes):
-        cls_of[list(js)] = c
+    cls_of = p.class_of
     alone = np.nonzero(cls_of < 0)[0]
     row_of = cls_of.copy()
     row_of[alone] = n_cls + np.arange(len(alone))
@@ -176,12 +174,9 @@ def _arc_caps(p: Problem, arcs: Arcs, m: rules.Model) -> None:
 def _arc_of_pairs(p: Problem, arcs: Arcs) -> np.ndarray:
     """Per pair, the aggregate arc (donor, class of its request) that carries it; -1 when none."""
     n_cls = max(1, len(p.classes))
-    cls_of = np.full(p.n_requests, -1, dtype=np.int64)
-    for c, js in enumerate(p.classes):
-        cls_of[list(js)] = c
     arc_key = np.asarray(arcs.donor, dtype=np.int64) * n_cls + np.asarray(arcs.cls, dtype=np.int64)
     order = np.argsort(arc_key, kind="stable")
-    c = cls_of[p.pair_request]
+    c = p.class_of[p.pair_request]
     key = p.pair_donor * n_cls + c
     at = np.searchsorted(arc_key[order], key)
     at = np.minimum(at, len(order) - 1) if len(order) else at

@@ -56,6 +56,14 @@ class Problem:
         """Per donor: the smallest grant it may make (its min_grant, at least 1)."""
         return np.array([max(1, d.min_grant or 0) for d in self.scenario.donors], dtype=np.int64)
 
+    @cached_property
+    def class_of(self) -> np.ndarray:
+        """Per request, the index of its class in ``classes``; -1 when no money can fund it."""
+        out = np.full(self.n_requests, -1, dtype=np.int64)
+        for c, js in enumerate(self.classes):
+            out[list(js)] = c
+        return out
+
     def request_pairs(self, j: int) -> range:
         """The pair indices of request j."""
         return range(int(self.request_start[j]), int(self.request_start[j + 1]))

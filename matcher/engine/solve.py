@@ -310,11 +310,10 @@ def _first_allocation(problem: Problem, params: SolveParams, clock: _Clock) -> S
 
 def _as_plan(problem: Problem, arcs: Arcs, sol: Solution) -> Plan:
     """An allocation as a plan of the aggregate model: its money summed per (donor, class) arc."""
-    cls_of = {j: c for c, js in enumerate(problem.classes) for j in js}
     arc_of = {(i, c): a for a, (i, c) in enumerate(zip(arcs.donor, arcs.cls))}
     flows = [0.0] * len(arcs.donor)
     for k, v in sol.x.items():
-        a = arc_of.get((int(problem.pair_donor[k]), cls_of.get(int(problem.pair_request[k]), -1)))
+        a = arc_of.get((int(problem.pair_donor[k]), int(problem.class_of[problem.pair_request[k]])))
         if a is not None:
             flows[a] += v
     return Plan(list(sol.funded), set(sol.delivered), flows)
