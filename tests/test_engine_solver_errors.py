@@ -41,3 +41,32 @@ def test_a_solve_that_fails_twice_is_one_clear_error(monkeypatch):
     mo, hint = _model()
     with pytest.raises(MatcherError, match=r"HiGHS failed on the model 'tiny' .*try another --seed"):
         P.solve_highs(mo, P.highs_parameters(P.SolveParams(), 5.0), hint)
+
+
+def test_a_solver_failure_while_bounding_the_grants_keeps_the_allocation(monkeypatch) -> None:
+    """The grants bound is the last solve; when HiGHS fails there (seen: an internal error on a 2 x 2
+    round), the allocation is kept and the grants stage reports the trivial bound 0."""
+    import importlib
+
+    from matcher.engine import SolveParams, solve
+    from matcher.errors import MatcherError
+    from tests.helpers import req, scenario
+
+    solve_module = importlib.import_module("matcher.engine.solve")
+    real = solve_module.solve_highs
+
+    def failing_bound(model, parameters, model_params=None, msg_cb=None):
+        if model_params is None and parameters.absolute_gap_tolerance == 1e-9:  # the grants bound alone
+            raise MatcherError("HiGHS failed on the model 'aggregate' (StatusNotOk: internal error)")
+        return real(model, parameters, model_params, msg_cb)
+
+    monkeypatch.setattr(solve_module, "solve_highs", failing_bound)
+    s = scenario([{"id": "D0", "budget": 2}, {"id": "D1", "budget": 2}],
+                 [req("R0", amount=2, priority=1), req("R1", amount=2, priority=2, requires=["R0"])],
+                 policy={"objective": ["coverage", "volume", "grants"]})
+    said: list[str] = []
+    result = solve(s, SolveParams(time_limit=10, seed=7, on_log=said.append))
+    assert result.has_solution() and {a.request for a in result.allocations} == {"R0", "R1"}
+    grants = next(st for st in result.solver.stages if st.term == "grants")
+    assert grants.bound <= grants.value
+    assert "bounding the grants: HiGHS failed; the grants bound stays 0" in said

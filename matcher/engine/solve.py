@@ -28,6 +28,7 @@ from matcher.domain import Scenario
 from matcher.engine.aggregate import Arcs, build_aggregate
 from matcher.engine.compile import Problem, compile_problem
 from matcher.engine.components import solve_in_parts
+from matcher.engine.gapsearch import gap_arrays, search
 from matcher.engine.greedy import greedy_allocation
 from matcher.engine.model import SENSE, Model, build, term_expression
 from matcher.engine.params import SolveParams, highs_parameters, solve_highs
@@ -56,21 +57,30 @@ class _Clock:
         self.params = params
         self.started = time.perf_counter()
         self.n_requests = n_requests
+        self.limit = params.time_limit
+
+    def until(self, seconds: float) -> _Clock:
+        """The same clock, ending ``seconds`` from now (or at its own end, if sooner)."""
+        other = _Clock(self.params, self.n_requests)
+        other.started = self.started
+        now = time.perf_counter() - self.started
+        other.limit = now + seconds if self.limit is None else min(self.limit, now + seconds)
+        return other
 
     def share(self, parts_left: int) -> float | None:
         """Split what is left of the time limit evenly over the parts still to run."""
-        if self.params.time_limit is None:
+        if self.limit is None:
             return None
-        left = self.params.time_limit - (time.perf_counter() - self.started)
+        left = self.limit - (time.perf_counter() - self.started)
         return max(0.05, left / max(1, parts_left))
 
     def part(self, fraction: float) -> float | None:
         """A fraction of the time left, keeping back time to read out, validate and explain the
         allocation (about 0.6 ms per request, measured; at most 15% of the limit)."""
-        if self.params.time_limit is None:
+        if self.limit is None:
             return None
-        reserve = min(0.15 * self.params.time_limit, 0.5 + 0.0006 * self.n_requests)
-        left = self.params.time_limit - reserve - (time.perf_counter() - self.started)
+        reserve = min(0.15 * self.limit, 0.5 + 0.0006 * self.n_requests)
+        left = self.limit - reserve - (time.perf_counter() - self.started)
         return max(0.05, left * fraction)
 
     def capped(self, seconds: float, parts_left: int) -> float:
@@ -104,8 +114,22 @@ def solve(scenario: Scenario, params: SolveParams | None = None) -> Result:
                 "method 'cpsat' covers rounds of in-kind offers only (no funds donor can fund a"
                 " request); use method 'auto'"
             )
+    assignment = False
     if method == "auto":  # no money pairs (in-kind only): nothing to aggregate, the full model is the model
         method = "decomposed" if _decomposable(terms) and len(problem.pair_donor) else "full"
+        assignment = method == "full" and gap_arrays(problem, terms) is not None
+    if assignment:
+        outcome, engine = _assignment_round(problem, terms, params, clock), "mathopt-highs-full"
+    else:
+        outcome, engine = _money_round(problem, terms, method, params, clock)
+    best, status, stages = outcome
+    infos = [_info(st) for st in stages]
+    return result_of(problem, best, status, infos, _solver_info_args(scenario, params, clock.started, engine))
+
+
+def _money_round(problem: Problem, terms: list[str], method: str, params: SolveParams, clock: _Clock):
+    """Every round that is not a plain assignment: the decomposed path, the full model where that is
+    needed or asked for. Returns the outcome and the engine's name."""
     outcome = _decomposed(problem, terms, params, clock) if method == "decomposed" else None
     engine = "mathopt-highs-decomposed"
     if isinstance(outcome, _Unrealised) and len(problem.pair_donor) > SMALL_PAIRS:
@@ -122,9 +146,7 @@ def solve(scenario: Scenario, params: SolveParams | None = None) -> Result:
         full = _full(problem, terms, params, clock, start=outcome[0])
         if _first_stage_better(full, outcome):
             outcome, engine = full, "mathopt-highs-full"
-    best, status, stages = outcome
-    infos = [_info(st) for st in stages]
-    return result_of(problem, best, status, infos, _solver_info_args(scenario, params, clock.started, engine))
+    return outcome, engine
 
 
 @dataclass
@@ -157,6 +179,53 @@ def _first_stage_better(new, old) -> bool:
     return a.value > b.value if SENSE[a.term] == "max" else a.value < b.value
 
 
+# A generalized-assignment round (gapsearch.py). HiGHS alone first gets QUICK_SHARE of the time
+# limit: that proves the easy rounds (Chu & Beasley types A to C on 100 items: 0.1-2 s) and leaves
+# the others within a few tenths of a percent, except the hardest (type D: 1-2%). Only when its gap
+# is still above SEARCH_GAP does the search run, for up to SEARCH_SHARE of the time left (it finds in
+# 5-25 s what HiGHS does not find in 60 s); HiGHS then starts again from the better allocation
+# (benchmarks/RESULTS.md). The search stops at once when the pace of its first pricing rounds says
+# its column generation cannot converge in its time.
+QUICK_SHARE = 0.1
+SEARCH_GAP = 0.005
+SEARCH_SHARE = 0.4
+
+
+def _assignment_round(problem: Problem, terms: list[str], params: SolveParams, clock: _Clock):
+    """HiGHS briefly; when that leaves a wide gap, the search's assignment (validated); then HiGHS
+    again from the better of the two with the time left."""
+    exact = params.node_limit is not None
+    quick = None
+    if clock.limit is not None and not exact:  # under a work limit nothing is cut by time: runs repeat
+        quick = _full(problem, terms, params, clock.until(QUICK_SHARE * clock.limit))
+        best, status, stages = quick
+        if status in ("optimal", "infeasible"):
+            return quick
+        narrow = best is not None and all(relative_gap(st.value, st.bound) <= SEARCH_GAP for st in stages)
+        if narrow:  # close already: HiGHS again with the time left, from scratch (a start slowed c20200's proof)
+            return _full(problem, terms, params, clock)
+    t0 = time.perf_counter()
+    # under a work limit the search stops on counts, with the time limit only as a safety net
+    found = search(problem, terms, params.seed, clock.part(1.0 if exact else SEARCH_SHARE), exact)
+    if found is not None and violations(problem.scenario, allocations(problem, found)):
+        found = None  # never seen; HiGHS then starts from its own allocation
+    if found is not None:
+        _say(
+            params,
+            f"assignment search: cost {term_value(problem, found, 'cost'):,.0f} in {time.perf_counter() - t0:.1f} s "
+            "(column-generation dives, tabu search)",
+        )
+    start = quick[0] if quick is not None else None
+    if found is not None and (start is None or _better(problem, found, start, "cost")):
+        start = found
+    return _full(problem, terms, params, clock, start=start)
+
+
+def _better(problem: Problem, new: Solution, old: Solution, term: str) -> bool:
+    a, b = term_value(problem, new, term), term_value(problem, old, term)
+    return a > b if SENSE[term] == "max" else a < b
+
+
 def _decomposable(terms: list[str]) -> bool:
     """The grants term, when present, must come last: earlier stages then never count grants."""
     return "grants" not in terms or terms[-1] == "grants"
@@ -177,6 +246,9 @@ def _full(problem: Problem, terms: list[str], params: SolveParams, clock: _Clock
         if solution is None and best is not None:  # no better allocation found: keep the last one
             stage.value = term_value(problem, best, term)
             stage.status = "feasible"
+        elif solution is not None and best is not None and not _better(problem, solution, best, term):
+            solution = None  # the solver returned no better allocation than its start: keep the start
+            stage.value = term_value(problem, best, term)
         best = solution or best
         if best is None:
             status = "unknown"
@@ -286,7 +358,7 @@ def _grants_of(problem: Problem, plan: Plan, terms, stages, params, clock: _Cloc
         _say(params, f"re-optimising {len(free)} requests whose grants cannot follow the plan")
         t0 = time.perf_counter()
         bounds = {st.term: st.bound for st in stages[:1]}
-        out = repair(problem, plan.funded, plan.delivered, fixed, free, terms, params, lambda: clock.part(0.5), bounds)
+        out = repair(problem, plan.funded, plan.delivered, fixed, free, terms, params, lambda: clock.part(0.8), bounds)
         _say(params, f"re-optimised in {time.perf_counter() - t0:.1f} s: {'done' if out else 'no completion'}")
         if out is not None:
             x, funded = out
@@ -443,7 +515,13 @@ def _grants_lower_bound(problem: Problem, arcs, stages: list[_Stage], params, cl
     model = build_aggregate(problem, arcs)
     _keep_earlier_stages(problem, model, stages)
     model.mo.minimize(mathopt.fast_sum(model.y))
-    result = solve_highs(model.mo, highs_parameters(params, _effort(params, clock.part(0.5)), 1e-9))
+    try:
+        result = solve_highs(model.mo, highs_parameters(params, _effort(params, clock.part(0.5)), 1e-9))
+    except MatcherError:
+        # HiGHS failed inside this bound's solve (an internal error, seen on a 2 x 2 round found by
+        # tests/test_properties.py): the allocation stands, with the trivial bound
+        _say(params, "bounding the grants: HiGHS failed; the grants bound stays 0")
+        return 0.0
     bound = result.termination.objective_bounds.dual_bound
     return float(bound) if -1e30 < bound < 1e30 else 0.0  # only a finite bound is a bound
 
