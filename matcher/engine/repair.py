@@ -12,11 +12,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 
+import numpy as np
 from ortools.math_opt.python import mathopt
 
 from matcher.engine.compile import Problem
 from matcher.engine.params import highs_parameters, solve_highs
 from matcher.engine.realise import cap, donor_slots
+from matcher.engine.rows import add_row_blocks, add_variables, ids_of
 
 LEX_TOLERANCE = 1e-6
 
@@ -53,26 +55,42 @@ def repair(
     order = sorted(free)
     y = {j: mo.add_binary_variable() for j in order}
     f = {j: mo.add_integer_variable(lb=0, ub=s.requests[j].amount) for j in order}
-    x, z = {}, {}
     per_donor = defaultdict(list)
     limit = s.policy.max_donors_per_request
+    grants_of: dict[int, list[int]] = {}
+    pairs, low, room_of, least_of = [], [], [], []
     for j in order:
-        r = s.requests[j]
         grants = []
         for k in _candidates(p, j, used, max(CANDIDATES, PAIRS // max(1, len(order)))):
             i = int(p.pair_donor[k])
             room = min(int(p.pair_cap[k]), p.budgets[i] - used[i])
-            least = max(1, s.donors[i].min_grant or 0, int(p.pair_commit[k]))
-            if room < least:
+            if room < max(1, s.donors[i].min_grant or 0, int(p.pair_commit[k])):
                 if p.pair_commit[k]:
                     return None
                 continue
-            x[k] = mo.add_integer_variable(lb=int(p.pair_commit[k]), ub=room)
-            z[k] = mo.add_variable(lb=1 if p.pair_commit[k] else 0, ub=1, is_integer=True)
-            mo.add_linear_constraint(x[k] <= room * z[k])
-            mo.add_linear_constraint(x[k] >= max(1, s.donors[i].min_grant or 0) * z[k])
+            pairs.append(k)
+            low.append(int(p.pair_commit[k]))
+            room_of.append(room)
+            least_of.append(max(1, s.donors[i].min_grant or 0))
             grants.append(k)
             per_donor[i].append(k)
+        grants_of[j] = grants
+    # one grant variable x and one "granted" z per pair, and x <= room z, x >= least z: the bulk of
+    # the model, written at once (rows.py)
+    low_a = np.array(low, dtype=np.float64)
+    xs = add_variables(mo, low_a, np.array(room_of, dtype=np.float64), integer=True)
+    zs = add_variables(mo, (low_a > 0).astype(np.float64), np.ones(len(pairs)), integer=True)
+    x, z = dict(zip(pairs, xs)), dict(zip(pairs, zs))
+    n = len(pairs)
+    rows, ones, zero, inf = np.arange(n), np.ones(n), np.zeros(n), np.full(n, np.inf)
+    xid, zid = ids_of(xs), ids_of(zs)
+    add_row_blocks(mo, -inf, zero, (rows, xid, ones), (rows, zid, -np.array(room_of, dtype=np.float64)))
+    add_row_blocks(mo, zero, inf, (rows, xid, ones), (rows, zid, -np.array(least_of, dtype=np.float64)))
+    deliveries = defaultdict(int)
+    for k in delivered:
+        deliveries[p.request_index[s.offers[k].request]] += 1
+    for j in order:
+        r, grants = s.requests[j], grants_of[j]
         mo.add_linear_constraint(f[j] - mathopt.fast_sum(x[k] for k in grants) == value[j])
         mo.add_linear_constraint(f[j] <= r.amount * y[j])
         mo.add_linear_constraint(f[j] >= p.min_amount[j] * y[j])
@@ -80,9 +98,8 @@ def repair(
             mo.add_linear_constraint(f[j] >= r.amount)
         if value[j]:
             y[j].lower_bound = 1
-        deliveries = sum(1 for k in delivered if p.request_index[s.offers[k].request] == j)
-        if limit is not None and len(grants) + deliveries > limit:
-            mo.add_linear_constraint(mathopt.fast_sum(z[k] for k in grants) <= limit - deliveries)
+        if limit is not None and len(grants) + deliveries[j] > limit:
+            mo.add_linear_constraint(mathopt.fast_sum(z[k] for k in grants) <= limit - deliveries[j])
     for i, ks in per_donor.items():
         mo.add_linear_constraint(mathopt.fast_sum(x[k] for k in ks) <= p.budgets[i] - used[i])
     if not _links(p, mo, y, rest, free):
@@ -157,9 +174,14 @@ def _greedy_hint(p: Problem, funded, value, used, order, slots, x, z, y, f):
     the allowed donors, each grant within its donor's bounds; a request that does not fit gets nothing."""
     s = p.scenario
     left = {i: p.budgets[i] - used[i] for i in range(len(p.budgets))}
+    projects = _projects_left(p, funded, set(order))
     values = {}
+    given: dict[int, list[tuple[int, int]]] = {}
     for j in sorted(order, key=lambda j: (-y[j].lower_bound, -p.weights[j] / s.requests[j].amount, j)):
+        partner = s.requests[j].partner
         need = funded[j] - value[j]
+        if y[j].upper_bound < 1 or (partner in projects and projects[partner] < 1 and not value[j]):
+            need = 0  # a prerequisite left unfunded, or the partner's projects all taken
         pieces, rest = [], need
         options = sorted(
             (k for k in p.request_pairs(j) if k in x),
@@ -177,6 +199,12 @@ def _greedy_hint(p: Problem, funded, value, used, order, slots, x, z, y, f):
             pieces = []
         for k, amount in pieces:
             left[int(p.pair_donor[k])] -= amount
+        if pieces and partner in projects and not value[j]:
+            projects[partner] -= 1
+        given[j] = pieces
+    _drop_unmet_prerequisites(p, given, value)
+    for j, pieces in given.items():
+        for k, amount in pieces:
             values[x[k]] = amount
             values[z[k]] = 1
         got = sum(a for _k, a in pieces) + value[j]
@@ -188,6 +216,33 @@ def _greedy_hint(p: Problem, funded, value, used, order, slots, x, z, y, f):
     if any(not var.lower_bound <= v <= var.upper_bound for var, v in values.items()):
         return None  # a commitment the greedy pass did not keep: no start
     return mathopt.ModelSolveParameters(solution_hints=[mathopt.SolutionHint(variable_values=values)])
+
+
+def _projects_left(p: Problem, funded: list[int], free: set[int]) -> dict[str, int]:
+    """Per partner with a project cap: the projects the fixed requests leave to the free ones."""
+    s = p.scenario
+    left = {q.id: q.max_projects for q in s.partners if q.max_projects is not None}
+    for j, r in enumerate(s.requests):
+        if j not in free and funded[j] > 0 and r.partner in left:
+            left[r.partner] -= 1
+    return left
+
+
+def _drop_unmet_prerequisites(p: Problem, given: dict[int, list[tuple[int, int]]], value: list[int]) -> None:
+    """Unfund (in the start only) free requests whose free prerequisite got nothing, until none is left."""
+    s = p.scenario
+    changed = True
+    while changed:
+        changed = False
+        for j, pieces in given.items():
+            if not pieces or value[j]:
+                continue
+            for q in s.requests[j].requires:
+                jq = p.request_index[q]
+                if jq in given and not given[jq] and not value[jq]:
+                    given[j] = []
+                    changed = True
+                    break
 
 
 def _links(p: Problem, mo, y, rest: list[int], free: set[int]) -> bool:
