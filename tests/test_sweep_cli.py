@@ -171,3 +171,42 @@ def test_draws_skip_the_grants_tie_break_but_keep_the_money_measures(tmp_path):
     assert pb["grants"]["mean"] == 2.0 and pa["grants"]["mean"] >= 2.0
     table = _sweep(path, "--draws", "30")
     assert "grants (not minimised)" in table.stdout
+
+
+def test_a_draw_the_solver_fails_on_is_kept_as_an_error_and_the_sweep_goes_on(one_uncertain, monkeypatch):
+    from matcher.cli import sweep as sweep_cli
+    from matcher.engine import SolveParams
+    from matcher.errors import MatcherError
+    from matcher.sweep import work
+    from matcher.sweep.aggregate import summarize
+
+    real = work.solve
+    calls = []
+
+    def flaky(scenario, params):
+        calls.append(1)
+        if len(calls) == 2:
+            raise MatcherError("HiGHS failed on the model 'aggregate' (StatusNotOk: internal error)")
+        return real(scenario, params)
+
+    monkeypatch.setattr(work, "solve", flaky)
+    scenario = parse_scenario(one_uncertain)
+    pledges = [draw_pledges(scenario, SEED, d) for d in range(3)]
+    outcomes = [work.solve_draw(one_uncertain, p, SolveParams(time_limit=10)) for p in pledges]
+    assert [o.status for o in outcomes] == ["optimal", "error", "optimal"]
+    assert outcomes[1].funded == {} and outcomes[1].budget == outcomes[0].budget | {"JPN": pledges[1]["JPN"]}
+    point = summarize(scenario, {}, outcomes, distinct=3, threshold=0.9)
+    assert point.statuses == {"error": 1, "optimal": 2} and point.solved == 2
+    per = {r.id: r for r in point.requests}
+    assert per["PER-1"].funded == pytest.approx(2 / 3)  # the failed draw funds nothing: never over-promise
+
+    class Result:
+        points = [point]
+
+    lines = []
+    monkeypatch.setattr(sweep_cli.click, "echo", lambda text, err=False: lines.append(text))
+    sweep_cli._limit_note(Result(), node_limit=None)
+    assert lines == [
+        "note: the solver failed on 1 draw(s) (HiGHS raised an internal error twice); they count as funding no "
+        "request; the rest of the sweep stands; please report it with the scenario"
+    ]

@@ -139,6 +139,13 @@ def _limit_note(result: SweepResult, node_limit: int | None) -> None:
     """Say so when a solve stopped at a limit: then the output may differ from run to run."""
     stopped = sum(n for p in result.points for s, n in p.statuses.items() if s in ("feasible", "unknown"))
     lost = sum(p.statuses.get("unknown", 0) for p in result.points)
+    failed = sum(p.statuses.get("error", 0) for p in result.points)
+    if failed:
+        click.echo(
+            f"note: the solver failed on {failed} draw(s) (HiGHS raised an internal error twice); they count as "
+            "funding no request; the rest of the sweep stands; please report it with the scenario",
+            err=True,
+        )
     if lost:
         click.echo(
             f"note: {lost} draw(s) found no allocation within the limits, and count as funding no request; "
