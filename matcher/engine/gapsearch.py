@@ -95,8 +95,8 @@ def gap_arrays(p: Problem, terms: list[str]) -> GapArrays | None:
 def search(p: Problem, terms: list[str], seed: int, seconds: float | None, exact_work: bool) -> Solution | None:
     """The cheapest capacity-feasible assignment found within ``seconds`` (None: no time limit),
     as a Solution; None when the round is not a GAP or nothing feasible was found. With
-    ``exact_work`` (a work limit was asked for) the search runs its dives in full unless
-    ``seconds`` run out, and does not give up on a slow root, so runs that end in time agree."""
+    ``exact_work`` (a work limit was asked for) the search runs WORK_LIMIT_DIVES dives and does not
+    give up on a slow root, so runs that end before ``seconds`` agree."""
     g = gap_arrays(p, terms)
     if g is None:
         return None
