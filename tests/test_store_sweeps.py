@@ -191,3 +191,17 @@ def test_sweep_killed_inside_its_save_leaves_nothing(store_url, uncertain, tmp_p
     proc.wait(timeout=30)
     assert {t: scalar(store_url, f"SELECT count(*) FROM {t}") for t in SWEEP_TABLES} == dict.fromkeys(SWEEP_TABLES, 0)
     assert invoke("audit", "verify", "--db", store_url).exit_code == 0
+
+
+def test_a_sweep_with_a_failed_draw_is_not_stored_as_optimal():
+    from types import SimpleNamespace
+
+    from matcher.store.sweeps import sweep_status
+    from matcher.sweep.run import SolvedDraw
+    from matcher.sweep.work import Outcome
+
+    def draw(status):
+        return SolvedDraw(0, {}, [0], Outcome(status, None, 0, 0, {}, {}, {}, {}, 0.0))
+
+    assert sweep_status(SimpleNamespace(solved=[draw("optimal"), draw("optimal")])) == "optimal"
+    assert sweep_status(SimpleNamespace(solved=[draw("optimal"), draw("error")])) == "feasible"

@@ -47,8 +47,9 @@ def spec_of(data: dict[str, Any]) -> SweepSpec:
 
 
 def sweep_status(result: SweepResult) -> str:
-    """optimal: every solve ended with a proof (optimal or infeasible); feasible: one stopped at a limit."""
-    stopped = any(s.outcome.status in STOPPED for s in result.solved)
+    """optimal: every solve ended with a proof (optimal or infeasible); feasible: one stopped at a limit
+    or failed in the solver ("error": a draw kept without an allocation)."""
+    stopped = any(s.outcome.status in (*STOPPED, "error") for s in result.solved)
     return "feasible" if stopped else "optimal"
 
 
