@@ -55,7 +55,6 @@ class GapArrays:
     units: np.ndarray  # int, capacity + 1 where there is no offer
     capacity: np.ndarray  # int per agent
     offer: np.ndarray  # scenario offer index per (item, agent), -1 where none
-    agents: np.ndarray  # donor index per agent column
 
     def total(self, x: np.ndarray) -> float:
         return float(self.cost[np.arange(len(x)), x].sum())
@@ -89,17 +88,14 @@ def gap_arrays(p: Problem, terms: list[str]) -> GapArrays | None:
         return None  # a request nobody can deliver: infeasible, the exact model says so
     if n > MAX_ITEMS or n * m * (int(capacity.max()) + 1) > MAX_TABLE:
         return None  # too large for this search's arrays: the exact model alone
-    return GapArrays(cost, units, capacity, offer, np.array(agents))
+    return GapArrays(cost, units, capacity, offer)
 
 
-def search(p: Problem, terms: list[str], seed: int, seconds: float | None, exact_work: bool) -> Solution | None:
-    """The cheapest capacity-feasible assignment found within ``seconds`` (None: no time limit),
-    as a Solution; None when the round is not a GAP or nothing feasible was found. With
+def search(p: Problem, g: GapArrays, seed: int, seconds: float | None, exact_work: bool) -> Solution | None:
+    """The cheapest capacity-feasible assignment of ``g`` (``gap_arrays(p, ...)``) found within
+    ``seconds`` (None: no time limit), as a Solution; None when nothing feasible was found. With
     ``exact_work`` (a work limit was asked for) the search runs WORK_LIMIT_DIVES dives and does not
     give up on a slow root, so runs that end before ``seconds`` agree."""
-    g = gap_arrays(p, terms)
-    if g is None:
-        return None
     deadline = None if seconds is None else time.perf_counter() + seconds
     x = best_assignment(g, seed, deadline, by_time=not exact_work)
     if x is None:
@@ -216,6 +212,7 @@ class _Master:
             if not self._solve():
                 return False
             u, v = self._duals()
+            gain = u[:, None] - g.cost  # a column enters when its reduced cost under the LP's duals is negative
             smooth = center is not None
             while True:
                 duals = SMOOTHING * center + (1 - SMOOTHING) * u if smooth else u
@@ -226,8 +223,6 @@ class _Master:
                     bound = duals.sum() - np.maximum(best, 0.0).sum()
                     if bound > center_bound:
                         center, center_bound = duals, bound
-                # a column enters when its reduced cost under the LP's duals is negative
-                gain = (u[:, None] - g.cost)
                 worth = np.where(chosen, gain, 0.0).sum(axis=0) + v
                 added = 0
                 for a in np.flatnonzero((worth > 1e-6) & ~self.used):

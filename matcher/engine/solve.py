@@ -28,7 +28,7 @@ from matcher.domain import Scenario
 from matcher.engine.aggregate import Arcs, build_aggregate
 from matcher.engine.compile import Problem, compile_problem
 from matcher.engine.components import solve_in_parts
-from matcher.engine.gapsearch import gap_arrays, search
+from matcher.engine.gapsearch import GapArrays, gap_arrays, search
 from matcher.engine.greedy import greedy_allocation
 from matcher.engine.model import SENSE, Model, build, term_expression
 from matcher.engine.params import SolveParams, highs_parameters, solve_highs
@@ -114,12 +114,12 @@ def solve(scenario: Scenario, params: SolveParams | None = None) -> Result:
                 "method 'cpsat' covers rounds of in-kind offers only (no funds donor can fund a"
                 " request); use method 'auto'"
             )
-    assignment = False
+    assignment = None
     if method == "auto":  # no money pairs (in-kind only): nothing to aggregate, the full model is the model
         method = "decomposed" if _decomposable(terms) and len(problem.pair_donor) else "full"
-        assignment = method == "full" and gap_arrays(problem, terms) is not None
-    if assignment:
-        outcome, engine = _assignment_round(problem, terms, params, clock), "mathopt-highs-full"
+        assignment = gap_arrays(problem, terms) if method == "full" else None
+    if assignment is not None:
+        outcome, engine = _assignment_round(problem, assignment, terms, params, clock), "mathopt-highs-full"
     else:
         outcome, engine = _money_round(problem, terms, method, params, clock)
     best, status, stages = outcome
@@ -191,7 +191,7 @@ SEARCH_GAP = 0.005
 SEARCH_SHARE = 0.4
 
 
-def _assignment_round(problem: Problem, terms: list[str], params: SolveParams, clock: _Clock):
+def _assignment_round(problem: Problem, g: GapArrays, terms: list[str], params: SolveParams, clock: _Clock):
     """HiGHS briefly; when that leaves a wide gap, the search's assignment (validated); then HiGHS
     again from the better of the two with the time left."""
     exact = params.node_limit is not None
@@ -206,7 +206,7 @@ def _assignment_round(problem: Problem, terms: list[str], params: SolveParams, c
             return _full(problem, terms, params, clock)
     t0 = time.perf_counter()
     # under a work limit the search stops on counts, with the time limit only as a safety net
-    found = search(problem, terms, params.seed, clock.part(1.0 if exact else SEARCH_SHARE), exact)
+    found = search(problem, g, params.seed, clock.part(1.0 if exact else SEARCH_SHARE), exact)
     if found is not None and violations(problem.scenario, allocations(problem, found)):
         found = None  # never seen; HiGHS then starts from its own allocation
     if found is not None:
