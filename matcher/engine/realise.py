@@ -5,17 +5,17 @@ a transportation problem with side rules (minimum grants, donors per request). S
 1. a min-cost flow over the eligible pairs gives whole grants meeting every request's money
    exactly within budgets and maximum grants; a few rounds make dearer the pairs that carried a grant
    below its donor's minimum or beyond a request's allowed donors, so the money goes elsewhere;
-2. if grants still break a rule, one MIP over all funded requests, each restricted to the donors of
-   the flow and a few with money left (binaries only where a rule needs them);
-3. otherwise, class by class (requests with the same eligible donors), a small MIP re-splits the
-   class's money; the requests of classes where that fails are returned as trouble, and the caller
-   re-optimises them with every rule and the rest fixed (repair.py).
+2. exchanges along short paths (exchange.py) mend most grants that still break a rule;
+3. if some still do, on rounds of up to RESTRICTED_MAX funded requests one MIP over all of them,
+   each restricted to the donors of the flow and a few with money left (binaries only where a rule
+   needs them), keeps the plan exactly; otherwise the requests of the grants still breaking a rule
+   are returned as trouble, and the caller re-optimises them with every rule and the rest fixed
+   (repair.py).
 ``polish_grants`` lowers the number of grants afterwards, class by class, for the grants stage.
 """
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +25,7 @@ from ortools.graph.python import min_cost_flow
 from ortools.math_opt.python import mathopt
 
 from matcher.engine.compile import Problem
+from matcher.engine.exchange import mend
 from matcher.engine.params import highs_parameters, solve_highs
 
 
@@ -61,52 +62,34 @@ def donor_slots(p: Problem, delivered: set[int]) -> list[int]:
 
 def realise(p: Problem, plan: Plan, params, left: Callable[[], float | None]) -> tuple[dict[int, int], set[int]] | None:
     """Whole grants for the plan where they can be made (pair index -> amount), and the requests
-    of the classes where they cannot (the caller re-optimises those with every rule).
+    whose grants cannot follow it (the caller re-optimises those with every rule, the rest fixed).
     None when even the flow fails (the plan's money does not fit the pair bounds).
 
-    ``left()`` is the time left in seconds (None: no limit); each class MIP gets at most that."""
+    ``left()`` is the time left in seconds (None: no limit)."""
     need = money_demand(p, plan.funded, plan.delivered)
     slots = donor_slots(p, plan.delivered)
     flow = _rerouted_flow(p, need, slots)
     if flow is None:
         return None
-    least = p.min_grants
-    budget = left()
-    deadline = None if budget is None else time.perf_counter() + budget
-    if _breaking_pairs(p, flow, slots, least):
-        fixed = restricted_grants(p, need, slots, flow, params, cap(params, _until(deadline), 0.4 * (budget or 12.5)))
+    flow = mend(p, flow, slots)
+    bad = _breaking_pairs(p, flow, slots, p.min_grants)
+    if not bad:
+        return flow, set()
+    if sum(1 for g in need if g > 0) <= RESTRICTED_MAX:
+        budget = left()
+        fixed = restricted_grants(p, need, slots, flow, params, cap(params, budget, 0.4 * (budget or 12.5)))
         if fixed is not None:
             return fixed, set()
-    class_of = {j: c for c, js in enumerate(p.classes) for j in js}
-    by_class: dict[int, dict[int, int]] = defaultdict(dict)
-    for k, v in flow.items():
-        by_class[class_of[int(p.pair_request[k])]][k] = v
-    grants: dict[int, int] = {}
-    trouble: set[int] = set()
-    for c, xs in sorted(by_class.items()):
-        if not _breaks(p, xs, slots):
-            grants.update(xs)
-            continue
-        supply: dict[int, int] = defaultdict(int)
-        for k, v in xs.items():
-            supply[int(p.pair_donor[k])] += v
-        seconds = cap(params, _until(deadline), 0.5)
-        if seconds is not None and seconds <= 0.05 and params.node_limit is None:
-            x = None  # out of time: the caller re-optimises this class with the others left
-        else:
-            x, _bound, _opt = fewest_grants(p, need, slots, p.classes[c], supply, xs, params, seconds, True)
-        if x is None:
-            trouble.update(j for j in p.classes[c] if need[j] > 0)
-        else:
-            grants.update(x)
-    return grants, trouble
+    trouble = {int(p.pair_request[k]) for k in bad}
+    return {k: v for k, v in flow.items() if int(p.pair_request[k]) not in trouble}, trouble
 
 
+# Above this many funded requests the MIP over all of them (restricted_grants) failed within its time
+# on the generated M and L rounds (0.65 s and 3.3 s spent for nothing), while the few requests left
+# with a breaking grant after the exchanges were re-optimised in milliseconds; on S it keeps the plan
+# exactly in 0.1-0.2 s.
+RESTRICTED_MAX = 400
 REROUTE_ROUNDS = 8
-
-
-def _until(deadline: float | None) -> float | None:
-    return None if deadline is None else max(0.0, deadline - time.perf_counter())
 
 
 ALTERNATIVES = 2  # donors offered to a request besides those of the flow, when no donor limit applies
@@ -196,17 +179,6 @@ def _breaking_pairs(p: Problem, flow: dict[int, int], slots: list[int], least: n
     return bad
 
 
-def _breaks(p: Problem, xs: dict[int, int], slots: list[int]) -> bool:
-    """True when a grant is below its donor's minimum or a request has too many donors."""
-    s = p.scenario
-    count: dict[int, int] = defaultdict(int)
-    for k, v in xs.items():
-        if v < (s.donors[int(p.pair_donor[k])].min_grant or 0):
-            return True
-        count[int(p.pair_request[k])] += 1
-    return any(n > slots[j] for j, n in count.items())
-
-
 def flow_grants(p: Problem, need: list[int], cost: np.ndarray | None = None) -> dict[int, int] | None:
     """Whole grants meeting ``need`` exactly within budgets and pair bounds (a min-cost flow: a
     vertex, so at most one split per donor), or None when no such grants exist."""
@@ -293,10 +265,9 @@ def fewest_grants(
     hint: dict[int, int] | None,
     params,
     seconds: float | None,
-    any_grants: bool = False,
 ) -> tuple[dict[int, int] | None, float, bool]:
     """Grants meeting ``need`` exactly for ``requests`` from donors' ``capacity``, with every
-    per-grant rule and as few grants as possible (``any_grants``: the first found will do):
+    per-grant rule and as few grants as possible:
     (grants or None, bound on their number, proven)."""
     s = p.scenario
     mo = mathopt.Model(name="fewest-grants")
@@ -326,8 +297,7 @@ def fewest_grants(
             mo.add_linear_constraint(mathopt.fast_sum(z[k] for k in per_request[j]) <= slots[j])
     for i, ks in per_donor.items():
         mo.add_linear_constraint(mathopt.fast_sum(x[k] for k in ks) <= capacity[i])
-    if not any_grants:
-        mo.minimize(mathopt.fast_sum(z.values()))
+    mo.minimize(mathopt.fast_sum(z.values()))
     hints = _hint(x, z, hint)
     result = solve_highs(mo, highs_parameters(params, seconds), hints)
     if not result.has_primal_feasible_solution():

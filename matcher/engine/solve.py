@@ -41,6 +41,7 @@ from matcher.scenario_io import input_sha256
 from matcher.validate import violations
 
 LEX_TOLERANCE = 1e-6
+INTEGRAL_TERMS = ("volume", "cost")  # sums of whole currency units
 
 
 @dataclass
@@ -460,9 +461,8 @@ def _solve_plan_stage(problem, arcs, model, term: str, params: SolveParams, seco
     first_bound = None  # the bound of the first solve holds for the later ones (they only add integrality)
     for _attempt in range(4):
         left = None if seconds is None else max(0.05, seconds - (time.perf_counter() - t0))
-        result = solve_highs(
-            model.mo, highs_parameters(params, left, 1e-9), _plan_hints(model, hint), _highs_log(params, term)
-        )
+        sp = highs_parameters(params, left, 1e-9, sub_mips=hint is None)
+        result = solve_highs(model.mo, sp, _plan_hints(model, hint), _highs_log(params, term))
         if first_bound is None:
             first_bound = float(result.termination.objective_bounds.dual_bound)
         if not (result.has_primal_feasible_solution() and _make_whole(model, result)):
@@ -536,10 +536,13 @@ def _plan_value(problem: Problem, plan: Plan | Solution, term: str) -> float:
 
 
 def _keep_earlier_stages(problem: Problem, model: Model, stages: list[_Stage]) -> None:
-    """Keep every earlier term within a relative 1e-6 of the value its stage reached."""
+    """Keep every earlier term within a relative 1e-6 of the value its stage reached (money terms
+    within less than one currency unit, so a later stage never trades whole units for a tie-break)."""
     for st in stages:
         expr = term_expression(problem, model, st.term)
         slack = LEX_TOLERANCE * abs(st.value)
+        if st.term in INTEGRAL_TERMS:  # whole currency units: keep them exactly (a slack below one unit)
+            slack = min(slack, 0.5)
         if SENSE[st.term] == "max":
             model.mo.add_linear_constraint(expr >= st.value - slack, name=f"keep_{st.term}")
         else:
