@@ -157,12 +157,24 @@ class _Unrealised:
     stages: list
 
 
-def _effort(params: SolveParams, part: float | None) -> float | None:
-    """Seconds for the grants stage's solves: ``polish_seconds`` within this part of the time left;
-    under a work limit only the time left, so that nodes, not the machine's speed, decide."""
+def _effort(params: SolveParams, part: float | None, polish: _Polish, fraction: float) -> float | None:
+    """Seconds for one of the grants stage's solves: this fraction of what is left of the grants
+    stage's ``polish_seconds`` (all its steps together keep within them), within this part of the
+    time left; under a work limit only the time left, so that nodes, not the machine's speed, decide."""
     if params.node_limit is not None:
         return part
-    return params.polish_seconds if part is None else min(params.polish_seconds, part)
+    mine = max(0.05, fraction * polish.left())
+    return mine if part is None else min(mine, part)
+
+
+class _Polish:
+    """The grants stage's own clock: ``polish_seconds`` from its start, for all its steps together."""
+
+    def __init__(self, params: SolveParams):
+        self.until = time.perf_counter() + params.polish_seconds
+
+    def left(self) -> float:
+        return max(0.0, self.until - time.perf_counter())
 
 
 def _unproven(outcome) -> bool:
@@ -310,9 +322,10 @@ def _decomposed(problem: Problem, terms: list[str], params: SolveParams, clock: 
     if "grants" not in terms:
         return best, status, stages
     grants = best.x
+    budget = _Polish(params)
     if params.polish_seconds > 0:
         _say(params, "fewer grants: re-splitting classes")
-        polish = _effort(params, clock.part(0.5))
+        polish = _effort(params, clock.part(0.5), budget, 0.4)
         until = time.perf_counter() + (polish or 0.0)
         left = (lambda: None) if polish is None else (lambda: until - time.perf_counter())
         polish_grants(problem, Plan(best.funded, best.delivered), grants, params, left)
@@ -320,14 +333,14 @@ def _decomposed(problem: Problem, terms: list[str], params: SolveParams, clock: 
     worth_it = params.node_limit is not None or left is None or left >= 3.0  # a work limit: never skip by time
     if params.polish_seconds > 0 and worth_it:
         _say(params, "bounding the grants")
-        lower = _grants_lower_bound(problem, arcs, stages, params, clock)
+        lower = _grants_lower_bound(problem, arcs, stages, params, clock, budget)
     else:
         lower = 0.0  # no time to bound it better: 0 is a true (if weak) bound
     value = float(len(grants) + len(best.delivered))
     proven = value <= lower + 0.5
     stage = _Stage("grants", value, value if proven else lower, "optimal" if proven else "feasible", 0.0)
     if not proven and params.polish_seconds > 0 and len(problem.pair_donor) <= SMALL_PAIRS:
-        best, stage = _exact_grants(problem, stages, params, clock, best, stage)
+        best, stage = _exact_grants(problem, stages, params, clock, best, stage, budget)
     stage.seconds = time.perf_counter() - t0
     stages.append(stage)
     _log(params, stage)
@@ -338,7 +351,8 @@ def _decomposed(problem: Problem, terms: list[str], params: SolveParams, clock: 
 
 def _grants_of(problem: Problem, plan: Plan, terms, stages, params, clock: _Clock) -> Solution | None:
     """Whole grants for the plan; requests whose grants cannot follow the plan are re-optimised
-    with every rule (the rest held fixed), first alone, then with the requests sharing their donors."""
+    with every rule (the rest held fixed), first alone, then, when that loses value against the
+    plan, with the requests that share their donors (the better of the two is kept)."""
     made = realise(problem, plan, params, lambda: clock.part(0.3))
     if made is None:
         return None
@@ -346,15 +360,14 @@ def _grants_of(problem: Problem, plan: Plan, terms, stages, params, clock: _Cloc
     if not trouble:
         return Solution(grants, plan.delivered, plan.funded)
     free = set(trouble)
+    best: Solution | None = None
     for widen in (False, True):
         left = clock.part(1.0)
         if params.node_limit is None and left is not None and left < max(1.0, REPAIR_SECONDS_PER_REQUEST * len(free)):
             _say(params, f"no time left to re-optimise {len(free)} requests whose grants cannot follow the plan")
             break
         if widen:
-            donors = {int(i) for j in free for i in problem.pair_donor[problem.request_pairs(j)]}
-            near = sorted({int(problem.pair_request[k]) for k in grants if int(problem.pair_donor[k]) in donors})
-            free |= set(near[:WIDEN])
+            free |= _near(problem, grants, free)
         fixed = {k: v for k, v in grants.items() if int(problem.pair_request[k]) not in free}
         _say(params, f"re-optimising {len(free)} requests whose grants cannot follow the plan")
         t0 = time.perf_counter()
@@ -363,8 +376,37 @@ def _grants_of(problem: Problem, plan: Plan, terms, stages, params, clock: _Cloc
         _say(params, f"re-optimised in {time.perf_counter() - t0:.1f} s: {'done' if out else 'no completion'}")
         if out is not None:
             x, funded = out
-            return Solution({**fixed, **x}, plan.delivered, funded)
-    return None
+            made_now = Solution({**fixed, **x}, plan.delivered, funded)
+            if best is None or _ahead(problem, made_now, best, stages[0].term):
+                best = made_now
+            if not _ahead(problem, plan, best, stages[0].term):
+                break  # as good as the plan: nothing to win by widening
+    return best
+
+
+def _ahead(problem: Problem, a, b, term: str) -> bool:
+    """True when ``a`` is better than ``b`` on the term by more than the lexicographic tolerance."""
+    va, vb = _plan_value(problem, a, term), _plan_value(problem, b, term)
+    margin = LEX_TOLERANCE * max(1.0, abs(vb))
+    return va > vb + margin if SENSE[term] == "max" else va < vb - margin
+
+
+def _near(problem: Problem, grants: dict[int, int], free: set[int]) -> set[int]:
+    """Requests that get money from the donors of the ``free`` requests, largest grants first (at
+    most NEAR_PER_REQUEST per free request, and WIDEN in all): what a repair can take money from."""
+    donors = {int(i) for j in free for i in problem.pair_donor[problem.request_pairs(j)]}
+    ranked = sorted(
+        ((v, k) for k, v in grants.items() if int(problem.pair_donor[k]) in donors), key=lambda t: (-t[0], t[1])
+    )
+    limit = min(WIDEN, max(NEAR_MIN, NEAR_PER_REQUEST * len(free)))
+    near: set[int] = set()
+    for _v, k in ranked:
+        j = int(problem.pair_request[k])
+        if j not in free:
+            near.add(j)
+            if len(near) >= limit:
+                break
+    return near
 
 
 def _first_allocation(problem: Problem, params: SolveParams, clock: _Clock) -> Solution | None:
@@ -405,6 +447,7 @@ def _better_first(problem: Problem, made: Solution | None, first: Solution | Non
 # 2,376 requests, 8 s with HiGHS); with less time left the repair would run past the time limit.
 REPAIR_SECONDS_PER_REQUEST = 0.003
 WIDEN = 600  # requests added around the trouble when re-optimising them alone is not enough
+NEAR_PER_REQUEST, NEAR_MIN = 8, 40
 
 
 def _restate(problem: Problem, best: Solution, stages: list[_Stage], params) -> None:
@@ -437,12 +480,12 @@ def _trivial_bound(problem: Problem, term: str) -> float:
 SMALL_PAIRS = 2000  # below this many pairs the full grants model is cheap enough to try to prove the stage
 
 
-def _exact_grants(problem: Problem, stages: list[_Stage], params, clock, best: Solution, stage: _Stage):
+def _exact_grants(problem: Problem, stages: list[_Stage], params, clock, best: Solution, stage: _Stage, budget):
     """On small rounds, prove the grants stage with the full model, starting from our grants;
-    it gets the polish budget (``polish_seconds``), not the whole time limit."""
+    it gets what is left of the polish budget (``polish_seconds``), not the whole time limit."""
     model = build(problem, grants_counted=True)
     _keep_earlier_stages(problem, model, stages)
-    outcome = _solve_stage(problem, model, "grants", params, _effort(params, clock.part(0.9)), best)
+    outcome = _solve_stage(problem, model, "grants", params, _effort(params, clock.part(0.9), budget, 1.0), best)
     if outcome is None or outcome[1] is None:
         return best, stage
     full_stage, solution = outcome
@@ -509,14 +552,14 @@ def _plan_hints(model: Model, plan: Plan | None) -> mathopt.ModelSolveParameters
     return mathopt.ModelSolveParameters(solution_hints=[mathopt.SolutionHint(variable_values=values)])
 
 
-def _grants_lower_bound(problem: Problem, arcs, stages: list[_Stage], params, clock) -> float:
+def _grants_lower_bound(problem: Problem, arcs, stages: list[_Stage], params, clock, budget: _Polish) -> float:
     """A true lower bound on the grants stage: every funded request needs at least one grant or
     delivery, so the fewest funded requests among plans that keep the earlier stages bound it."""
     model = build_aggregate(problem, arcs)
     _keep_earlier_stages(problem, model, stages)
     model.mo.minimize(mathopt.fast_sum(model.y))
     try:
-        result = solve_highs(model.mo, highs_parameters(params, _effort(params, clock.part(0.5)), 1e-9))
+        result = solve_highs(model.mo, highs_parameters(params, _effort(params, clock.part(0.5), budget, 0.5), 1e-9))
     except MatcherError:
         # HiGHS failed inside this bound's solve (an internal error, seen on a 2 x 2 round found by
         # tests/test_properties.py): the allocation stands, with the trivial bound
