@@ -6,16 +6,18 @@ a transportation problem with side rules (minimum grants, donors per request). S
    exactly within budgets and maximum grants; a few rounds make dearer the pairs that carried a grant
    below its donor's minimum or beyond a request's allowed donors, so the money goes elsewhere;
 2. exchanges along short paths (exchange.py) mend most grants that still break a rule;
-3. if some still do, on rounds of up to RESTRICTED_MAX funded requests one MIP over all of them,
+3. if some still do: on rounds of up to RESTRICTED_MAX funded requests one MIP over all of them,
    each restricted to the donors of the flow and a few with money left (binaries only where a rule
-   needs them), keeps the plan exactly; otherwise the requests of the grants still breaking a rule
-   are returned as trouble, and the caller re-optimises them with every rule and the rest fixed
-   (repair.py).
+   needs them), keeps the plan exactly; otherwise, class by class (requests with the same eligible
+   donors), a small MIP re-splits the class's money; where that fails, the requests with a grant
+   still breaking a rule are returned as trouble, and the caller re-optimises them with every rule
+   and the rest fixed (repair.py).
 ``polish_grants`` lowers the number of grants afterwards, class by class, for the grants stage.
 """
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -75,13 +77,43 @@ def realise(p: Problem, plan: Plan, params, left: Callable[[], float | None]) ->
     bad = _breaking_pairs(p, flow, slots, p.min_grants)
     if not bad:
         return flow, set()
+    budget = left()
+    deadline = None if budget is None else time.perf_counter() + budget
     if sum(1 for g in need if g > 0) <= RESTRICTED_MAX:
-        budget = left()
         fixed = restricted_grants(p, need, slots, flow, params, cap(params, budget, 0.4 * (budget or 12.5)))
         if fixed is not None:
             return fixed, set()
-    trouble = {int(p.pair_request[k]) for k in bad}
-    return {k: v for k, v in flow.items() if int(p.pair_request[k]) not in trouble}, trouble
+    # class by class: a small MIP re-splits the money each donor gives the class; where it fails, the
+    # requests with a breaking grant are the trouble (the rest keep the flow's grants)
+    class_of = p.class_of
+    by_class: dict[int, dict[int, int]] = defaultdict(dict)
+    for k, v in flow.items():
+        by_class[int(class_of[p.pair_request[k]])][k] = v
+    grants: dict[int, int] = {}
+    trouble: set[int] = set()
+    broken = {int(class_of[p.pair_request[k]]) for k in bad}
+    for c, xs in sorted(by_class.items()):
+        if c not in broken:
+            grants.update(xs)
+            continue
+        seconds = cap(params, _until(deadline), 0.5)
+        x = None
+        if seconds is None or seconds > 0.05 or params.node_limit is not None:
+            supply: dict[int, int] = defaultdict(int)
+            for k, v in xs.items():
+                supply[int(p.pair_donor[k])] += v
+            x, _bound, _opt = fewest_grants(p, need, slots, p.classes[c], supply, xs, params, seconds, True)
+        if x is not None:
+            grants.update(x)
+            continue
+        mine = {int(p.pair_request[k]) for k in bad if int(class_of[p.pair_request[k]]) == c}
+        trouble |= mine
+        grants.update({k: v for k, v in xs.items() if int(p.pair_request[k]) not in mine})
+    return grants, trouble
+
+
+def _until(deadline: float | None) -> float | None:
+    return None if deadline is None else max(0.0, deadline - time.perf_counter())
 
 
 # Above this many funded requests the MIP over all of them (restricted_grants) failed within its time
@@ -265,9 +297,10 @@ def fewest_grants(
     hint: dict[int, int] | None,
     params,
     seconds: float | None,
+    any_grants: bool = False,
 ) -> tuple[dict[int, int] | None, float, bool]:
     """Grants meeting ``need`` exactly for ``requests`` from donors' ``capacity``, with every
-    per-grant rule and as few grants as possible:
+    per-grant rule and as few grants as possible (``any_grants``: the first found will do):
     (grants or None, bound on their number, proven)."""
     s = p.scenario
     mo = mathopt.Model(name="fewest-grants")
@@ -297,7 +330,8 @@ def fewest_grants(
             mo.add_linear_constraint(mathopt.fast_sum(z[k] for k in per_request[j]) <= slots[j])
     for i, ks in per_donor.items():
         mo.add_linear_constraint(mathopt.fast_sum(x[k] for k in ks) <= capacity[i])
-    mo.minimize(mathopt.fast_sum(z.values()))
+    if not any_grants:
+        mo.minimize(mathopt.fast_sum(z.values()))
     hints = _hint(x, z, hint)
     result = solve_highs(mo, highs_parameters(params, seconds), hints)
     if not result.has_primal_feasible_solution():

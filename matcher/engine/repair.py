@@ -127,7 +127,8 @@ def repair(
         tolerance = None
         if whole is not None and whole == whole:
             mo.add_linear_constraint(expr <= whole - fixed_part + LEX_TOLERANCE * abs(whole))
-            tolerance = LEX_TOLERANCE * abs(whole) / 2
+            # the gap that matters is the whole round's: stop once within --gap of the whole bound
+            tolerance = max(LEX_TOLERANCE / 2, params.relative_gap) * abs(whole)
         result = solve_highs(mo, highs_parameters(params, seconds, tolerance), hint if n == 0 else None)
         if not result.has_primal_feasible_solution():
             if values is None:
