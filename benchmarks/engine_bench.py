@@ -125,7 +125,7 @@ def main() -> int:
                 gap = d.get("solver", {}).get("gap", float("nan"))
                 ratio = full["wall"] / run["wall"] if full else float("nan")
                 vs_full = cov / full_cov if full_cov == full_cov and full_cov else float("nan")
-                name = {"auto": "matcher", "full": "full model", "polish": f"matcher --polish {args.polish:g}"}[meth]
+                name = {"auto": "matcher", "full": "full model"}.get(meth) or f"matcher --polish {args.polish:g}"
                 print(f"| {size} {n}x{m} | {name} | {run['wall']:.2f} "
                       f"| {run['peak_mb']:.0f} | {d.get('status')} | {cov:.4f} | {bound:.4f} | {gap:.2e} "
                       f"| {ratio:.2f}x | {vs_full:.4f} | {cov / by_hand if by_hand else float('nan'):.3f} |",

@@ -1,14 +1,16 @@
-"""Mend grants that break a per-grant rule by exchanging money along short cycles.
+"""Mend grants that break a per-grant rule by moving money along short exchange paths.
 
 A min-cost flow (realise.py) meets every request's money within budgets, but a vertex of the flow
 leaves some grants below their donor's minimum (rule 5) or gives a request more donors than allowed
-(rule 7). Most of these are mended by moving money around a cycle of at most four grants, which
-keeps every request's money, every donor's total and every other rule:
+(rule 7). Most of these are mended by moving money along a path that alternates requests and donors,
+which keeps every request's money, every donor's total and every other rule:
 
-- drop the grant (d1, r1) of v: donor d2 gives r1 v more, and, when d2 has no v to spare, gives v
-  less to a request r2 that d1 gives v more;
-- raise the grant (d1, r1) to d1's minimum by delta: a donor d2 of r1 gives r1 delta less, and,
-  when d1 has no delta to spare, d1 gives delta less to a request r2 that d2 gives delta more.
+- drop the grant (d1, r1) of v: some donor d2 gives r1 v more; when d2 has no v to spare it gives a
+  request r2 v less, which another donor gives v more, and so on until a donor with v to spare (d1
+  has v now) -- breadth first, at most DEPTH donors;
+- raise the grant (d1, r1) to d1's minimum by delta: another donor of r1 gives r1 delta less, and
+  d1's delta comes from its spare money or from a request r2 it gives delta less, which gets delta
+  along such a path.
 
 A move is made only when every grant it touches ends at 0 or within its bounds (minimum, commitment,
 maximum grant and earmark cap) and no request ends with more donors than allowed, so a move never
@@ -36,7 +38,6 @@ class _Grants:
                 self._link(k)
                 self.spare[int(p.pair_donor[k])] -= v
         self.least = [max(1, int(m)) for m in p.min_grants]
-        self._pairs: dict[int, dict[int, int]] = {}
 
     def _link(self, k: int) -> None:
         self.of_request[int(self.p.pair_request[k])].add(k)
@@ -45,14 +46,6 @@ class _Grants:
     def _unlink(self, k: int) -> None:
         self.of_request[int(self.p.pair_request[k])].discard(k)
         self.of_donor[int(self.p.pair_donor[k])].discard(k)
-
-    def pair(self, i: int, j: int) -> int | None:
-        """The pair of donor i and request j, None when i cannot fund j."""
-        table = self._pairs.get(j)
-        if table is None:
-            table = {int(self.p.pair_donor[k]): k for k in self.p.request_pairs(j)}
-            self._pairs[j] = table
-        return table.get(i)
 
     def fits(self, k: int, value: int) -> bool:
         """A grant of ``value`` on pair k keeps rule 5, the pair's cap and its commitment."""
@@ -77,7 +70,7 @@ class _Grants:
             self.x.pop(k, None)
         self.spare[int(self.p.pair_donor[k])] -= delta
 
-    def moves_apply(self, moves: list[tuple[int, int]]) -> None:
+    def apply(self, moves: list[tuple[int, int]]) -> None:
         for k, delta in moves:
             self.add(k, delta)
 
@@ -129,7 +122,7 @@ def _drop(g: _Grants, k1: int, slots: list[int]) -> bool:
     if path is None:
         g.add(k1, v)
         return False
-    g.moves_apply(path)
+    g.apply(path)
     return True
 
 
@@ -148,7 +141,7 @@ def _raise(g: _Grants, k1: int, slots: list[int]) -> bool:
     for k2 in sorted(g.of_request[r1]):
         if int(p.pair_donor[k2]) == d1 or not g.fits(k2, g.x[k2] - delta):
             continue
-        g.moves_apply([(k2, -delta), (k1, delta)])
+        g.apply([(k2, -delta), (k1, delta)])
         if g.spare[int(p.pair_donor[k1])] >= 0:
             return True
         for k3 in sorted(g.of_donor[d1]):
@@ -157,10 +150,10 @@ def _raise(g: _Grants, k1: int, slots: list[int]) -> bool:
             g.add(k3, -delta)
             path = _path(g, int(p.pair_request[k3]), delta, slots, {k1, k2, k3})
             if path is not None:
-                g.moves_apply(path)
+                g.apply(path)
                 return True
             g.add(k3, delta)
-        g.moves_apply([(k1, -delta), (k2, delta)])
+        g.apply([(k1, -delta), (k2, delta)])
     return False
 
 

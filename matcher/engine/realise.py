@@ -27,7 +27,7 @@ from ortools.graph.python import min_cost_flow
 from ortools.math_opt.python import mathopt
 
 from matcher.engine.compile import Problem
-from matcher.engine.exchange import mend
+from matcher.engine.exchange import breaking, mend
 from matcher.engine.params import highs_parameters, solve_highs
 
 
@@ -74,13 +74,16 @@ def realise(p: Problem, plan: Plan, params, left: Callable[[], float | None]) ->
     if flow is None:
         return None
     flow = mend(p, flow, slots)
-    bad = _breaking_pairs(p, flow, slots, p.min_grants)
+    bad = breaking(p, flow, slots)
     if not bad:
         return flow, set()
     budget = left()
     deadline = None if budget is None else time.perf_counter() + budget
     if sum(1 for g in need if g > 0) <= RESTRICTED_MAX:
         fixed = restricted_grants(p, need, slots, flow, params, cap(params, budget, 0.4 * (budget or 12.5)))
+        if fixed is None:  # every usable donor: finds the plan's grants the restriction missed
+            seconds = cap(params, _until(deadline), EVERY_DONOR_SECONDS)
+            fixed = restricted_grants(p, need, slots, flow, params, seconds, every_donor=True)
         if fixed is not None:
             return fixed, set()
     # class by class: a small MIP re-splits the money each donor gives the class; where it fails, the
@@ -121,17 +124,21 @@ def _until(deadline: float | None) -> float | None:
 # with a breaking grant after the exchanges were re-optimised in milliseconds; on S it keeps the plan
 # exactly in 0.1-0.2 s.
 RESTRICTED_MAX = 400
+EVERY_DONOR_SECONDS = 1.0  # at most, for the MIP with every usable donor (S draws: found in 0.1-0.3 s or not at all)
 REROUTE_ROUNDS = 8
 
 
 ALTERNATIVES = 2  # donors offered to a request besides those of the flow, when no donor limit applies
 
 
-def restricted_grants(p: Problem, need, slots, flow: dict[int, int], params, seconds) -> dict[int, int] | None:
+def restricted_grants(
+    p: Problem, need, slots, flow: dict[int, int], params, seconds, every_donor: bool = False
+) -> dict[int, int] | None:
     """Grants for every funded request at once, with each request restricted to the donors of the
-    flow plus the donors with the most money left (up to its donor limit): a small MIP where only
-    pairs of donors with a minimum grant, and requests with more candidate donors than allowed,
-    need a binary. None when this restriction has no solution in time (the caller goes on)."""
+    flow plus the donors with the most money left (up to its donor limit), or to every usable donor
+    (``every_donor``: then a None means the plan has no whole grants, when the solve was not cut
+    short): a small MIP where only pairs of donors with a minimum grant, and requests with more
+    candidate donors than allowed, need a binary. None when this has no solution in time."""
     least = p.min_grants
     used = defaultdict(int)
     by_request: dict[int, list[int]] = defaultdict(list)
@@ -152,7 +159,7 @@ def restricted_grants(p: Problem, need, slots, flow: dict[int, int], params, sec
             (k for k in usable if k not in flow and p.pair_cap[k] > 0),
             key=lambda k: (-min(spare[int(p.pair_donor[k])], int(p.pair_cap[k])), k),
         )
-        chosen += others[: max(0, limit - len(chosen))]
+        chosen += others[: max(0, limit - len(chosen))] if not every_donor else others
         if slots[j] < NO_LIMIT:  # the donors that can give most, so that few donors can cover it
             biggest = sorted(usable, key=lambda k: (-int(p.pair_cap[k]), k))[: slots[j]]
             chosen += [k for k in biggest if k not in chosen]
@@ -182,33 +189,19 @@ def _rerouted_flow(p: Problem, need: list[int], slots: list[int]) -> dict[int, i
     below the donor's minimum, or a request's smallest extra grant beyond its allowed donors, so
     the money goes elsewhere where it can. Returns the flow with the fewest such grants (each
     round is one min-cost flow: milliseconds)."""
-    least = p.min_grants
     cost = np.ones(len(p.pair_donor), dtype=np.int64)
     best, fewest = None, None
     for _round in range(REROUTE_ROUNDS):
         flow = flow_grants(p, need, cost)
         if flow is None:
             return None
-        bad = _breaking_pairs(p, flow, slots, least)
+        bad = breaking(p, flow, slots)
         if fewest is None or len(bad) < fewest:
             best, fewest = flow, len(bad)
         if not bad:
             break
         cost[list(bad)] *= 4
     return best
-
-
-def _breaking_pairs(p: Problem, flow: dict[int, int], slots: list[int], least: np.ndarray) -> set[int]:
-    bad = {k for k, v in flow.items() if v < least[p.pair_donor[k]] and not p.pair_commit[k]}
-    per_request: dict[int, list[int]] = defaultdict(list)
-    for k in flow:
-        per_request[int(p.pair_request[k])].append(k)
-    for j, ks in per_request.items():
-        over = len(ks) - slots[j]
-        if over > 0:
-            movable = sorted((k for k in ks if not p.pair_commit[k]), key=lambda k: flow[k])
-            bad.update(movable[:over])
-    return bad
 
 
 def flow_grants(p: Problem, need: list[int], cost: np.ndarray | None = None) -> dict[int, int] | None:
