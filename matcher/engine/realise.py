@@ -81,9 +81,6 @@ def realise(p: Problem, plan: Plan, params, left: Callable[[], float | None]) ->
     deadline = None if budget is None else time.perf_counter() + budget
     if sum(1 for g in need if g > 0) <= RESTRICTED_MAX:
         fixed = restricted_grants(p, need, slots, flow, params, cap(params, budget, 0.4 * (budget or 12.5)))
-        if fixed is None:  # every usable donor: finds the plan's grants the restriction missed
-            seconds = cap(params, _until(deadline), EVERY_DONOR_SECONDS)
-            fixed = restricted_grants(p, need, slots, flow, params, seconds, every_donor=True)
         if fixed is not None:
             return fixed, set()
     # class by class: a small MIP re-splits the money each donor gives the class; where it fails, the
@@ -124,21 +121,17 @@ def _until(deadline: float | None) -> float | None:
 # with a breaking grant after the exchanges were re-optimised in milliseconds; on S it keeps the plan
 # exactly in 0.1-0.2 s.
 RESTRICTED_MAX = 400
-EVERY_DONOR_SECONDS = 1.0  # at most, for the MIP with every usable donor (S draws: found in 0.1-0.3 s or not at all)
 REROUTE_ROUNDS = 8
 
 
 ALTERNATIVES = 2  # donors offered to a request besides those of the flow, when no donor limit applies
 
 
-def restricted_grants(
-    p: Problem, need, slots, flow: dict[int, int], params, seconds, every_donor: bool = False
-) -> dict[int, int] | None:
+def restricted_grants(p: Problem, need, slots, flow: dict[int, int], params, seconds) -> dict[int, int] | None:
     """Grants for every funded request at once, with each request restricted to the donors of the
-    flow plus the donors with the most money left (up to its donor limit), or to every usable donor
-    (``every_donor``: then a None means the plan has no whole grants, when the solve was not cut
-    short): a small MIP where only pairs of donors with a minimum grant, and requests with more
-    candidate donors than allowed, need a binary. None when this has no solution in time."""
+    flow plus the donors with the most money left (up to its donor limit): a small MIP where only
+    pairs of donors with a minimum grant, and requests with more candidate donors than allowed,
+    need a binary. None when this restriction has no solution in time (the caller goes on)."""
     least = p.min_grants
     used = defaultdict(int)
     by_request: dict[int, list[int]] = defaultdict(list)
@@ -159,7 +152,7 @@ def restricted_grants(
             (k for k in usable if k not in flow and p.pair_cap[k] > 0),
             key=lambda k: (-min(spare[int(p.pair_donor[k])], int(p.pair_cap[k])), k),
         )
-        chosen += others[: max(0, limit - len(chosen))] if not every_donor else others
+        chosen += others[: max(0, limit - len(chosen))]
         if slots[j] < NO_LIMIT:  # the donors that can give most, so that few donors can cover it
             biggest = sorted(usable, key=lambda k: (-int(p.pair_cap[k]), k))[: slots[j]]
             chosen += [k for k in biggest if k not in chosen]
