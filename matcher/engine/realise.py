@@ -117,9 +117,9 @@ def _until(deadline: float | None) -> float | None:
 
 
 # Above this many funded requests the MIP over all of them (restricted_grants) failed within its time
-# on the generated M and L rounds (0.65 s and 3.3 s spent for nothing), while the few requests left
-# with a breaking grant after the exchanges were re-optimised in milliseconds; on S it keeps the plan
-# exactly in 0.1-0.2 s.
+# on the generated M and L rounds (0.65 s and 3.3 s spent for nothing), while the class MIPs and the
+# repair dealt with the few grants the exchanges left broken; on S it keeps the plan exactly in
+# 0.1-0.2 s.
 RESTRICTED_MAX = 400
 REROUTE_ROUNDS = 8
 
