@@ -392,8 +392,9 @@ def _ahead(problem: Problem, a, b, term: str) -> bool:
 
 
 def _near(problem: Problem, grants: dict[int, int], free: set[int]) -> set[int]:
-    """Requests that get money from the donors of the ``free`` requests, largest grants first (at
-    most NEAR_PER_REQUEST per free request, and WIDEN in all): what a repair can take money from."""
+    """Requests that get money from the donors of the ``free`` requests, largest grants first
+    (NEAR_PER_REQUEST per free request, at least NEAR_MIN, at most WIDEN): what a repair can take
+    money from."""
     donors = {int(i) for j in free for i in problem.pair_donor[problem.request_pairs(j)]}
     ranked = sorted(
         ((v, k) for k, v in grants.items() if int(problem.pair_donor[k]) in donors), key=lambda t: (-t[0], t[1])
