@@ -67,6 +67,7 @@ def main() -> None:
     ap.add_argument("--draws", type=int, default=1000)
     ap.add_argument("--time-limit", type=float, default=60.0)
     ap.add_argument("--node-limit", type=int, default=None)
+    ap.add_argument("--gap", type=float, default=SolveParams.relative_gap, help="Relative gap of each solve (--gap).")
     ap.add_argument("--fewest-grants", action="store_true",
                     help="Minimise grants in every draw (the sweep's --fewest-grants; default: money terms only).")
     ap.add_argument("--only", default="", help="Comma-separated ways to run, e.g. 'local x2' (default: all).")
@@ -74,10 +75,11 @@ def main() -> None:
     args = ap.parse_args()
     data = uncertain_round(args.requests, args.donors, args.round_seed)
     spec = SweepSpec(draws=args.draws, seed=0,
-                     params=SolveParams(time_limit=args.time_limit, node_limit=args.node_limit),
+                     params=SolveParams(time_limit=args.time_limit, node_limit=args.node_limit, relative_gap=args.gap),
                      fewest_grants=args.fewest_grants)
     print(f"round {args.requests}x{args.donors} (seed {args.round_seed}), {args.draws} draws, "
-          f"time_limit {args.time_limit}, node_limit {args.node_limit}, fewest grants {args.fewest_grants}")
+          f"time_limit {args.time_limit}, node_limit {args.node_limit}, gap {args.gap}, "
+          f"fewest grants {args.fewest_grants}")
     print(f"{'way':<22}{'wall s':>9}{'solving s':>11}{'s/solve':>9}{'draws/s':>9}")
     outputs = {}
     if not args.skip_loop:

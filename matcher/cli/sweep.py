@@ -42,6 +42,8 @@ PROGRESS_EVERY = 1.0  # seconds between progress lines
               help="Seconds per solve. A solve stopped by time may differ between runs; see --node-limit.")
 @click.option("--node-limit", type=click.IntRange(min=1), default=None,
               help="Work limit per stage: the same answer on every run, machine and executor.")
+@click.option("--gap", type=click.FloatRange(min=0, max=1), default=SolveParams.relative_gap, show_default=True,
+              help="Relative gap at which a solve's stage counts as proven (1e-4: within 0.01% of the best possible).")
 @click.option("--fewest-grants/--any-grants", "fewest_grants", default=None,
               help="Minimise the number of grants in every solve (the objective's last tie-break). "
                    "Default: only without --draws; draws are solved for the money terms, several times faster.")
@@ -55,7 +57,7 @@ PROGRESS_EVERY = 1.0  # seconds between progress lines
 @database_errors
 def sweep_cmd(file: str, draws: int | None, seed: int, vary: tuple[str, ...], sets: tuple[str, ...],
               safe_threshold: float, executor: str, scheduler: str | None, workers: int | None, fmt: str,
-              output: str | None, time_limit: float, node_limit: int | None, fewest_grants: bool | None,
+              output: str | None, time_limit: float, node_limit: int | None, gap: float, fewest_grants: bool | None,
               progress: bool, save: bool, note: str,
               by: str | None, db_url: str | None) -> None:
     """Solve many versions of a scenario: draws of uncertain pledges, a grid over values, or both.
@@ -80,7 +82,7 @@ def sweep_cmd(file: str, draws: int | None, seed: int, vary: tuple[str, ...], se
     if not isinstance(raw, dict):
         raise MatcherError(f"{file}: a scenario is a mapping with name, currency, donors and requests")
     spec = SweepSpec(draws=draws, seed=seed, vary=vary, sets=sets, threshold=safe_threshold,
-                     params=SolveParams(time_limit=time_limit, seed=seed, node_limit=node_limit),
+                     params=SolveParams(time_limit=time_limit, seed=seed, node_limit=node_limit, relative_gap=gap),
                      fewest_grants=fewest_grants)
     scenario, store = None, None
     if save:

@@ -7,7 +7,9 @@ max donors (rule 7) per grant, and keeps their consequences as valid inequalitie
 - with at most K donors, f[r] is at most the sum of r's K largest possible grants or deliveries;
 - money for r is at most the sum of its eligible donors' largest grants;
 - when every eligible donor has a minimum grant above r's minimum funding, r's money is 0 or at
-  least the smallest of those minimum grants.
+  least the smallest of those minimum grants;
+- with ``crumbs`` (solve.py builds it when a plan's grants failed): a request given less than a
+  minimum grant M gets it only from the class's donors whose minimum is below M.
 The plan it finds is turned into whole grants by realise.py.
 """
 
@@ -55,8 +57,10 @@ class Arcs:
 ARC_MINIMUMS = False  # binaries for donors' minimum grants per arc: fewer plans that cannot be split
 
 
-def build_aggregate(p: Problem, arcs: Arcs) -> rules.Model:
-    """Rules 1-4, 6, 8-11 and the in-kind rules exactly, rules 5 and 7 relaxed; no objective."""
+def build_aggregate(p: Problem, arcs: Arcs, crumbs: bool = False) -> rules.Model:
+    """Rules 1-4, 6, 8-11 and the in-kind rules exactly, rules 5 and 7 relaxed; no objective.
+    ``crumbs`` adds the small-amount inequalities of ``_crumbs``: a tighter model, with a binary per
+    request and level, that solve.py builds when a plan of the lighter one could not be split."""
     s = p.scenario
     mo = mathopt.Model(name=s.name)
     x = dict(enumerate(add_variables(mo, arcs.lb, arcs.ub)))  # one per arc: 10^5 on a large round (rows.py)
@@ -72,6 +76,8 @@ def build_aggregate(p: Problem, arcs: Arcs) -> rules.Model:
     _class_budgets(p, arcs, m)
     _grant_consequences(p, m, deliveries)
     _arc_caps(p, arcs, m)
+    if crumbs:
+        _crumbs(p, arcs, m, deliveries)
     if ARC_MINIMUMS:
         _arc_minimums(p, arcs, m)
     rules._capacities(p, m)
@@ -219,3 +225,53 @@ def _grant_consequences(p: Problem, m: rules.Model, deliveries) -> None:
             smallest = int(p.min_grants[p.pair_donor[ks.start : ks.stop]].min())
             if smallest > p.min_amount[j]:
                 m.mo.add_linear_constraint(m.f[j] >= smallest * m.y[j], name=f"min_grant_{j}")
+
+
+def _crumbs(p: Problem, arcs: Arcs, m: rules.Model, deliveries) -> None:
+    """Small amounts come only from donors with small minimum grants.
+
+    For each minimum grant M > 1 among a class's donors, let S be the class's donors whose minimum
+    is below M: a request given less than M has every grant from S. With a binary b[j] (1: the
+    request gets at least M) and s[j] the money it gets below M:
+        money[j] >= M b[j],   s[j] <= (M - 1)(1 - b[j]),   s[j] >= money[j] - amount[j] b[j],
+        sum over the class of s[j] <= sum over S of the class's arcs.
+    Any whole allocation meets these (b[j] = 1 exactly when money[j] >= M), so the aggregate stays
+    a relaxation, but a plan can no longer fund a request with a donor's leftover below its
+    minimum grant, the commonest plan that no whole grants can follow. Built from arrays (rows.py)."""
+    least = p.min_grants
+    donor = np.asarray(arcs.donor, dtype=np.int64)
+    arcs_of: dict[int, list[int]] = defaultdict(list)
+    for a, c in enumerate(arcs.cls):
+        arcs_of[c].append(a)
+    amounts = np.array([r.amount for r in p.scenario.requests], dtype=np.int64)
+    js, bigs, groups = [], [], []  # one entry per (request, level); groups: (level rows, arcs below)
+    for c, members in enumerate(p.classes):
+        mine = np.asarray(arcs_of[c], dtype=np.int64)
+        for big in sorted({int(v) for v in least[donor[mine]] if v > 1}):
+            keep = [j for j in members if not deliveries.get(j) and p.min_amount[j] < big <= amounts[j]]
+            if keep:
+                groups.append((len(js), len(keep), mine[least[donor[mine]] < big]))
+                js += keep
+                bigs += [big] * len(keep)
+    if not js:
+        return
+    n = len(js)
+    j_a, big_a = np.asarray(js, dtype=np.int64), np.asarray(bigs, dtype=np.float64)
+    b_ids = ids_of(add_variables(m.mo, np.zeros(n), np.ones(n), integer=True))
+    s_ids = ids_of(add_variables(m.mo, np.zeros(n), big_a - 1))
+    f_ids = ids_of(m.f)[j_a]
+    rows, zero, inf = np.arange(n), np.zeros(n), np.full(n, np.inf)
+    add_row_blocks(m.mo, zero, inf, (rows, f_ids, np.ones(n)), (rows, b_ids, -big_a))  # money >= M b
+    add_row_blocks(m.mo, -inf, big_a - 1, (rows, s_ids, np.ones(n)), (rows, b_ids, big_a - 1))  # s <= (M-1)(1-b)
+    add_row_blocks(  # s >= money - amount b
+        m.mo, zero, inf, (rows, s_ids, np.ones(n)), (rows, f_ids, -np.ones(n)),
+        (rows, b_ids, amounts[j_a].astype(np.float64)),
+    )
+    x_ids = ids_of(m.x[a] for a in range(len(donor)))
+    row, var, coef = [], [], []
+    for g, (start, count, below) in enumerate(groups):  # sum of s over the level <= the arcs below it
+        row += [g] * (count + len(below))
+        var += s_ids[start : start + count].tolist() + x_ids[below].tolist()
+        coef += [1.0] * count + [-1.0] * len(below)
+    n_groups = len(groups)
+    add_rows(m.mo, np.full(n_groups, -np.inf), np.zeros(n_groups), np.asarray(row), np.asarray(var), np.asarray(coef))

@@ -178,7 +178,7 @@ def merge(scenario: Scenario, results: list[Result], params: SolveParams, starte
         objective=_objective(scenario, results, allocations) if solved else {},
         bound={st.term: st.bound for st in stages},
         allocations=allocations,
-        requests=_outcomes(scenario, allocations, funded),
+        requests=_outcomes(scenario, allocations, funded, params.explain),
         donors=_donors(scenario, results),
         solver=_solver(scenario, results, params, started, stages),
     )
@@ -241,12 +241,14 @@ def _objective(scenario: Scenario, results: list[Result], allocations: list[Allo
     return {t: v for t, v in terms.items() if t in reported}
 
 
-def _outcomes(scenario: Scenario, allocations: list[Allocation], funded: dict[str, int]) -> list[RequestOutcome]:
+def _outcomes(
+    scenario: Scenario, allocations: list[Allocation], funded: dict[str, int], explain: bool = True
+) -> list[RequestOutcome]:
     budgets = tuple(scenario.budget_in_currency(d) if d.kind == "funds" else 0 for d in scenario.donors)
     got = [funded.get(r.id, 0) for r in scenario.requests]
     out = []
     for j, r in enumerate(scenario.requests):
-        reasons = reasons_for(scenario, budgets, allocations, got, j) if got[j] < r.amount else []
+        reasons = reasons_for(scenario, budgets, allocations, got, j) if explain and got[j] < r.amount else []
         status = "funded" if got[j] >= r.amount else ("partial" if got[j] > 0 else "unfunded")
         out.append(
             RequestOutcome(

@@ -23,6 +23,7 @@ class SolveParams:
     relative_gap: float = 1e-7
     polish_seconds: float = 5.0  # effort for the grants stage once the money stages are done
     method: str = "auto"  # "auto" | "decomposed" | "full" (plain model, for checks) | "cpsat" (in-kind only)
+    explain: bool = True  # why each request got less than it asked (False: sweeps, whose draws report funding only)
     on_log: Callable[[str], None] | None = None
 
     def public(self) -> dict:

@@ -63,15 +63,18 @@ def term_value(p: Problem, sol: Solution, term: str) -> float:
     return objective_terms(p.scenario, allocations(p, sol))[term]
 
 
-def result_of(p: Problem, sol: Solution | None, status: str, stages: list[StageInfo], info: dict) -> Result:
-    """Assemble the Result, then check it against every hard rule: a violation is an engine bug."""
+def result_of(
+    p: Problem, sol: Solution | None, status: str, stages: list[StageInfo], info: dict, explain: bool = True
+) -> Result:
+    """Assemble the Result, then check it against every hard rule: a violation is an engine bug.
+    ``explain`` False leaves out the reasons why requests got less (a sweep's draws never show them)."""
     s = p.scenario
     allocs = allocations(p, sol)
     terms = objective_terms(s, allocs) if sol is not None else {}
     objective = {t: terms[t] for t in _reported_terms(s)} if sol is not None else {}
     bound = {st.term: st.bound for st in stages}
     funded = sol.funded if sol is not None else [0] * p.n_requests
-    reasons = all_reasons(s, p.budgets, allocs, funded)
+    reasons = all_reasons(s, p.budgets, allocs, funded) if explain else [[] for _ in s.requests]
     outcomes = [_outcome(r.id, r.amount, funded[j], reasons[j]) for j, r in enumerate(s.requests)]
     started = info.pop("started")
     solver = SolverInfo(
