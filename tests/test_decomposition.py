@@ -39,3 +39,43 @@ def test_ok_small_same_optimum_both_ways(ok_small: dict) -> None:
     fast = solve(scenario, SolveParams(method="decomposed"))
     plain = solve(scenario, SolveParams(method="full"))
     assert fast.objective == plain.objective == {"coverage": 24.0, "volume": 650000, "grants": 2}
+
+
+def _restated(gap: float, funded: list[int]):
+    """The money stages of a round whose plan is R1 100 and R2 50 of 100 (coverage 16.5, money 150),
+    restated from an allocation that funds ``funded``, with --gap ``gap``."""
+    from matcher.engine.aggregate import Arcs
+    from matcher.engine.compile import compile_problem
+    from matcher.engine.readout import Solution
+    from matcher.engine.solve import _Clock, _restate, _Stage
+
+    data = {
+        "name": "restate", "currency": "USD",
+        "donors": [
+            {"id": "D", "budget": 150, "countries": ["NER"]},
+            {"id": "E", "budget": 500, "countries": ["PER"]},  # reaches no request: the trivial bound is 200
+        ],
+        "requests": [
+            {"id": "R1", "country": "NER", "theme": "stockpile", "amount": 100, "priority": 5, "min_funding": 0.01},
+            {"id": "R2", "country": "NER", "theme": "stockpile", "amount": 100, "priority": 1, "min_funding": 0.01},
+        ],
+    }
+    p = compile_problem(parse_scenario(data))
+    stages = [_Stage("coverage", 16.5, 16.5, "optimal", 0.0), _Stage("volume", 150.0, 150.0, "optimal", 0.0)]
+    params = SolveParams(time_limit=10, relative_gap=gap)
+    _restate(p, Arcs.of(p), Solution({}, set(), funded), stages, params, _Clock(params, 2))
+    return stages
+
+
+def test_a_restated_stage_within_the_gap_is_proven_and_the_next_is_bounded_again() -> None:
+    coverage, volume = _restated(1e-3, [100, 49])  # coverage 16.49: 6.1e-4 below its bound
+    assert (coverage.value, coverage.bound, coverage.status) == (16.49, 16.5, "optimal")
+    # coverage moved, so volume's old bound no longer holds: bounded again with coverage >= 16.49
+    # (the aggregate model: 150, not the trivial 200), and 149 is 6.7e-3 below it
+    assert (volume.value, volume.status) == (149.0, "feasible")
+    assert math.isclose(volume.bound, 150.0, abs_tol=1e-6)
+    coverage, volume = _restated(1e-7, [100, 49])
+    assert coverage.status == "feasible" and volume.status == "feasible"
+    coverage, volume = _restated(1e-7, [100, 50])  # the plan itself: nothing changes
+    assert [(s.value, s.bound, s.status) for s in (coverage, volume)] == [
+        (16.5, 16.5, "optimal"), (150.0, 150.0, "optimal")]

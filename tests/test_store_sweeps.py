@@ -49,7 +49,7 @@ def saved(store_url, uncertain, tmp_path) -> tuple[str, str]:
     """Run 1: a saved sweep of 40 draws (seed 3) with a note; (database url, the sweep's JSON output)."""
     f = write_yaml(tmp_path / "round.yaml", uncertain)
     out = sweep(f, store_url, "--draws", "40", "--seed", "3", "--format", "json", "--save", "--note", "JPN at 70%",
-                "--by", "desk")
+                "--by", "desk", "--gap", "1e-5")
     assert out.exit_code == 0, out.output
     assert out.stderr == "saved run 1: sweep of one-uncertain, 40 solves\n"
     return store_url, out.stdout
@@ -66,6 +66,7 @@ def test_a_saved_sweep_is_one_run_with_its_draws(saved):
         (1, "sweep", "desk", "JPN at 70%", "optimal")]
     spec = json.loads(scalar(url, "SELECT spec_json FROM run_sweep"))
     assert (spec["draws"], spec["seed"], spec["params"]["node_limit"]) == (40, 3, 100)
+    assert spec["params"]["relative_gap"] == 1e-5  # --gap reaches every solve, and the replay
     draws = sorted(d for text in _column(url, "SELECT draws_json FROM run_draw") for d in json.loads(text))
     assert draws == list(range(40))
     assert json.loads(printed)["points"][0]["draws"] == 40
