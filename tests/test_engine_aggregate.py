@@ -51,6 +51,9 @@ def test_leftover_below_a_minimum_grant_funds_nothing() -> None:
     assert abs(tight - best.objective["coverage"]) < 1e-9  # the tight bound is the true optimum here
     fast = solve(s, SolveParams(method="decomposed", time_limit=10))
     assert fast.status == "optimal" and fast.objective == best.objective
+    # proven by the tighter plan itself: no repair and full model after it
+    assert fast.solver.engine == "mathopt-highs-decomposed"
+    assert fast.bound["coverage"] == best.objective["coverage"]
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
