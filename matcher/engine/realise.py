@@ -171,10 +171,7 @@ def restricted_grants(p: Problem, need, slots, flow: dict[int, int], params, sec
     for i, ks in per_donor.items():
         mo.add_linear_constraint(mathopt.fast_sum(x[k] for k in ks) <= p.budgets[i])
     solved = solve_whole(mo, x, params, seconds)
-    if solved is None:
-        return None
-    _result, grants = solved
-    return grants
+    return None if solved is None else solved[1]
 
 
 def solve_whole(mo: mathopt.Model, x: dict, params, seconds: float | None, hints=None):
@@ -192,12 +189,18 @@ def solve_whole(mo: mathopt.Model, x: dict, params, seconds: float | None, hints
         if not result.has_primal_feasible_solution():
             return None
         values = result.variable_values(list(x.values()))
-        fractional = [var for var, v in zip(x.values(), values) if abs(v - round(v)) > 1e-6 and not var.integer]
-        if not fractional:
+        if not make_whole(x.values(), values):
             return result, {k: int(round(v)) for k, v in zip(x.keys(), values) if round(v) > 0}
-        for var in fractional:
-            var.integer = True
     return None
+
+
+def make_whole(variables, values) -> bool:
+    """Mark integer every variable whose value came back fractional; True when any did (solve
+    again). Once they are integer the next solve cannot bring them back fractional, so this ends."""
+    fractional = [var for var, v in zip(variables, values) if abs(v - round(v)) > 1e-6 and not var.integer]
+    for var in fractional:
+        var.integer = True
+    return bool(fractional)
 
 
 def _rerouted_flow(p: Problem, need: list[int], slots: list[int]) -> dict[int, int] | None:

@@ -35,7 +35,7 @@ from matcher.engine.greedy import greedy_allocation
 from matcher.engine.model import SENSE, Model, build, term_expression
 from matcher.engine.params import SolveParams, highs_parameters, solve_highs
 from matcher.engine.readout import Solution, allocations, read_solution, result_of, term_value
-from matcher.engine.realise import Plan, polish_grants, realise
+from matcher.engine.realise import Plan, make_whole, polish_grants, realise
 from matcher.engine.repair import repair
 from matcher.errors import MatcherError
 from matcher.result import Result, StageInfo
@@ -588,7 +588,8 @@ def _solve_plan_stage(problem, arcs, model, term: str, params: SolveParams, seco
         result = solve_highs(model.mo, sp, _plan_hints(model, hint), _highs_log(params, term))
         if first_bound is None:
             first_bound = float(result.termination.objective_bounds.dual_bound)
-        if not (result.has_primal_feasible_solution() and _make_whole(model, result)):
+        # every f that came back fractional made integer, then solved again
+        if not (result.has_primal_feasible_solution() and make_whole(model.f, result.variable_values(model.f))):
             break
     seconds_used = time.perf_counter() - t0
     reason = result.termination.reason
@@ -709,18 +710,6 @@ def _say(params: SolveParams, text: str) -> None:
 
 def _log(params: SolveParams, st: _Stage) -> None:
     _say(params, f"stage {st.term}: {st.status}, value {st.value:.6g}, bound {st.bound:.6g}, {st.seconds:.1f} s")
-
-
-def _make_whole(model: Model, result) -> bool:
-    """Mark integer every f[r] that came back fractional; True when any did (solve again).
-
-    Once every f is integer the next solve cannot come back fractional, so this ends."""
-    fractional = [
-        var for var, v in zip(model.f, result.variable_values(model.f)) if abs(v - round(v)) > 1e-6 and not var.integer
-    ]
-    for var in fractional:
-        var.integer = True
-    return bool(fractional)
 
 
 def _hints(model: Model, hint: Solution | None) -> mathopt.ModelSolveParameters | None:
