@@ -79,3 +79,43 @@ def test_a_restated_stage_within_the_gap_is_proven_and_the_next_is_bounded_again
     coverage, volume = _restated(1e-7, [100, 50])  # the plan itself: nothing changes
     assert [(s.value, s.bound, s.status) for s in (coverage, volume)] == [
         (16.5, 16.5, "optimal"), (150.0, 150.0, "optimal")]
+
+
+def _volume_stage_from(amounts: list[int], plan_funded: list[int]):
+    """The volume stage of one donor's 100 over full-only requests of equal weight, its coverage
+    kept at the plan's, tried by the LP relaxation from the plan ``plan_funded``."""
+    from ortools.math_opt.python import mathopt
+
+    from matcher.engine.aggregate import Arcs, build_aggregate
+    from matcher.engine.compile import compile_problem
+    from matcher.engine.model import term_expression
+    from matcher.engine.realise import Plan
+    from matcher.engine.solve import _keep_earlier_stages, _plan_value, _proven_by_relaxation, _Stage
+
+    data = {
+        "name": "lp-proof", "currency": "USD",
+        "donors": [{"id": "D", "budget": 100}],
+        "requests": [
+            {"id": f"R{n}", "country": "NER", "theme": "stockpile", "amount": a, "priority": 1}
+            for n, a in enumerate(amounts, start=1)
+        ],
+    }
+    p = compile_problem(parse_scenario(data))
+    m = build_aggregate(p, Arcs.of(p))
+    plan = Plan(plan_funded, set(), [])
+    coverage = _plan_value(p, plan, "coverage")
+    _keep_earlier_stages(p, m, [_Stage("coverage", coverage, coverage, "optimal", 0.0)])
+    m.mo.maximize(term_expression(p, m, "volume"))
+    result = mathopt.solve(m.mo, mathopt.SolverType.HIGHS)
+    return _proven_by_relaxation(p, m, "volume", SolveParams(time_limit=10), 10.0, plan), result.objective_value()
+
+
+def test_the_lp_relaxation_proves_a_volume_stage_only_when_its_bound_meets_the_plan() -> None:
+    # 60 + 40 fill the budget: the LP bound is 100, the plan's money, so no MIP is needed
+    stage, best = _volume_stage_from([60, 40], [60, 40])
+    assert stage is not None and (stage.value, stage.bound, stage.status) == (100.0, 100.0, "optimal")
+    assert best == 100.0
+    # 70 or 50, not both: the LP takes 70 + 3/5 of 50 (bound 100) above the plan's 70, which is
+    # the optimum; only the MIP can prove it
+    stage, best = _volume_stage_from([70, 50], [70, 0])
+    assert stage is None and best == 70.0

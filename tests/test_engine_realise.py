@@ -1,11 +1,15 @@
-"""Grant MIPs with continuous grant variables (realise.solve_whole): whole grants always come back."""
+"""The grant MIPs of realise.py: whole grants always come back (solve_whole); the MIP over all funded
+requests keeps the flow's rule-keeping grants (restricted_grants)."""
 
 from __future__ import annotations
 
 from ortools.math_opt.python import mathopt
 
 from matcher.engine import SolveParams
-from matcher.engine.realise import solve_whole
+from matcher.engine.compile import compile_problem
+from matcher.engine.exchange import breaking
+from matcher.engine.realise import donor_slots, restricted_grants, solve_whole
+from tests.helpers import req, scenario
 
 
 def test_a_fractional_grant_is_made_whole_and_solved_again() -> None:
@@ -14,9 +18,7 @@ def test_a_fractional_grant_is_made_whole_and_solved_again() -> None:
     mo.add_linear_constraint(2 * x[7] <= 3)  # not a transportation row: its vertex is x = 1.5
     mo.add_linear_constraint(x[9] == 2)
     mo.maximize(x[7] + x[9])
-    solved = solve_whole(mo, x, SolveParams(time_limit=10), 10.0)
-    assert solved is not None
-    _result, grants = solved
+    _result, grants = solve_whole(mo, x, SolveParams(time_limit=10), 10.0)
     assert grants == {7: 1, 9: 2}
     assert x[7].integer and not x[9].integer  # only the value that came back fractional
 
@@ -25,4 +27,50 @@ def test_no_solution_is_none() -> None:
     mo = mathopt.Model(name="none")
     x = {0: mo.add_variable(lb=0, ub=1)}
     mo.add_linear_constraint(x[0] >= 2)
-    assert solve_whole(mo, x, SolveParams(time_limit=10), 10.0) is None
+    result, grants = solve_whole(mo, x, SolveParams(time_limit=10), 10.0)
+    assert grants is None
+    assert result.termination.reason == mathopt.TerminationReason.INFEASIBLE
+
+
+def _small_grant_round():
+    """BIG (minimum grant 50) and two donors with smaller minimums, every donor eligible everywhere."""
+    donors = [
+        {"id": "BIG", "budget": 100, "min_grant": 50},
+        {"id": "ADA", "budget": 200, "min_grant": 10},
+        {"id": "CAL", "budget": 150, "min_grant": 10},
+    ]
+    requests = [req("R1", amount=120), req("R2", amount=80)] + [req(f"R{n}", amount=60) for n in range(3, 7)]
+    return scenario(donors, requests, policy={"objective": ["coverage", "volume"]})
+
+
+def test_restricted_grants_mend_the_small_grant_and_keep_the_other_grants() -> None:
+    s = _small_grant_round()
+    p = compile_problem(s)
+    need = [r.amount for r in s.requests]
+    big, ada, cal = (p.donor_index[d] for d in ("BIG", "ADA", "CAL"))
+    # BIG's 20 to R1 is below its minimum; every other grant keeps the rules
+    plan = {(big, 0): 20, (ada, 0): 100, (big, 1): 80, (ada, 2): 60, (cal, 3): 60, (cal, 4): 60, (ada, 5): 20,
+            (cal, 5): 40}
+    flow = {p.pair_index(i, j): v for (i, j), v in plan.items()}
+    slots = donor_slots(p, set())
+    assert breaking(p, flow, slots) == [p.pair_index(big, 0)]
+    grants = restricted_grants(p, need, slots, flow, SolveParams(time_limit=10), 10.0)
+    assert grants is not None and not breaking(p, grants, slots)
+    got = [0] * len(need)
+    for k, v in grants.items():
+        got[int(p.pair_request[k])] += v
+    assert got == need
+    # the search keeps the flow's donors: every grant that kept the rules is still there (it may
+    # change amounts, and R1's BIG grant is either raised to 50 or dropped)
+    assert {k for k in flow if k != p.pair_index(big, 0)} <= set(grants)
+
+
+def test_restricted_grants_none_when_no_grants_can_keep_the_rules() -> None:
+    s = scenario(
+        [{"id": "BIG", "budget": 100, "min_grant": 50}],
+        [req("R1", amount=30), req("R2", amount=70)],
+        policy={"objective": ["coverage", "volume"]},
+    )
+    p = compile_problem(s)
+    flow = {p.pair_index(0, 0): 30, p.pair_index(0, 1): 70}  # R1's 30 is below BIG's minimum
+    assert restricted_grants(p, [30, 70], donor_slots(p, set()), flow, SolveParams(time_limit=10), 10.0) is None

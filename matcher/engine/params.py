@@ -40,13 +40,14 @@ class SolveParams:
 
 
 def highs_parameters(
-    params: SolveParams, seconds: float | None, absolute_gap: float | None = None, sub_mips: bool = True
+    params: SolveParams, seconds: float | None, absolute_gap: float | None = None, started: bool = False
 ) -> mathopt.SolveParameters:
     """MathOpt parameters for one HiGHS solve: seed, gap, work limit, threads and ``seconds`` (None
-    or an infinite value: no time limit; at least 0.05 s otherwise). ``sub_mips`` False turns off
-    HiGHS's sub-MIP heuristics (RINS, RENS, root reduced cost) for a solve that starts from a good
-    solution: on the money stages of a 200 x 15 round they took 60-70% of the time and found
-    nothing the start had not (benchmarks/RESULTS.md)."""
+    or an infinite value: no time limit; at least 0.05 s otherwise). ``started``: the solve starts
+    from a good solution, so HiGHS's searches for solutions are turned off: its sub-MIP heuristics
+    (RINS, RENS, root reduced cost: on the money stages of a 200 x 15 round they took 60-70% of
+    the time and found nothing the start had not) and the feasibility jump (1-4% of a sweep draw,
+    benchmarks/RESULTS.md)."""
     limit = None if seconds is None or seconds >= 1e9 else datetime.timedelta(seconds=max(0.05, seconds))
     sp = mathopt.SolveParameters(
         random_seed=params.seed,
@@ -56,8 +57,13 @@ def highs_parameters(
         time_limit=limit,
     )
     sp.highs.int_options["threads"] = params.threads
-    if not sub_mips:  # RINS, RENS and the root reduced-cost sub-MIPs (see the docstring)
-        for name in ("mip_heuristic_run_rins", "mip_heuristic_run_rens", "mip_heuristic_run_root_reduced_cost"):
+    if started:
+        for name in (
+            "mip_heuristic_run_rins",
+            "mip_heuristic_run_rens",
+            "mip_heuristic_run_root_reduced_cost",
+            "mip_heuristic_run_feasibility_jump",
+        ):
             sp.highs.bool_options[name] = False
     return sp
 

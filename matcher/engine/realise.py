@@ -131,7 +131,13 @@ def restricted_grants(p: Problem, need, slots, flow: dict[int, int], params, sec
     """Grants for every funded request at once, with each request restricted to the donors of the
     flow plus the donors with the most money left (up to its donor limit): a small MIP where only
     pairs of donors with a minimum grant, and requests with more candidate donors than allowed,
-    need a binary. None when this restriction has no solution in time (the caller goes on)."""
+    need a binary. None when this restriction has no solution in time (the caller goes on).
+
+    It first keeps as many of the flow's grants as it can (the objective counts them): the LP then
+    leans towards the flow, and HiGHS finds grants 3.5x faster than with no objective (median
+    0.04 s against 0.15 s on the 37 such MIPs of 100 draws of an S sweep). A restriction with no
+    solution can take that search much longer to prove than the plain feasibility model (1.4 s
+    against 0.02 s, seen once), so after NEAR_SECONDS without grants the objective is dropped."""
     least = p.min_grants
     used = defaultdict(int)
     by_request: dict[int, list[int]] = defaultdict(list)
@@ -170,13 +176,26 @@ def restricted_grants(p: Problem, need, slots, flow: dict[int, int], params, sec
             mo.add_linear_constraint(mathopt.fast_sum(z[k] for k in chosen) <= slots[j])
     for i, ks in per_donor.items():
         mo.add_linear_constraint(mathopt.fast_sum(x[k] for k in ks) <= p.budgets[i])
-    solved = solve_whole(mo, x, params, seconds)
-    return None if solved is None else solved[1]
+    kept = [var for k, var in z.items() if k in flow]
+    if not kept:
+        return solve_whole(mo, x, params, seconds)[1]
+    started = time.perf_counter()
+    mo.maximize(mathopt.fast_sum(kept))
+    result, grants = solve_whole(mo, x, params, cap(params, seconds, NEAR_SECONDS))
+    if grants is not None or result.termination.reason in _NO_SOLUTION:
+        return grants
+    mo.objective.clear()  # any grants will do: the plain feasibility model
+    left = None if seconds is None else seconds - (time.perf_counter() - started)
+    return solve_whole(mo, x, params, left)[1]
+
+
+NEAR_SECONDS = 0.5  # restricted_grants: the search that keeps the flow's grants, before any grants will do
+_NO_SOLUTION = (mathopt.TerminationReason.INFEASIBLE, mathopt.TerminationReason.INFEASIBLE_OR_UNBOUNDED)
 
 
 def solve_whole(mo: mathopt.Model, x: dict, params, seconds: float | None, hints=None):
     """Solve a grants MIP whose grant variables ``x`` are continuous: (result, whole grants by
-    pair) or None when it finds none.
+    pair), the grants None when it finds none.
 
     With the binaries fixed, what is left is a transportation problem with whole bounds (per
     request a sum, per donor a budget), whose vertices are whole, and the solver returns a vertex:
@@ -187,11 +206,11 @@ def solve_whole(mo: mathopt.Model, x: dict, params, seconds: float | None, hints
         left = None if seconds is None else max(0.05, seconds - (time.perf_counter() - started))
         result = solve_highs(mo, highs_parameters(params, left), hints)
         if not result.has_primal_feasible_solution():
-            return None
+            return result, None
         values = result.variable_values(list(x.values()))
         if not make_whole(x.values(), values):
             return result, {k: int(round(v)) for k, v in zip(x.keys(), values) if round(v) > 0}
-    return None
+    return result, None
 
 
 def make_whole(variables, values) -> bool:
@@ -344,10 +363,9 @@ def fewest_grants(
         mo.add_linear_constraint(mathopt.fast_sum(x[k] for k in ks) <= capacity[i])
     if not any_grants:
         mo.minimize(mathopt.fast_sum(z.values()))
-    solved = solve_whole(mo, x, params, seconds, _hint(x, z, hint))
-    if solved is None:
+    result, grants = solve_whole(mo, x, params, seconds, _hint(x, z, hint))
+    if grants is None:
         return None, 0.0, False
-    result, grants = solved
     optimal = result.termination.reason == mathopt.TerminationReason.OPTIMAL
     return grants, float(result.termination.objective_bounds.dual_bound), optimal
 
