@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -119,3 +120,37 @@ def test_the_lp_relaxation_proves_a_volume_stage_only_when_its_bound_meets_the_p
     # the optimum; only the MIP can prove it
     stage, best = _volume_stage_from([70, 50], [70, 0])
     assert stage is None and best == 70.0
+
+
+def test_a_fractional_funding_made_whole_with_the_same_choices_is_proven(monkeypatch) -> None:
+    """A country cap of 40% (MLI and BFA 20,000 each) puts NER's partial request at 26,666.67 in the
+    coverage stage's relaxation: made whole with every other choice kept (26,666), it is within the
+    gap of the bound, so the stage is proven without solving it again; the answer is the full model's."""
+    engine_solve = sys.modules["matcher.engine.solve"]  # the module (matcher.engine.solve is the function)
+    taken = []
+    rounded = engine_solve._rounded
+
+    def spy(*args, **kwargs):
+        out = rounded(*args, **kwargs)
+        taken.append(out is not None)
+        return out
+
+    monkeypatch.setattr(engine_solve, "_rounded", spy)
+    data = {
+        "name": "whole", "currency": "USD",
+        "donors": [{"id": "D", "budget": 2_000_000}],
+        "policy": {"objective": ["coverage", "volume"], "max_country_share": 0.4},
+        "requests": [{"id": "NER-1", "country": "NER", "theme": "stockpile", "amount": 1_000_000, "priority": 1,
+                      "min_funding": 0.01}]
+        + [{"id": f"{c}-{n}", "country": c, "theme": "stockpile", "amount": 1_000, "priority": 1}
+           for c in ("MLI", "BFA") for n in range(20)],
+    }
+    s = parse_scenario(data)
+    fast = solve(s, SolveParams(method="decomposed", time_limit=10))
+    assert taken and taken[0]  # the coverage stage came back fractional and was made whole
+    plain = solve(s, SolveParams(method="full", time_limit=10))
+    assert fast.status == plain.status == "optimal"
+    ner = [next(r.funded for r in res.requests if r.id == "NER-1") for res in (fast, plain)]
+    assert ner == [26_666, 26_666]
+    assert fast.objective == plain.objective
+    assert not violations(s, fast.allocations)
