@@ -58,7 +58,7 @@ def violations(s: Scenario, allocations: list[Allocation]) -> list[str]:
     out += _partners(s, funded)
     out += _donors_per_request(s, allocations)
     out += _prerequisites(s, funded)
-    out += _shares(s, funded)
+    out += share_violations(s, funded)
     out += _commitments(s, allocations)
     return out
 
@@ -198,8 +198,9 @@ def _prerequisites(s, funded) -> list[str]:
     ]
 
 
-def _shares(s, funded) -> list[str]:
-    """Rules 9 and 10, exactly: shares are read as the decimals written in the file."""
+def share_violations(s, funded: dict[str, int]) -> list[str]:
+    """Rules 9 and 10, exactly, on the money each request gets (request id -> amount): shares are
+    read as the decimals written in the file."""
     out = []
     total = sum(funded.values())
     share = s.policy.max_country_share

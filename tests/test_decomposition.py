@@ -82,7 +82,7 @@ def test_a_restated_stage_within_the_gap_is_proven_and_the_next_is_bounded_again
         (16.5, 16.5, "optimal"), (150.0, 150.0, "optimal")]
 
 
-def _volume_stage_from(amounts: list[int], plan_funded: list[int]):
+def _volume_stage_from(amounts: list[int], plan_funded: list[int], countries=("NER", "NER"), policy=None):
     """The volume stage of one donor's 100 over full-only requests of equal weight, its coverage
     kept at the plan's, tried by the LP relaxation from the plan ``plan_funded``."""
     from ortools.math_opt.python import mathopt
@@ -97,9 +97,10 @@ def _volume_stage_from(amounts: list[int], plan_funded: list[int]):
         "name": "lp-proof", "currency": "USD",
         "donors": [{"id": "D", "budget": 100}],
         "requests": [
-            {"id": f"R{n}", "country": "NER", "theme": "stockpile", "amount": a, "priority": 1}
-            for n, a in enumerate(amounts, start=1)
+            {"id": f"R{n}", "country": c, "theme": "stockpile", "amount": a, "priority": 1}
+            for n, (a, c) in enumerate(zip(amounts, countries), start=1)
         ],
+        "policy": policy or {},
     }
     p = compile_problem(parse_scenario(data))
     m = build_aggregate(p, Arcs.of(p))
@@ -108,7 +109,8 @@ def _volume_stage_from(amounts: list[int], plan_funded: list[int]):
     _keep_earlier_stages(p, m, [_Stage("coverage", coverage, coverage, "optimal", 0.0)])
     m.mo.maximize(term_expression(p, m, "volume"))
     result = mathopt.solve(m.mo, mathopt.SolverType.HIGHS)
-    return _proven_by_relaxation(p, m, "volume", SolveParams(time_limit=10), 10.0, plan), result.objective_value()
+    best = result.objective_value() if result.has_primal_feasible_solution() else None
+    return _proven_by_relaxation(p, m, "volume", SolveParams(time_limit=10), 10.0, plan), best
 
 
 def test_the_lp_relaxation_proves_a_volume_stage_only_when_its_bound_meets_the_plan() -> None:
@@ -120,6 +122,17 @@ def test_the_lp_relaxation_proves_a_volume_stage_only_when_its_bound_meets_the_p
     # the optimum; only the MIP can prove it
     stage, best = _volume_stage_from([70, 50], [70, 0])
     assert stage is None and best == 70.0
+
+
+def test_a_start_that_breaks_a_share_rule_is_never_proven_by_the_lp() -> None:
+    # NER gets 60 of 100 under a 55% cap, yet the LP (NER 54 of 100) reaches the start's 100: HiGHS
+    # may pass such a start within its tolerance on large rounds (a fraction of a unit), and the LP
+    # alone would prove it; the stage goes to its MIP instead
+    countries, cap = ("NER", "MLI", "BFA"), {"max_country_share": 0.55}
+    stage, _best = _volume_stage_from([60, 40, 40], [60, 40, 0], countries, cap)
+    assert stage is None
+    stage, _best = _volume_stage_from([60, 40, 40], [60, 40, 0], countries)  # no cap: the LP proves it
+    assert stage is not None and stage.status == "optimal"
 
 
 def test_a_fractional_funding_made_whole_with_the_same_choices_is_proven(monkeypatch) -> None:

@@ -41,7 +41,7 @@ from matcher.engine.repair import repair
 from matcher.errors import MatcherError
 from matcher.result import Result, StageInfo
 from matcher.scenario_io import input_sha256
-from matcher.validate import violations
+from matcher.validate import share_violations, violations
 
 LEX_TOLERANCE = 1e-6
 INTEGRAL_TERMS = ("volume", "cost")  # sums of whole currency units
@@ -646,9 +646,22 @@ def _rounded(problem, model, term: str, choices: dict, params: SolveParams, seco
     if result is None or result.termination.reason != mathopt.TerminationReason.OPTIMAL:
         return None
     plan = _read_plan(problem, model, result)
+    if _breaks_shares(problem, plan):
+        return None
     value = _plan_value(problem, plan, term)
     # proven to the gap HiGHS proves a stage to (--gap), not to the looser lexicographic tolerance
     return (plan, value) if relative_gap(value, bound) <= params.relative_gap else None
+
+
+def _breaks_shares(problem: Problem, plan: Plan) -> bool:
+    """True when the plan's whole amounts break a country cap or a region floor (rules 9 and 10).
+    HiGHS keeps such a row within its tolerance, which on a round of 10^7 units is a fraction of a
+    unit: a floor met at 4,811,954.35 by 4,811,954 (seen on a draw of an S sweep). A plan taken
+    without a solve after it (made whole with its choices kept, or proven by the LP) is checked."""
+    s = problem.scenario
+    if s.policy.max_country_share is None and not s.policy.region_floors:
+        return False
+    return bool(share_violations(s, {r.id: plan.funded[j] for j, r in enumerate(s.requests)}))
 
 
 def _proven_by_relaxation(problem, model, term: str, params: SolveParams, seconds, hint: Plan) -> _Stage | None:
@@ -656,6 +669,8 @@ def _proven_by_relaxation(problem, model, term: str, params: SolveParams, second
     within one currency unit of the LP relaxation's bound, and the term is a sum of whole units.
     That is so in 60% of the volume stages of a 200 x 15 sweep: one LP of 0.01 s instead of a MIP
     of 0.05 s. None when the LP does not prove it."""
+    if _breaks_shares(problem, hint):
+        return None
     sp = highs_parameters(params, seconds, 1e-9)
     sp.highs.bool_options["solve_relaxation"] = True
     try:
