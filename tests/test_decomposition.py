@@ -48,7 +48,8 @@ def _restated(gap: float, funded: list[int]):
     from matcher.engine.aggregate import Arcs
     from matcher.engine.compile import compile_problem
     from matcher.engine.readout import Solution
-    from matcher.engine.solve import _Clock, _restate, _Stage
+    from matcher.engine.solve import _Clock, _restate
+    from matcher.engine.stages import Stage
 
     data = {
         "name": "restate", "currency": "USD",
@@ -62,7 +63,7 @@ def _restated(gap: float, funded: list[int]):
         ],
     }
     p = compile_problem(parse_scenario(data))
-    stages = [_Stage("coverage", 16.5, 16.5, "optimal", 0.0), _Stage("volume", 150.0, 150.0, "optimal", 0.0)]
+    stages = [Stage("coverage", 16.5, 16.5, "optimal", 0.0), Stage("volume", 150.0, 150.0, "optimal", 0.0)]
     params = SolveParams(time_limit=10, relative_gap=gap)
     _restate(p, Arcs.of(p), Solution({}, set(), funded), stages, params, _Clock(params, 2))
     return stages
@@ -90,8 +91,9 @@ def _volume_stage_from(amounts: list[int], plan_funded: list[int], countries=("N
     from matcher.engine.aggregate import Arcs, build_aggregate
     from matcher.engine.compile import compile_problem
     from matcher.engine.model import term_expression
+    from matcher.engine.plan import _proven_by_relaxation
     from matcher.engine.realise import Plan
-    from matcher.engine.solve import _keep_earlier_stages, _plan_value, _proven_by_relaxation, _Stage
+    from matcher.engine.stages import Stage, keep_earlier_stages, plan_value
 
     data = {
         "name": "lp-proof", "currency": "USD",
@@ -105,8 +107,8 @@ def _volume_stage_from(amounts: list[int], plan_funded: list[int], countries=("N
     p = compile_problem(parse_scenario(data))
     m = build_aggregate(p, Arcs.of(p))
     plan = Plan(plan_funded, set(), [])
-    coverage = _plan_value(p, plan, "coverage")
-    _keep_earlier_stages(p, m, [_Stage("coverage", coverage, coverage, "optimal", 0.0)])
+    coverage = plan_value(p, plan, "coverage")
+    keep_earlier_stages(p, m, [Stage("coverage", coverage, coverage, "optimal", 0.0)])
     m.mo.maximize(term_expression(p, m, "volume"))
     result = mathopt.solve(m.mo, mathopt.SolverType.HIGHS)
     best = result.objective_value() if result.has_primal_feasible_solution() else None
@@ -139,16 +141,16 @@ def test_a_fractional_funding_made_whole_with_the_same_choices_is_proven(monkeyp
     """A country cap of 40% (MLI and BFA 20,000 each) puts NER's partial request at 26,666.67 in the
     coverage stage's relaxation: made whole with every other choice kept (26,666), it is within the
     gap of the bound, so the stage is proven without solving it again; the answer is the full model's."""
-    engine_solve = sys.modules["matcher.engine.solve"]  # the module (matcher.engine.solve is the function)
+    plan_module = sys.modules["matcher.engine.plan"]
     taken = []
-    rounded = engine_solve._rounded
+    rounded = plan_module._rounded
 
     def spy(*args, **kwargs):
         out = rounded(*args, **kwargs)
         taken.append(out is not None)
         return out
 
-    monkeypatch.setattr(engine_solve, "_rounded", spy)
+    monkeypatch.setattr(plan_module, "_rounded", spy)
     data = {
         "name": "whole", "currency": "USD",
         "donors": [{"id": "D", "budget": 2_000_000}],

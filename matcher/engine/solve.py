@@ -4,8 +4,8 @@ Methods:
 - ``full``: one model per stage with every rule, one binary per eligible pair where a per-grant
   rule or the grants term needs it. Plain and slow at scale; the reference the tests compare to.
 - ``decomposed`` (auto for money rounds): the money stages (coverage, volume, cost) on the
-  aggregate model (aggregate.py: money per donor and class of requests, a relaxation whose bound is
-  a true bound); the plan is turned into whole grants (realise.py); on small rounds, a plan whose
+  aggregate model (plan.py; aggregate.py: money per donor and class of requests, a relaxation whose
+  bound is a true bound); the plan is turned into whole grants (realise.py); on small rounds, a plan whose
   grants cannot follow it is made again on a tighter aggregate (no leftovers below a donor's
   minimum grant: aggregate._crumbs); requests whose grants still cannot follow the plan are
   re-optimised with every rule, the rest fixed (repair.py); a greedy allocation
@@ -19,7 +19,6 @@ Every result goes through the independent validator in readout.result_of.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 
@@ -35,25 +34,24 @@ from matcher.engine.gapsearch import GapArrays, gap_arrays, search
 from matcher.engine.greedy import greedy_allocation
 from matcher.engine.model import SENSE, Model, build, term_expression
 from matcher.engine.params import SolveParams, highs_parameters, solve_highs
+from matcher.engine.plan import Planned, money_plan
 from matcher.engine.readout import Solution, allocations, read_solution, result_of, term_value
-from matcher.engine.realise import Plan, make_whole, polish_grants, realise
+from matcher.engine.realise import Plan, polish_grants, realise
 from matcher.engine.repair import repair
+from matcher.engine.stages import (
+    LEX_TOLERANCE,
+    Stage,
+    highs_log,
+    keep_earlier_stages,
+    log_stage,
+    plan_value,
+    relative_gap,
+    say,
+)
 from matcher.errors import MatcherError
 from matcher.result import Result, StageInfo
 from matcher.scenario_io import input_sha256
-from matcher.validate import share_violations, violations
-
-LEX_TOLERANCE = 1e-6
-INTEGRAL_TERMS = ("volume", "cost")  # sums of whole currency units
-
-
-@dataclass
-class _Stage:
-    term: str
-    value: float
-    bound: float
-    status: str
-    seconds: float
+from matcher.validate import violations
 
 
 class _Clock:
@@ -154,47 +152,6 @@ def _money_round(problem: Problem, terms: list[str], method: str, params: SolveP
     return outcome, engine
 
 
-@dataclass
-class _Planned:
-    """The money stages' plan on the aggregate model."""
-
-    stages: list
-    plan: Plan
-    status: str
-
-
-def _money_plan(problem: Problem, arcs: Arcs, money_terms, params: SolveParams, clock: _Clock, first, crumbs: bool):
-    """The money stages on the aggregate model (with ``crumbs``: the tighter one): a _Planned, or
-    the final outcome when there is no plan (infeasible: so is the full model; or none in time)."""
-    model = build_aggregate(problem, arcs, crumbs)
-    stages: list[_Stage] = []
-    plan: Plan | None = None
-    status = "optimal"
-    for n, term in enumerate(money_terms):
-        _keep_earlier_stages(problem, model, stages[-1:])
-        fraction = 0.5 if n == 0 else 0.2  # the first stage matters most; later ones are tie-breaks
-        if n == 1:  # later stages: every partly fundable f whole from the start (fewer re-solves)
-            _whole_partials(problem, model)
-        hint = plan or (_as_plan(problem, arcs, first) if first is not None else None)
-        outcome = _solve_plan_stage(problem, arcs, model, term, params, clock.part(fraction), hint)
-        if outcome is None:
-            if plan is None:  # the relaxation is infeasible, so is the full model
-                return None, "infeasible", []
-            status = "feasible"
-            break
-        stage, solution = outcome
-        if solution is None:
-            if plan is None:
-                return None, "unknown", []
-            stage.value, stage.status = _plan_value(problem, plan, term), "feasible"
-        plan = solution or plan
-        stages.append(stage)
-        _log(params, stage)
-        if stage.status != "optimal":
-            status = "feasible"
-    return _Planned(stages, plan, status)
-
-
 def _time_for_crumbs(params: SolveParams, clock: _Clock) -> bool:
     """Whether there is time to plan again on the tighter model (always under a work limit)."""
     left = clock.part(1.0)
@@ -274,7 +231,7 @@ def _assignment_round(problem: Problem, g: GapArrays, terms: list[str], params: 
     if found is not None and violations(problem.scenario, allocations(problem, found)):
         found = None  # never seen; HiGHS then starts from its own allocation
     if found is not None:
-        _say(
+        say(
             params,
             f"assignment search: cost {term_value(problem, found, 'cost'):,.0f} in {time.perf_counter() - t0:.1f} s "
             "(column-generation dives, tabu search)",
@@ -296,12 +253,12 @@ def _decomposable(terms: list[str]) -> bool:
 
 
 def _full(problem: Problem, terms: list[str], params: SolveParams, clock: _Clock, start: Solution | None = None):
-    stages: list[_Stage] = []
+    stages: list[Stage] = []
     best: Solution | None = start
     status = "optimal"
     for n, term in enumerate(terms):
         model = build(problem, grants_counted="grants" in terms[: n + 1])
-        _keep_earlier_stages(problem, model, stages)
+        keep_earlier_stages(problem, model, stages)
         outcome = _solve_stage(problem, model, term, params, clock.share(len(terms) - n), best)
         if outcome is None:  # proven infeasible; only the first stage can be, later ones start feasible
             status = "infeasible" if best is None else "feasible"
@@ -330,8 +287,8 @@ def _decomposed(problem: Problem, terms: list[str], params: SolveParams, clock: 
         return None
     first = _first_allocation(problem, params, clock)
     arcs = Arcs.of(problem)
-    planned = _money_plan(problem, arcs, money_terms, params, clock, first, crumbs=False)
-    if not isinstance(planned, _Planned):
+    planned = money_plan(problem, arcs, money_terms, params, clock, first, crumbs=False)
+    if not isinstance(planned, Planned):
         return planned
     stages, plan, status = planned.stages, planned.plan, planned.status
     t0 = time.perf_counter()
@@ -342,19 +299,19 @@ def _decomposed(problem: Problem, terms: list[str], params: SolveParams, clock: 
         # and whose bounds are truer. It took 200 draws of a sweep of a 200 x 15 round from 112 s
         # to 53 s (the repair, then the full model, had taken 2-12 s on 5% of the draws); on
         # larger rounds the repair of the few requests left does better (M: gap 7.8e-5 against 1.0e-4)
-        _say(params, f"{len(made[1])} requests cannot follow the plan: planning again without leftovers")
-        tighter = _money_plan(problem, arcs, money_terms, params, clock, first, crumbs=True)
-        ok = isinstance(tighter, _Planned) and len(tighter.stages) == len(stages)
+        say(params, f"{len(made[1])} requests cannot follow the plan: planning again without leftovers")
+        tighter = money_plan(problem, arcs, money_terms, params, clock, first, crumbs=True)
+        ok = isinstance(tighter, Planned) and len(tighter.stages) == len(stages)
         again = realise(problem, tighter.plan, params, lambda: clock.part(0.3)) if ok else None
         if again is not None:
             stages, plan, status, made = tighter.stages, tighter.plan, tighter.status, again
     made = _grants_of(problem, plan, made, terms, stages, params, clock)
     fallback = _better_first(problem, made, first)
     if fallback is not None:
-        _say(params, "a greedy allocation that keeps every rule does better than the plan's grants: taking it")
+        say(params, "a greedy allocation that keeps every rule does better than the plan's grants: taking it")
         made = fallback
     if made is None:
-        _say(params, "no whole grants found for the plan within the limits")
+        say(params, "no whole grants found for the plan within the limits")
         return _Unrealised(stages)
     best = made
     if best.funded != plan.funded:
@@ -366,7 +323,7 @@ def _decomposed(problem: Problem, terms: list[str], params: SolveParams, clock: 
     grants = best.x
     budget = _Polish(params)
     if params.polish_seconds > 0:
-        _say(params, "fewer grants: re-splitting classes")
+        say(params, "fewer grants: re-splitting classes")
         polish = _effort(params, clock.part(0.5), budget, 0.4)
         until = time.perf_counter() + (polish or 0.0)
         left = (lambda: None) if polish is None else (lambda: until - time.perf_counter())
@@ -374,18 +331,18 @@ def _decomposed(problem: Problem, terms: list[str], params: SolveParams, clock: 
     left = clock.part(1.0)
     worth_it = params.node_limit is not None or left is None or left >= 3.0  # a work limit: never skip by time
     if params.polish_seconds > 0 and worth_it:
-        _say(params, "bounding the grants")
+        say(params, "bounding the grants")
         lower = _grants_lower_bound(problem, arcs, stages, params, clock, budget)
     else:
         lower = 0.0  # no time to bound it better: 0 is a true (if weak) bound
     value = float(len(grants) + len(best.delivered))
     proven = value <= lower + 0.5
-    stage = _Stage("grants", value, value if proven else lower, "optimal" if proven else "feasible", 0.0)
+    stage = Stage("grants", value, value if proven else lower, "optimal" if proven else "feasible", 0.0)
     if not proven and params.polish_seconds > 0 and len(problem.pair_donor) <= SMALL_PAIRS:
         best, stage = _exact_grants(problem, stages, params, clock, best, stage, budget)
     stage.seconds = time.perf_counter() - t0
     stages.append(stage)
-    _log(params, stage)
+    log_stage(params, stage)
     if stage.status != "optimal":
         status = "feasible"
     return best, status, stages
@@ -406,16 +363,16 @@ def _grants_of(problem: Problem, plan: Plan, made, terms, stages, params, clock:
     for widen in (False, True):
         left = clock.part(1.0)
         if params.node_limit is None and left is not None and left < max(1.0, REPAIR_SECONDS_PER_REQUEST * len(free)):
-            _say(params, f"no time left to re-optimise {len(free)} requests whose grants cannot follow the plan")
+            say(params, f"no time left to re-optimise {len(free)} requests whose grants cannot follow the plan")
             break
         if widen:
             free |= _near(problem, grants, free)
         fixed = {k: v for k, v in grants.items() if int(problem.pair_request[k]) not in free}
-        _say(params, f"re-optimising {len(free)} requests whose grants cannot follow the plan")
+        say(params, f"re-optimising {len(free)} requests whose grants cannot follow the plan")
         t0 = time.perf_counter()
         bounds = {st.term: st.bound for st in stages[:1]}
         out = repair(problem, plan.funded, plan.delivered, fixed, free, terms, params, lambda: clock.part(0.8), bounds)
-        _say(params, f"re-optimised in {time.perf_counter() - t0:.1f} s: {'done' if out else 'no completion'}")
+        say(params, f"re-optimised in {time.perf_counter() - t0:.1f} s: {'done' if out else 'no completion'}")
         if out is not None:
             x, funded = out
             made_now = Solution({**fixed, **x}, plan.delivered, funded)
@@ -428,7 +385,7 @@ def _grants_of(problem: Problem, plan: Plan, made, terms, stages, params, clock:
 
 def _ahead(problem: Problem, a, b, term: str) -> bool:
     """True when ``a`` is better than ``b`` on the term by more than the lexicographic tolerance."""
-    va, vb = _plan_value(problem, a, term), _plan_value(problem, b, term)
+    va, vb = plan_value(problem, a, term), plan_value(problem, b, term)
     margin = LEX_TOLERANCE * max(1.0, abs(vb))
     return va > vb + margin if SENSE[term] == "max" else va < vb - margin
 
@@ -458,30 +415,19 @@ def _first_allocation(problem: Problem, params: SolveParams, clock: _Clock) -> S
     candidate = greedy_allocation(problem)
     if candidate is None or violations(problem.scenario, allocations(problem, candidate)):
         return None
-    _say(
+    say(
         params,
         f"first allocation (greedy, every rule kept) at {time.perf_counter() - clock.started:.1f} s: coverage "
-        f"{_plan_value(problem, candidate, 'coverage'):.6g}, money placed {sum(candidate.funded):,}",
+        f"{plan_value(problem, candidate, 'coverage'):.6g}, money placed {sum(candidate.funded):,}",
     )
     return candidate
-
-
-def _as_plan(problem: Problem, arcs: Arcs, sol: Solution) -> Plan:
-    """An allocation as a plan of the aggregate model: its money summed per (donor, class) arc."""
-    arc_of = {(i, c): a for a, (i, c) in enumerate(zip(arcs.donor, arcs.cls))}
-    flows = [0.0] * len(arcs.donor)
-    for k, v in sol.x.items():
-        a = arc_of.get((int(problem.pair_donor[k]), int(problem.class_of[problem.pair_request[k]])))
-        if a is not None:
-            flows[a] += v
-    return Plan(list(sol.funded), set(sol.delivered), flows)
 
 
 def _better_first(problem: Problem, made: Solution | None, first: Solution | None) -> Solution | None:
     """The first (greedy) allocation, when there is one and it covers more than ``made``."""
     if first is None:
         return None
-    if made is not None and _plan_value(problem, made, "coverage") >= _plan_value(problem, first, "coverage"):
+    if made is not None and plan_value(problem, made, "coverage") >= plan_value(problem, first, "coverage"):
         return None
     return first
 
@@ -493,7 +439,7 @@ WIDEN = 600  # requests added around the trouble when re-optimising them alone i
 NEAR_PER_REQUEST, NEAR_MIN = 8, 40
 
 
-def _restate(problem: Problem, arcs: Arcs, best: Solution, stages: list[_Stage], params, clock: _Clock) -> None:
+def _restate(problem: Problem, arcs: Arcs, best: Solution, stages: list[Stage], params, clock: _Clock) -> None:
     """The repair changed the funding: restate each money stage's value from the allocation.
 
     A stage is proven when its value is within ``--gap`` of its bound (the README's meaning of
@@ -503,7 +449,7 @@ def _restate(problem: Problem, arcs: Arcs, best: Solution, stages: list[_Stage],
     given the trivial bound when that solve fails or the time is short."""
     kept = True
     for n, st in enumerate(stages):
-        value = _plan_value(problem, best, st.term)
+        value = plan_value(problem, best, st.term)
         same = abs(value - st.value) <= LEX_TOLERANCE * max(1.0, abs(st.value))
         if not kept:
             st.bound = _rebound(problem, arcs, best, stages[:n], st.term, params, clock)
@@ -511,7 +457,7 @@ def _restate(problem: Problem, arcs: Arcs, best: Solution, stages: list[_Stage],
         st.value = value
         st.status = "optimal" if proven else "feasible"
         kept = kept and same
-        _log(params, st)
+        log_stage(params, st)
 
 
 def _within_gap(value: float, bound: float, params: SolveParams) -> bool:
@@ -523,7 +469,7 @@ def _within_gap(value: float, bound: float, params: SolveParams) -> bool:
 REBOUND_SECONDS = 2.0
 
 
-def _rebound(problem: Problem, arcs: Arcs, best: Solution, earlier: list[_Stage], term: str, params, clock) -> float:
+def _rebound(problem: Problem, arcs: Arcs, best: Solution, earlier: list[Stage], term: str, params, clock) -> float:
     """A true bound on ``term`` among allocations that keep the earlier stages at ``best``'s values:
     the aggregate model's (a relaxation), with those stages kept; the trivial bound without one."""
     seconds = clock.part(0.1)
@@ -534,7 +480,7 @@ def _rebound(problem: Problem, arcs: Arcs, best: Solution, earlier: list[_Stage]
         # for the volume bound uncapped, 3.3 s with the cap, model building included, same bound)
         seconds = REBOUND_SECONDS if seconds is None else min(seconds, REBOUND_SECONDS)
     model = build_aggregate(problem, arcs, crumbs=len(problem.pair_donor) <= SMALL_PAIRS)  # tighter, where cheap
-    _keep_earlier_stages(problem, model, [_Stage(st.term, st.value, st.bound, st.status, 0.0) for st in earlier])
+    keep_earlier_stages(problem, model, [Stage(st.term, st.value, st.bound, st.status, 0.0) for st in earlier])
     expr = term_expression(problem, model, term)
     model.mo.maximize(expr) if SENSE[term] == "max" else model.mo.minimize(expr)
     try:
@@ -544,7 +490,7 @@ def _rebound(problem: Problem, arcs: Arcs, best: Solution, earlier: list[_Stage]
     bound = float(result.termination.objective_bounds.dual_bound)
     if not -1e30 < bound < 1e30:
         return _trivial_bound(problem, term)
-    value = _plan_value(problem, best, term)  # best keeps the earlier stages: it is in the bounded set
+    value = plan_value(problem, best, term)  # best keeps the earlier stages: it is in the bounded set
     return max(bound, value) if SENSE[term] == "max" else min(bound, value)
 
 
@@ -561,11 +507,11 @@ def _trivial_bound(problem: Problem, term: str) -> float:
 SMALL_PAIRS = 2000  # below this many pairs the full grants model is cheap enough to try to prove the stage
 
 
-def _exact_grants(problem: Problem, stages: list[_Stage], params, clock, best: Solution, stage: _Stage, budget):
+def _exact_grants(problem: Problem, stages: list[Stage], params, clock, best: Solution, stage: Stage, budget):
     """On small rounds, prove the grants stage with the full model, starting from our grants;
     it gets what is left of the polish budget (``polish_seconds``), not the whole time limit."""
     model = build(problem, grants_counted=True)
-    _keep_earlier_stages(problem, model, stages)
+    keep_earlier_stages(problem, model, stages)
     outcome = _solve_stage(problem, model, "grants", params, _effort(params, clock.part(0.9), budget, 1.0), best)
     if outcome is None or outcome[1] is None:
         return best, stage
@@ -577,223 +523,44 @@ def _exact_grants(problem: Problem, stages: list[_Stage], params, clock, best: S
     return best, stage
 
 
-def _solve_plan_stage(problem, arcs, model, term: str, params: SolveParams, seconds, hint: Plan | None):
-    """One money stage on the aggregate model: (stage, plan or None), or None when infeasible."""
-    expr = term_expression(problem, model, term)
-    model.mo.maximize(expr) if SENSE[term] == "max" else model.mo.minimize(expr)
-    t0 = time.perf_counter()
-    if hint is not None and term in INTEGRAL_TERMS:
-        proven = _proven_by_relaxation(problem, model, term, params, seconds, hint)
-        if proven is not None:
-            proven.seconds = time.perf_counter() - t0
-            return proven, hint
-    first_bound = None  # the bound of the first solve holds for the later ones (they only add integrality)
-    rounded = None
-    for attempt in range(4):
-        left = None if seconds is None else max(0.05, seconds - (time.perf_counter() - t0))
-        sp = highs_parameters(params, left, 1e-9, started=hint is not None)
-        result = solve_highs(model.mo, sp, _plan_hints(model, hint), _highs_log(params, term))
-        if first_bound is None:
-            first_bound = float(result.termination.objective_bounds.dual_bound)
-        if not result.has_primal_feasible_solution():
-            break
-        f_values = result.variable_values(model.f)
-        loose = {model.y[j] for j, v in enumerate(f_values) if abs(v - round(v)) > 1e-6}  # decided again
-        integer = [var for var in model.mo.variables() if var.integer and var not in loose]
-        choices = dict(zip(integer, result.variable_values(integer)))
-        # every f that came back fractional made integer, then solved again
-        if not make_whole(model.f, f_values):
-            break
-        if attempt == 0:  # first, the same choices with those f whole: proven when within the gap
-            rounded = _rounded(problem, model, term, choices, params, left, first_bound)
-            if rounded is not None:
-                break
-    seconds_used = time.perf_counter() - t0
-    if rounded is not None:
-        plan, value = rounded
-        return _Stage(term, value, first_bound, "optimal", seconds_used), plan
-    reason = result.termination.reason
-    if reason in (mathopt.TerminationReason.INFEASIBLE, mathopt.TerminationReason.INFEASIBLE_OR_UNBOUNDED):
-        return None
-    if not result.has_primal_feasible_solution():
-        return _Stage(term, float("nan"), first_bound, "unknown", seconds_used), None
-    plan = _read_plan(problem, model, result)
-    value = _plan_value(problem, plan, term)
-    bound = float(result.termination.objective_bounds.dual_bound)
-    optimal = reason == mathopt.TerminationReason.OPTIMAL
-    return _Stage(term, value, bound, "optimal" if optimal else "feasible", seconds_used), plan
-
-
-def _rounded(problem, model, term: str, choices: dict, params: SolveParams, seconds, bound: float):
-    """(plan, value) of the stage with the discrete choices of the last solve kept (``choices``:
-    its integer variables but the funded flags of requests whose f came back fractional, fixed at
-    their values) and those f made whole: a MIP with a handful of binaries. Taken only when within
-    the gap of ``bound`` (proven then); None otherwise, and the caller solves the stage again with
-    those f whole. On a sweep of a 200 x 15 round a coverage stage solved again from scratch took
-    up to 2 s (6,417 nodes); this takes milliseconds."""
-    if not -1e30 < bound < 1e30:
-        return None
-    kept = {var: (var.lower_bound, var.upper_bound) for var in choices}
-    for var, v in choices.items():
-        var.lower_bound = var.upper_bound = round(v)
-    try:
-        result = solve_highs(model.mo, highs_parameters(params, seconds, 1e-9))
-    except MatcherError:
-        result = None
-    finally:
-        for var, (lb, ub) in kept.items():
-            var.lower_bound, var.upper_bound = lb, ub
-    if result is None or result.termination.reason != mathopt.TerminationReason.OPTIMAL:
-        return None
-    plan = _read_plan(problem, model, result)
-    if _breaks_shares(problem, plan):
-        return None
-    value = _plan_value(problem, plan, term)
-    # proven to the gap HiGHS proves a stage to (--gap), not to the looser lexicographic tolerance
-    return (plan, value) if relative_gap(value, bound) <= params.relative_gap else None
-
-
-def _breaks_shares(problem: Problem, plan: Plan) -> bool:
-    """True when the plan's whole amounts break a country cap or a region floor (rules 9 and 10).
-    HiGHS keeps such a row within its tolerance, which on a round of 10^7 units is a fraction of a
-    unit: a floor met at 4,811,954.35 by 4,811,954 (seen on a draw of an S sweep). A plan taken
-    without a solve after it (made whole with its choices kept, or proven by the LP) is checked."""
-    s = problem.scenario
-    if s.policy.max_country_share is None and not s.policy.region_floors:
-        return False
-    return bool(share_violations(s, {r.id: plan.funded[j] for j, r in enumerate(s.requests)}))
-
-
-def _proven_by_relaxation(problem, model, term: str, params: SolveParams, seconds, hint: Plan) -> _Stage | None:
-    """The stage proven without its MIP: the start (the previous stage's plan, feasible here) is
-    within one currency unit of the LP relaxation's bound, and the term is a sum of whole units.
-    That is so in 60% of the volume stages of a 200 x 15 sweep: one LP of 0.01 s instead of a MIP
-    of 0.05 s. None when the LP does not prove it."""
-    if _breaks_shares(problem, hint):
-        return None
-    sp = highs_parameters(params, seconds, 1e-9)
-    sp.highs.bool_options["solve_relaxation"] = True
-    try:
-        result = solve_highs(model.mo, sp)
-    except MatcherError:
-        return None  # the MIP decides
-    if result.termination.reason != mathopt.TerminationReason.OPTIMAL:
-        return None
-    bound = float(result.termination.objective_bounds.dual_bound)
-    value = _plan_value(problem, hint, term)
-    if SENSE[term] == "max":
-        proven = value >= math.floor(bound + 1e-6)
-    else:
-        proven = value <= math.ceil(bound - 1e-6)
-    return _Stage(term, value, bound, "optimal", 0.0) if proven else None
-
-
-def _whole_partials(problem: Problem, model: Model) -> None:
-    for j, r in enumerate(problem.scenario.requests):
-        if problem.min_amount[j] < r.amount:
-            model.f[j].integer = True
-
-
-def _read_plan(problem: Problem, model: Model, result) -> Plan:
-    f = result.variable_values(model.f)
-    uv = result.variable_values(list(model.u.values())) if model.u else []
-    flows = result.variable_values(list(model.x.values())) if model.x else []
-    delivered = {k for k, v in zip(model.u.keys(), uv) if v > 0.5}
-    return Plan([int(round(v)) for v in f], delivered, list(flows))
-
-
-def _plan_hints(model: Model, plan: Plan | None) -> mathopt.ModelSolveParameters | None:
-    """Start from the previous stage's plan: it is feasible for this stage too."""
-    if plan is None:
-        return None
-    values = {var: plan.flows[a] for a, var in model.x.items()}
-    for a, var in model.w.items():
-        values[var] = 1 if plan.flows[a] > 0.5 else 0
-    for j, var in enumerate(model.y):
-        values[var] = 1 if plan.funded[j] > 0 else 0
-        values[model.f[j]] = plan.funded[j]
-    for k, var in model.u.items():
-        values[var] = 1 if k in plan.delivered else 0
-    return mathopt.ModelSolveParameters(solution_hints=[mathopt.SolutionHint(variable_values=values)])
-
-
-def _grants_lower_bound(problem: Problem, arcs, stages: list[_Stage], params, clock, budget: _Polish) -> float:
+def _grants_lower_bound(problem: Problem, arcs, stages: list[Stage], params, clock, budget: _Polish) -> float:
     """A true lower bound on the grants stage: every funded request needs at least one grant or
     delivery, so the fewest funded requests among plans that keep the earlier stages bound it."""
     model = build_aggregate(problem, arcs)
-    _keep_earlier_stages(problem, model, stages)
+    keep_earlier_stages(problem, model, stages)
     model.mo.minimize(mathopt.fast_sum(model.y))
     try:
         result = solve_highs(model.mo, highs_parameters(params, _effort(params, clock.part(0.5), budget, 0.5), 1e-9))
     except MatcherError:
         # HiGHS failed inside this bound's solve (an internal error, seen on a 2 x 2 round found by
         # tests/test_properties.py): the allocation stands, with the trivial bound
-        _say(params, "bounding the grants: HiGHS failed; the grants bound stays 0")
+        say(params, "bounding the grants: HiGHS failed; the grants bound stays 0")
         return 0.0
     bound = result.termination.objective_bounds.dual_bound
     return float(bound) if -1e30 < bound < 1e30 else 0.0  # only a finite bound is a bound
 
 
-def _plan_value(problem: Problem, plan: Plan | Solution, term: str) -> float:
-    s = problem.scenario
-    if term == "coverage":
-        return sum(problem.weights[j] * plan.funded[j] / r.amount for j, r in enumerate(s.requests))
-    if term == "volume":
-        return float(sum(plan.funded))
-    return float(sum(s.offers[k].cost for k in plan.delivered))
-
-
-def _keep_earlier_stages(problem: Problem, model: Model, stages: list[_Stage]) -> None:
-    """Keep every earlier term within a relative 1e-6 of the value its stage reached (money terms
-    within less than one currency unit, so a later stage never trades whole units for a tie-break)."""
-    for st in stages:
-        expr = term_expression(problem, model, st.term)
-        slack = LEX_TOLERANCE * abs(st.value)
-        if st.term in INTEGRAL_TERMS:  # whole currency units: keep them exactly (a slack below one unit)
-            slack = min(slack, 0.5)
-        if SENSE[st.term] == "max":
-            model.mo.add_linear_constraint(expr >= st.value - slack, name=f"keep_{st.term}")
-        else:
-            model.mo.add_linear_constraint(expr <= st.value + slack, name=f"keep_{st.term}")
-
-
 def _solve_stage(
     problem: Problem, model: Model, term: str, params: SolveParams, seconds: float | None, hint: Solution | None
-) -> tuple[_Stage, Solution | None] | None:
+) -> tuple[Stage, Solution | None] | None:
     """Solve one stage of the full model; None when the stage is proven infeasible."""
     expr = term_expression(problem, model, term)
     model.mo.maximize(expr) if SENSE[term] == "max" else model.mo.minimize(expr)
     t0 = time.perf_counter()
     result = solve_highs(
-        model.mo, highs_parameters(params, seconds, 1e-9), _hints(model, hint), _highs_log(params, term)
+        model.mo, highs_parameters(params, seconds, 1e-9), _hints(model, hint), highs_log(params, term)
     )
     seconds_used = time.perf_counter() - t0
     reason = result.termination.reason
     if reason in (mathopt.TerminationReason.INFEASIBLE, mathopt.TerminationReason.INFEASIBLE_OR_UNBOUNDED):
         return None
     if not result.has_primal_feasible_solution():
-        return _Stage(term, float("nan"), float("nan"), "unknown", seconds_used), None
+        return Stage(term, float("nan"), float("nan"), "unknown", seconds_used), None
     solution = read_solution(problem, model, result)
     value = float(result.objective_value())
     bound = float(result.termination.objective_bounds.dual_bound)
     optimal = reason == mathopt.TerminationReason.OPTIMAL
-    return _Stage(term, value, bound, "optimal" if optimal else "feasible", seconds_used), solution
-
-
-def _highs_log(params: SolveParams, term: str):
-    """HiGHS's log lines (incumbent, bound, gap, time) to ``on_log``, tagged with the stage."""
-    if params.on_log is None:
-        return None
-    return lambda lines: [params.on_log(f"[{term}] {line}") for line in lines]
-
-
-def _say(params: SolveParams, text: str) -> None:
-    if params.on_log is not None:
-        params.on_log(text)
-
-
-def _log(params: SolveParams, st: _Stage) -> None:
-    _say(params, f"stage {st.term}: {st.status}, value {st.value:.6g}, bound {st.bound:.6g}, {st.seconds:.1f} s")
+    return Stage(term, value, bound, "optimal" if optimal else "feasible", seconds_used), solution
 
 
 def _hints(model: Model, hint: Solution | None) -> mathopt.ModelSolveParameters | None:
@@ -812,7 +579,7 @@ def _hints(model: Model, hint: Solution | None) -> mathopt.ModelSolveParameters 
     return mathopt.ModelSolveParameters(solution_hints=[mathopt.SolutionHint(variable_values=values)])
 
 
-def _info(st: _Stage) -> StageInfo:
+def _info(st: Stage) -> StageInfo:
     return StageInfo(
         term=st.term,
         sense=SENSE[st.term],  # type: ignore[arg-type]
@@ -822,13 +589,6 @@ def _info(st: _Stage) -> StageInfo:
         status=st.status,
         seconds=round(st.seconds, 3),
     )
-
-
-def relative_gap(value: float, bound: float) -> float:
-    """|bound - value| / max(|value|, 1e-9): 0 when proven optimal."""
-    if value != value or bound != bound:  # NaN: no solution
-        return float("inf")
-    return abs(bound - value) / max(abs(value), 1e-9)
 
 
 def _solver_info_args(scenario: Scenario, params: SolveParams, started: float, engine: str) -> dict:
