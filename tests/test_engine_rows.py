@@ -47,3 +47,13 @@ def test_row_blocks_merge_in_row_order():
     add_row_blocks(b, np.array([-np.inf, 1.0]), np.array([0.0, np.inf]),
                    ([0], [bx.id], [1.0]), ([0, 1], [by.id, by.id], [-2.0, 1.0]))
     assert _strip_names(a.export_model()) == _strip_names(b.export_model())
+
+
+def test_add_variables_marks_integer_only_those_asked():
+    by_api, bulk = mathopt.Model(), mathopt.Model()
+    marks = [False, True, False, True]
+    for k, integer in enumerate(marks):
+        by_api.add_variable(lb=0, ub=k + 1, is_integer=integer)
+    made = add_variables(bulk, np.zeros(4), np.arange(1, 5, dtype=float), np.array(marks))
+    assert [v.integer for v in made] == marks
+    assert _strip_names(by_api.export_model()) == _strip_names(bulk.export_model())

@@ -50,15 +50,17 @@ def add_row_blocks(mo: mathopt.Model, lower, upper, *blocks: tuple) -> np.ndarra
     return add_rows(mo, lower, upper, row[order], var[order], coef[order])
 
 
-def add_variables(mo: mathopt.Model, lower, upper, integer: bool = False) -> list[mathopt.Variable]:
-    """``len(lower)`` variables with these bounds, unnamed, in order; continuous unless ``integer``."""
+def add_variables(mo: mathopt.Model, lower, upper, integer: bool | np.ndarray = False) -> list[mathopt.Variable]:
+    """``len(lower)`` variables with these bounds, unnamed, in order; continuous unless ``integer``
+    (True: all; an array of booleans: those marked)."""
     elemental = mo._elemental  # noqa: SLF001  (see the module docstring)
     ids = elemental.add_elements(enums.ElementType.VARIABLE, len(lower))
     keys = ids.reshape(-1, 1)
     elemental.set_attrs(enums.DoubleAttr1.VARIABLE_LOWER_BOUND, keys, np.asarray(lower, dtype=np.float64))
     elemental.set_attrs(enums.DoubleAttr1.VARIABLE_UPPER_BOUND, keys, np.asarray(upper, dtype=np.float64))
-    if integer and len(ids):
-        elemental.set_attrs(enums.BoolAttr1.VARIABLE_INTEGER, keys, np.ones(len(ids), dtype=bool))
+    marked = np.full(len(ids), bool(integer)) if isinstance(integer, bool) else np.asarray(integer, dtype=bool)
+    if marked.any():
+        elemental.set_attrs(enums.BoolAttr1.VARIABLE_INTEGER, keys[marked], np.ones(int(marked.sum()), dtype=bool))
     return [Variable(elemental, v) for v in ids.tolist()]
 
 
