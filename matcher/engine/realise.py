@@ -8,7 +8,8 @@ a transportation problem with side rules (minimum grants, donors per request). S
 2. exchanges along short paths (exchange.py) mend most grants that still break a rule;
 3. if some still do: on rounds of up to RESTRICTED_MAX funded requests one MIP over all of them,
    each restricted to the donors of the flow and a few with money left (binaries only where a rule
-   needs them), keeps the plan exactly; otherwise, class by class (requests with the same eligible
+   needs them, keeping as many of the flow's grants as the root node can), keeps the plan exactly;
+   otherwise, class by class (requests with the same eligible
    donors), a small MIP re-splits the class's money; where that fails, the requests with a grant
    still breaking a rule are returned as trouble, and the caller re-optimises them with every rule
    and the rest fixed (repair.py).
