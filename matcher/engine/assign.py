@@ -21,26 +21,14 @@ from fractions import Fraction
 from ortools.sat.python import cp_model
 
 from matcher.engine.compile import Problem
+from matcher.engine.model import SENSE
 from matcher.engine.params import SolveParams
 from matcher.engine.readout import Solution
+from matcher.engine.stages import LEX_TOLERANCE, Stage
 
-LEX_TOLERANCE = 1e-6  # as the MathOpt path: a later stage keeps each earlier term within this, relative
 MAX_SCALED = 2**53  # scaled objective magnitudes stay exact in a float and far from int64 overflow
 DET_SECONDS_PER_NODE = 1e-3  # node_limit N -> N ms of CP-SAT deterministic time per stage
 AUTO_MAX_OFFERS = 600  # method "auto" takes CP-SAT up to this many deliverable offers (measured: RESULTS.md)
-SENSE = {"coverage": "max", "volume": "max", "grants": "min", "cost": "min"}
-
-
-@dataclass
-class Stage:
-    """One lexicographic stage; same fields as the MathOpt path's stage record."""
-
-    term: str
-    value: float
-    bound: float
-    status: str
-    seconds: float
-
 
 @dataclass
 class _Term:

@@ -97,13 +97,14 @@ def _solve_plan_stage(problem, arcs, model, term: str, params: SolveParams, seco
         if not result.has_primal_feasible_solution():
             break
         f_values = result.variable_values(model.f)
-        loose = {model.y[j] for j, v in enumerate(f_values) if abs(v - round(v)) > 1e-6}  # decided again
-        integer = [var for var in model.mo.variables() if var.integer and var not in loose]
-        choices = dict(zip(integer, result.variable_values(integer)))
         # every f that came back fractional made integer, then solved again
         if not make_whole(model.f, f_values):
             break
         if attempt == 0:  # first, the same choices with those f whole: proven when within the gap
+            fractional = [j for j, v in enumerate(f_values) if abs(v - round(v)) > 1e-6]
+            free = {model.y[j] for j in fractional} | {model.f[j] for j in fractional}  # decided again
+            integer = [var for var in model.mo.variables() if var.integer and var not in free]
+            choices = dict(zip(integer, result.variable_values(integer)))
             rounded = _rounded(problem, model, term, choices, params, left, first_bound)
             if rounded is not None:
                 break
