@@ -134,11 +134,15 @@ def _budgets_and_capacity(s, allocations, donors) -> list[str]:
 def _amounts(s, funded) -> list[str]:
     """Rules 3 and 4, and must_fund."""
     out = []
+    exact: dict[float, Fraction] = {}  # min_funding as written, once per distinct value
     for r in s.requests:
         f = funded[r.id]
         if f > r.amount:
             out.append(f"rule 3: {r.id} funded {f} over its amount {r.amount}")
-        least = math.ceil(Fraction(str(r.min_funding)) * r.amount)
+        share = exact.get(r.min_funding)
+        if share is None:
+            share = exact[r.min_funding] = Fraction(str(r.min_funding))
+        least = math.ceil(share * r.amount)
         if 0 < f < least:
             out.append(f"rule 4: {r.id} funded {f}, below its minimum useful {least}")
         if r.must_fund and f != r.amount:
@@ -208,8 +212,9 @@ def share_violations(s, funded: dict[str, int]) -> list[str]:
         by_country: dict[str, int] = defaultdict(int)
         for r in s.requests:
             by_country[r.country] += funded[r.id]
+        cap = Fraction(str(share)) * total
         for c, amount in by_country.items():
-            if amount > Fraction(str(share)) * total:
+            if amount > cap:
                 out.append(f"rule 9: {c} receives {amount} of {total}, over the cap {share}")
     for g, floor in s.policy.region_floors.items():
         inside = sum(funded[r.id] for r in s.requests if g in countries()[r.country].areas)

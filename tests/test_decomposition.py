@@ -83,7 +83,7 @@ def test_a_restated_stage_within_the_gap_is_proven_and_the_next_is_bounded_again
         (16.5, 16.5, "optimal"), (150.0, 150.0, "optimal")]
 
 
-def _volume_stage_from(amounts: list[int], plan_funded: list[int], countries=("NER", "NER"), policy=None):
+def _volume_stage_from(amounts: list[int], plan_funded: list[int], countries=("NER", "NER"), policy=None, gap=1e-7):
     """The volume stage of one donor's 100 over full-only requests of equal weight, its coverage
     kept at the plan's, tried by the LP relaxation from the plan ``plan_funded``."""
     from ortools.math_opt.python import mathopt
@@ -112,7 +112,7 @@ def _volume_stage_from(amounts: list[int], plan_funded: list[int], countries=("N
     m.mo.maximize(term_expression(p, m, "volume"))
     result = mathopt.solve(m.mo, mathopt.SolverType.HIGHS)
     best = result.objective_value() if result.has_primal_feasible_solution() else None
-    return _proven_by_relaxation(p, m, "volume", SolveParams(time_limit=10), 10.0, plan), best
+    return _proven_by_relaxation(p, m, "volume", SolveParams(time_limit=10, relative_gap=gap), 10.0, plan), best
 
 
 def test_the_lp_relaxation_proves_a_volume_stage_only_when_its_bound_meets_the_plan() -> None:
@@ -124,6 +124,15 @@ def test_the_lp_relaxation_proves_a_volume_stage_only_when_its_bound_meets_the_p
     # the optimum; only the MIP can prove it
     stage, best = _volume_stage_from([70, 50], [70, 0])
     assert stage is None and best == 70.0
+
+
+def test_the_lp_relaxation_proves_a_volume_stage_within_the_gap_asked_for() -> None:
+    # the plan's 70 against the LP's bound of 100: 30 / 70 = 43% apart, proven under --gap 0.5
+    # (where the stage's MIP would have stopped at once) and not under --gap 0.4
+    stage, _best = _volume_stage_from([70, 50], [70, 0], gap=0.5)
+    assert stage is not None and (stage.value, stage.bound, stage.status) == (70.0, 100.0, "optimal")
+    stage, _best = _volume_stage_from([70, 50], [70, 0], gap=0.4)
+    assert stage is None
 
 
 def test_a_start_that_breaks_a_share_rule_is_never_proven_by_the_lp() -> None:

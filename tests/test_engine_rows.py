@@ -57,3 +57,32 @@ def test_add_variables_marks_integer_only_those_asked():
     made = add_variables(bulk, np.zeros(4), np.arange(1, 5, dtype=float), np.array(marks))
     assert [v.integer for v in made] == marks
     assert _strip_names(by_api.export_model()) == _strip_names(bulk.export_model())
+
+
+def test_country_caps_rows_are_the_rows_the_api_builds():
+    """Rule 9 as arrays: per country (in the order of its first request) sum f - share total <= 0."""
+    from matcher.engine.compile import compile_problem
+    from matcher.engine.model import Model, _country_caps
+    from matcher.generate import generate_round
+    from matcher.scenario_io import parse_scenario
+
+    scenario = parse_scenario(generate_round(40, 5, 3))
+    share = scenario.policy.max_country_share
+    assert share is not None
+    problem = compile_problem(scenario)
+    models = []
+    for bulk in (False, True):
+        mo = mathopt.Model()
+        f = [mo.add_variable(lb=0, ub=r.amount) for r in scenario.requests]
+        total = mo.add_variable(lb=0)
+        if bulk:
+            _country_caps(problem, Model(mo, {}, [], {}, {}, f=f, total=total))
+        else:
+            by_country: dict[str, list] = {}
+            for j, r in enumerate(scenario.requests):
+                by_country.setdefault(r.country, []).append(f[j])
+            for fs in by_country.values():
+                mo.add_linear_constraint(mathopt.fast_sum(fs) - share * total <= 0)
+        models.append(_strip_names(mo.export_model()))
+    assert len(models[0].linear_constraints.ids) == len({r.country for r in scenario.requests}) > 1
+    assert models[0] == models[1]

@@ -172,16 +172,21 @@ def _prerequisites(p: Problem, m: Model) -> None:
 
 
 def _country_caps(p: Problem, m: Model) -> None:
-    """Rule 9: no country receives more than max_country_share of all money allocated."""
+    """Rule 9: no country receives more than max_country_share of all money allocated. Per
+    country, in the order its first request comes, the row sum f - share total <= 0 (rows.py:
+    a hundred rows were 40% of building the aggregate model of a 200 x 15 round one at a time)."""
     share = p.scenario.policy.max_country_share
     if share is None:
         return
-    total = m.total
-    by_country = defaultdict(list)
-    for j, r in enumerate(p.scenario.requests):
-        by_country[r.country].append(m.f[j])
-    for country, fs in by_country.items():
-        m.mo.add_linear_constraint(mathopt.fast_sum(fs) - share * total <= 0, name=f"country_{country}")
+    row_of: dict[str, int] = {}
+    rows = np.array([row_of.setdefault(r.country, len(row_of)) for r in p.scenario.requests], dtype=np.int64)
+    n = len(row_of)
+    f = ids_of(m.f)
+    add_row_blocks(
+        m.mo, np.full(n, -np.inf), np.zeros(n),
+        (rows, f, np.ones(len(f))),
+        (np.arange(n), np.full(n, m.total.id), np.full(n, -share)),
+    )
 
 
 def _region_floors(p: Problem, m: Model) -> None:

@@ -40,14 +40,21 @@ class SolveParams:
 
 
 def highs_parameters(
-    params: SolveParams, seconds: float | None, absolute_gap: float | None = None, started: bool = False
+    params: SolveParams,
+    seconds: float | None,
+    absolute_gap: float | None = None,
+    started: bool = False,
+    root_search: bool = False,
 ) -> mathopt.SolveParameters:
     """MathOpt parameters for one HiGHS solve: seed, gap, work limit, threads and ``seconds`` (None
     or an infinite value: no time limit; at least 0.05 s otherwise). ``started``: the solve starts
     from a good solution, so HiGHS's searches for solutions are turned off: its sub-MIP heuristics
     (RINS, RENS, root reduced cost: on the money stages of a 200 x 15 round they took 60-70% of
     the time and found nothing the start had not) and the feasibility jump (1-4% of a sweep draw,
-    benchmarks/RESULTS.md)."""
+    benchmarks/RESULTS.md). ``root_search``: a search for any solution at the root node (a node
+    limit of 1) without the feasibility jump and RENS: on the restricted grants MIPs of 200 draws
+    of an S sweep they found no solution the root did not find without them, and on restrictions
+    with no solution they spent 1.4 s each before giving up (0.27 s without them)."""
     limit = None if seconds is None or seconds >= 1e9 else datetime.timedelta(seconds=max(0.05, seconds))
     sp = mathopt.SolveParameters(
         random_seed=params.seed,
@@ -64,6 +71,9 @@ def highs_parameters(
             "mip_heuristic_run_root_reduced_cost",
             "mip_heuristic_run_feasibility_jump",
         ):
+            sp.highs.bool_options[name] = False
+    if root_search:
+        for name in ("mip_heuristic_run_rens", "mip_heuristic_run_feasibility_jump"):
             sp.highs.bool_options[name] = False
     return sp
 

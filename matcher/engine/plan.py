@@ -166,15 +166,20 @@ def _breaks_shares(problem: Problem, plan: Plan) -> bool:
 
 def _proven_by_relaxation(problem, model, term: str, params: SolveParams, seconds, hint: Plan) -> Stage | None:
     """The stage proven without its MIP: the start (the previous stage's plan, feasible here) is
-    within one currency unit of the LP relaxation's bound, and the term is a sum of whole units.
+    within one currency unit (the term is a sum of whole units), or within the relative gap asked
+    for, of the LP relaxation's bound.
     That is so in 60% of the volume stages of a 200 x 15 sweep: one LP of 0.01 s instead of a MIP
     of 0.05 s. None when the LP does not prove it."""
     if _breaks_shares(problem, hint):
         return None
     sp = highs_parameters(params, seconds, 1e-9)
     sp.highs.bool_options["solve_relaxation"] = True
+    nothing = mathopt.SparseVectorFilter(filtered_items=[])  # the bound alone: no values, duals or costs to read
+    only_bound = mathopt.ModelSolveParameters(
+        variable_values_filter=nothing, dual_values_filter=nothing, reduced_costs_filter=nothing
+    )
     try:
-        result = solve_highs(model.mo, sp)
+        result = solve_highs(model.mo, sp, only_bound)
     except MatcherError:
         return None  # the MIP decides
     if result.termination.reason != mathopt.TerminationReason.OPTIMAL:
@@ -185,6 +190,8 @@ def _proven_by_relaxation(problem, model, term: str, params: SolveParams, second
         proven = value >= math.floor(bound + 1e-6)
     else:
         proven = value <= math.ceil(bound - 1e-6)
+    # or within the gap asked for (--gap), as the stage's MIP would have stopped there
+    proven = proven or relative_gap(value, bound) <= params.relative_gap
     return Stage(term, value, bound, "optimal", 0.0) if proven else None
 
 

@@ -188,7 +188,7 @@ def restricted_grants(p: Problem, need, slots, flow: dict[int, int], params, sec
         return solve_whole(mo, x, params, seconds)[1]
     started = time.perf_counter()
     mo.maximize(mathopt.fast_sum(kept))
-    result, grants = solve_whole(mo, x, replace(params, node_limit=1), seconds)  # the root node only
+    result, grants = solve_whole(mo, x, replace(params, node_limit=1), seconds, root_search=True)  # root only
     if grants is not None or result.termination.reason in _NO_SOLUTION:
         return grants
     mo.objective.clear()  # any grants will do: the plain feasibility model
@@ -240,18 +240,19 @@ class _Rows:
         return variables
 
 
-def solve_whole(mo: mathopt.Model, x: dict, params, seconds: float | None, hints=None):
+def solve_whole(mo: mathopt.Model, x: dict, params, seconds: float | None, hints=None, root_search: bool = False):
     """Solve a grants MIP whose grant variables ``x`` are continuous: (result, whole grants by
     pair), the grants None when it finds none.
 
     With the binaries fixed, what is left is a transportation problem with whole bounds (per
     request a sum, per donor a budget), whose vertices are whole, and the solver returns a vertex:
     x integer made most of the branching (restricted_grants on S: 0.6-0.9 s -> 0.07-0.13 s). A
-    value that comes back fractional all the same is made integer, and the model solved again."""
+    value that comes back fractional all the same is made integer, and the model solved again.
+    ``root_search``: see params.highs_parameters."""
     started = time.perf_counter()
     for _attempt in range(3):
         left = None if seconds is None else max(0.05, seconds - (time.perf_counter() - started))
-        result = solve_highs(mo, highs_parameters(params, left), hints)
+        result = solve_highs(mo, highs_parameters(params, left, root_search=root_search), hints)
         if not result.has_primal_feasible_solution():
             return result, None
         values = result.variable_values(list(x.values()))

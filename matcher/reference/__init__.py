@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 
 THEMES: tuple[str, ...] = (
@@ -43,7 +43,7 @@ class Country:
     intermediate_region: str
     income: str
 
-    @property
+    @cached_property  # read for every request and earmark of every solve: built once per country
     def areas(self) -> frozenset[str]:
         """Every region slug this country lies in: region, sub-region and intermediate region."""
         return frozenset(a for a in (self.region, self.sub_region, self.intermediate_region) if a)
