@@ -190,14 +190,18 @@ def _country_caps(p: Problem, m: Model) -> None:
 
 
 def _region_floors(p: Problem, m: Model) -> None:
-    """Rule 10: at least region_floors[g] of all money allocated goes to region g."""
+    """Rule 10: at least region_floors[g] of all money allocated goes to region g (rows.py)."""
     floors = p.scenario.policy.region_floors
     if not floors:
         return
-    total = m.total
-    for g, share in floors.items():
-        fs = [m.f[j] for j, r in enumerate(p.scenario.requests) if g in r.areas]
-        m.mo.add_linear_constraint(mathopt.fast_sum(fs) - share * total >= 0, name=f"floor_{g}")
+    f = ids_of(m.f)
+    rows, cols, coefs = [], [], []
+    for n, (g, share) in enumerate(floors.items()):  # per region: sum f - share total >= 0
+        inside = [j for j, r in enumerate(p.scenario.requests) if g in r.areas]
+        rows += [n] * (len(inside) + 1)
+        cols += f[inside].tolist() + [m.total.id]
+        coefs += [1.0] * len(inside) + [-share]
+    add_row_blocks(m.mo, np.zeros(len(floors)), np.full(len(floors), np.inf), (rows, cols, coefs))
 
 
 def term_expression(p: Problem, m: Model, term: str) -> Expr:
