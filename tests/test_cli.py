@@ -180,3 +180,24 @@ def test_native_writes_to_stdout_go_to_stderr_and_python_output_stays(capfd):
     out, err = capfd.readouterr()
     assert out == '{"status": "optimal"}\n'
     assert "native solver line" in err
+
+
+def test_a_quiet_command_drops_native_writes_and_keeps_python_output(capfd):
+    """--quiet (sweep) or no --progress (solve): HiGHS's stray debug lines reach neither stream."""
+    import os
+    import sys
+
+    from matcher.cli.common import _native_stdout_to_stderr, drop_native_stdout
+
+    with _native_stdout_to_stderr():
+        drop_native_stdout()
+        os.write(1, b"native solver line\n")
+        print('{"status": "optimal"}')
+        sys.stdout.flush()
+    os.write(1, b"after the command\n")  # descriptor 1 is back
+    out, err = capfd.readouterr()
+    assert out == '{"status": "optimal"}\nafter the command\n'
+    assert err == ""
+    drop_native_stdout()  # outside main(): Python's stdout is descriptor 1, so nothing is dropped
+    os.write(1, b"still shown\n")
+    assert capfd.readouterr().out == "still shown\n"

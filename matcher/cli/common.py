@@ -96,8 +96,24 @@ def main() -> int:
         return cli.main(prog_name="matcher")
 
 
+_native_apart = False  # True while main() keeps Python's stdout apart from file descriptor 1
+
+
+def drop_native_stdout() -> None:
+    """For a command without progress: what native code writes to file descriptor 1 is dropped
+    instead of going to stderr (HiGHS prints "HighsMipSolverData::transformNewIntegerFeasibleSolution
+    tmpSolver.run();" a few times in 60 draws of a sweep), so ``--quiet`` is quiet. Only under main(),
+    where Python's stdout has a descriptor of its own; main() puts descriptor 1 back at the end."""
+    if not _native_apart:
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+
+
 @contextlib.contextmanager
 def _native_stdout_to_stderr():
+    global _native_apart
     sys.stdout.flush()
     try:
         real = os.dup(1)
@@ -109,9 +125,11 @@ def _native_stdout_to_stderr():
                 buffering=1 if stream.isatty() else -1, closefd=False)
     os.dup2(2, 1)
     sys.stdout = ours
+    _native_apart = True
     try:
         yield
     finally:
+        _native_apart = False
         ours.flush()
         sys.stdout = stream
         os.dup2(real, 1)

@@ -12,6 +12,7 @@ from matcher.cli.common import (
     EXIT_INFEASIBLE,
     EXIT_NO_SOLUTION,
     cli,
+    drop_native_stdout,
     handle_errors,
     write_output,
 )
@@ -62,7 +63,10 @@ def solve_options(fn):
 def params_from(
     time_limit: float, seed: int, node_limit: int | None, progress: bool, method: str = "auto"
 ) -> SolveParams:
-    """SolveParams from the shared options; progress lines go to stderr."""
+    """SolveParams from the shared options; progress lines go to stderr. Without progress, native
+    solver output is dropped (common.drop_native_stdout)."""
+    if not progress:
+        drop_native_stdout()
     return SolveParams(
         time_limit=time_limit,
         seed=seed,

@@ -6,7 +6,7 @@ import time
 
 import click
 
-from matcher.cli.common import cli, handle_errors, write_output
+from matcher.cli.common import cli, drop_native_stdout, handle_errors, write_output
 from matcher.cli.store import database_errors, db_option
 from matcher.engine import SolveParams
 from matcher.errors import MatcherError
@@ -93,6 +93,8 @@ def sweep_cmd(file: str, draws: int | None, seed: int, vary: tuple[str, ...], se
         store = db.open_store(db_url)  # before the sweep: an unreachable database fails fast
     started = time.perf_counter()
     report = _progress_printer() if progress else None
+    if not progress:
+        drop_native_stdout()  # before the workers start: they inherit it
     with open_executor(executor, workers, scheduler) as ex:
         result = run_sweep(raw, spec, ex, executor, report)
     text = render_sweep(result, fmt, str(raw.get("currency", "")))
