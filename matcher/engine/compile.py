@@ -110,49 +110,44 @@ def compile_problem(s: Scenario) -> Problem:
 
 
 def _eligible_pairs(s: Scenario, budgets: tuple[int, ...], committed: dict) -> tuple[np.ndarray, ...]:
-    """Rule 1 per (country, theme, partner type) signature, then the usable pairs per signature.
+    """Rule 1, then the usable pairs, as one (request x funds donor) table in numpy.
 
-    Rule 1 is three independent earmark tests (where, what, who: domain.py), so it is tabled once
-    per (donor, country), (donor, theme) and (donor, partner type) and a signature's eligible donors
-    are the AND of three columns."""
+    Rule 1 is three independent earmark tests (where, what, who: domain.py), so each is tabled once
+    per (donor, country), (donor, theme) and (donor, partner type), and a request's row of the
+    eligibility table is the AND of its three rows. The pairs come out ordered by request, then donor
+    (7.5 -> 3 ms a compile of a 200 x 15 round, against a loop over signatures)."""
     partners = {p.id: p for p in s.partners}
     funds = np.array([i for i, d in enumerate(s.donors) if d.kind == "funds"], dtype=np.int64)
-    by_signature: dict[tuple, list[int]] = {}
-    for j, r in enumerate(s.requests):
-        partner = partners.get(r.partner) if r.partner else None
-        by_signature.setdefault((r.country, r.theme, partner.type if partner else None), []).append(j)
-    area_ok = _table(s, funds, {c for c, _t, _p in by_signature}, area_block)
-    theme_ok = _table(s, funds, {t for _c, t, _p in by_signature}, theme_block)
-    type_ok = _table(s, funds, {p for _c, _t, p in by_signature}, partner_type_block)
-    commits_of: dict[int, list[int]] = {}
-    for i, j in committed:
-        commits_of.setdefault(j, []).append(i)
-    amount = np.array([r.amount for r in s.requests], dtype=np.int64)
-    budget = np.array(budgets, dtype=np.int64)
-    big = np.iinfo(np.int64).max
-    max_grant = np.array([d.max_grant if d.max_grant is not None else big for d in s.donors], dtype=np.int64)
-    min_grant = np.array([d.min_grant or 0 for d in s.donors], dtype=np.int64)
-    out_d, out_r, out_c = [], [], []
-    for (country, theme, ptype), js in by_signature.items():
-        donors = funds[area_ok[country] & theme_ok[theme] & type_ok[ptype]]
-        if not len(donors):
-            continue
-        reqs = np.array(js, dtype=np.int64)
-        caps = np.minimum(np.minimum(budget[donors][:, None], max_grant[donors][:, None]), amount[reqs][None, :])
-        usable = (caps > 0) & (min_grant[donors][:, None] <= caps)
-        for col, j in enumerate(js):
-            for i in commits_of.get(j, ()):
-                at = np.searchsorted(donors, i)
-                if at < len(donors) and donors[at] == i:
-                    usable[at, col] = True
-        di, rj = np.nonzero(usable)
-        out_d.append(donors[di])
-        out_r.append(reqs[rj])
-        out_c.append(caps[di, rj])
-    if not out_d:
+    if not len(funds) or not s.requests:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty.copy(), empty.copy()
-    return np.concatenate(out_d), np.concatenate(out_r), np.concatenate(out_c)
+    types = [partners[r.partner].type if r.partner and r.partner in partners else None for r in s.requests]
+    ok = (
+        _rows(s, funds, [r.country for r in s.requests], area_block)
+        & _rows(s, funds, [r.theme for r in s.requests], theme_block)
+        & _rows(s, funds, types, partner_type_block)
+    )
+    amount = np.array([r.amount for r in s.requests], dtype=np.int64)
+    big = np.iinfo(np.int64).max
+    budget = np.array(budgets, dtype=np.int64)[funds]
+    max_grant = np.array([s.donors[i].max_grant if s.donors[i].max_grant is not None else big for i in funds],
+                         dtype=np.int64)
+    min_grant = np.array([s.donors[i].min_grant or 0 for i in funds], dtype=np.int64)
+    caps = np.minimum(np.minimum(budget, max_grant)[None, :], amount[:, None])
+    usable = ok & (caps > 0) & (min_grant[None, :] <= caps)
+    for i, j in committed:  # a committed pair stays, even below the donor's minimum grant
+        at = int(np.searchsorted(funds, i))
+        if at < len(funds) and funds[at] == i and ok[j, at]:
+            usable[j, at] = True
+    rj, di = np.nonzero(usable)  # row by row: by request, then donor
+    return funds[di], rj.astype(np.int64), caps[rj, di]
+
+
+def _rows(s: Scenario, funds: np.ndarray, keys: list, block) -> np.ndarray:
+    """Per request (its key: country, theme or partner type), per funds donor: whether ``block``
+    lets the donor fund it; ``block`` is called once per distinct key and donor."""
+    table = _table(s, funds, set(keys), block)
+    return np.array([table[k] for k in keys], dtype=bool).reshape(len(keys), len(funds))
 
 
 def _table(s: Scenario, funds: np.ndarray, keys, block) -> dict:
