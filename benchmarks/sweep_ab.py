@@ -2,7 +2,8 @@
 
 This machine's speed drifts by 20-40% within an hour, so wall times from different runs cannot say
 whether a change made a draw cheaper. Here both versions solve the same draws of the S round in a
-plain loop, each in its own process on one of the two cores, started together; then once more. The
+plain loop, each in its own process pinned to one of two cores, started together; then again with
+the cores swapped (the two cores of this machine are not equally fast at every moment). The
 output is each version's process time, their ratio, and whether every draw came out the same
 (status, coverage, money placed, funding per request, money per donor).
 
@@ -28,8 +29,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent.parent
 
 
-def worker(root: str, draws: int, start: int, requests: int, donors: int) -> None:
+def worker(root: str, draws: int, start: int, requests: int, donors: int, cpu: int | None) -> None:
     """Solve draws start..start+draws-1 with the code under ``root``; print JSON on stdout."""
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
     sys.path.insert(0, root)
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from sweep_bench import uncertain_round
@@ -53,12 +56,16 @@ def worker(root: str, draws: int, start: int, requests: int, donors: int) -> Non
     print(json.dumps({"seconds": seconds, "digest": digest, "per_draw": per_draw}))
 
 
-def run_both(roots: dict[str, str], args) -> dict[str, dict]:
-    """Start one worker per version at the same time; their results by version."""
+def run_both(roots: dict[str, str], args, swap: bool) -> dict[str, dict]:
+    """Start one worker per version at the same time, each pinned to a core (swapped when ``swap``);
+    their results by version."""
+    cpus = sorted(os.sched_getaffinity(0))
     procs = {}
-    for name, root in roots.items():
+    for n, (name, root) in enumerate(roots.items()):
         cmd = [sys.executable, __file__, "--worker", root, "--draws", str(args.draws), "--start", str(args.start),
                "--requests", str(args.requests), "--donors", str(args.donors)]
+        if len(cpus) >= 2:
+            cmd += ["--cpu", str(cpus[(n + swap) % 2])]
         env = {**os.environ, "PYTHONPATH": root}
         procs[name] = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
     out = {}
@@ -79,9 +86,10 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=200)
     ap.add_argument("--donors", type=int, default=15)
     ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--cpu", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
-        worker(args.worker, args.draws, args.start, args.requests, args.donors)
+        worker(args.worker, args.draws, args.start, args.requests, args.donors, args.cpu)
         return
     with tempfile.TemporaryDirectory(prefix="sweep-ab-") as tmp:
         base = str(Path(tmp) / "base")
@@ -94,7 +102,7 @@ def main() -> None:
             print(f"{'round':<7}{'base s':>9}{'this s':>9}{'this/base':>11}  same outcomes")
             totals = {"base": 0.0, "this": 0.0}
             for r in range(1, args.rounds + 1):
-                res = run_both({"base": base, "this": str(HERE)}, args)
+                res = run_both({"base": base, "this": str(HERE)}, args, swap=r % 2 == 0)
                 for k in totals:
                     totals[k] += res[k]["seconds"]
                 differ = sum(a != b for a, b in zip(res["base"]["per_draw"], res["this"]["per_draw"]))
