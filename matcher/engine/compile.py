@@ -1,9 +1,10 @@
 """Scenario -> indexed problem data: eligible pairs, converted budgets, weights, offers, classes.
 
 Everything the models need, computed once. Eligibility (rule 1) depends on a request only through
-its country, theme and partner type, so it is worked out once per such signature, not per pair;
-pairs are numpy arrays ordered by request, then donor. Requests with the same eligible donors form
-a class: the aggregate model routes money per (donor, class), not per pair.
+its country, theme and partner type, so each earmark test runs once per donor and country, theme or
+partner type, not per pair; pairs are numpy arrays ordered by request, then donor. Requests with
+the same eligible donors form a class: the aggregate model routes money per (donor, class), not per
+pair.
 """
 
 from __future__ import annotations
@@ -115,7 +116,8 @@ def _eligible_pairs(s: Scenario, budgets: tuple[int, ...], committed: dict) -> t
     Rule 1 is three independent earmark tests (where, what, who: domain.py), so each is tabled once
     per (donor, country), (donor, theme) and (donor, partner type), and a request's row of the
     eligibility table is the AND of its three rows. The pairs come out ordered by request, then donor
-    (7.5 -> 3 ms a compile of a 200 x 15 round, against a loop over signatures)."""
+    (9.5 -> 5.6 ms a compile of a 200 x 15 round, 3.2 -> about 1 s on 10,000 x 300, against a loop over
+    signatures)."""
     partners = {p.id: p for p in s.partners}
     funds = np.array([i for i, d in enumerate(s.donors) if d.kind == "funds"], dtype=np.int64)
     if not len(funds) or not s.requests:
