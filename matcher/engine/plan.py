@@ -57,7 +57,7 @@ def money_plan(problem: Problem, arcs: Arcs, money_terms, params: SolveParams, c
         if n == 1:  # later stages: every partly fundable f whole from the start (fewer re-solves)
             _whole_partials(problem, model)
         hint = plan or (_as_plan(problem, arcs, first) if first is not None else None)
-        outcome = _solve_plan_stage(problem, arcs, model, term, params, clock.part(fraction), hint)
+        outcome = _solve_plan_stage(problem, arcs, model, term, params, clock.part(fraction), hint, restart=n == 0)
         if outcome is None:
             if plan is None:  # the relaxation is infeasible, so is the full model
                 return None, "infeasible", []
@@ -76,9 +76,11 @@ def money_plan(problem: Problem, arcs: Arcs, money_terms, params: SolveParams, c
     return Planned(stages, plan, status)
 
 
-def _solve_plan_stage(problem, arcs, model, term: str, params: SolveParams, seconds, hint: Plan | None):
-    """One money stage on the aggregate model: (stage, plan or None), or None when infeasible."""
-    expr = term_expression(problem, model, term)
+def _solve_plan_stage(problem, arcs, model, term: str, params: SolveParams, seconds, hint: Plan | None, restart=True):
+    """One money stage on the aggregate model: (stage, plan or None), or None when infeasible.
+    ``restart``: whether HiGHS may restart its search (see params.highs_parameters)."""
+    scale = objective_scale(problem, term)
+    expr = scale * term_expression(problem, model, term)
     model.mo.maximize(expr) if SENSE[term] == "max" else model.mo.minimize(expr)
     t0 = time.perf_counter()
     if hint is not None and term in INTEGRAL_TERMS:
@@ -90,10 +92,10 @@ def _solve_plan_stage(problem, arcs, model, term: str, params: SolveParams, seco
     rounded = None
     for attempt in range(4):
         left = None if seconds is None else max(0.05, seconds - (time.perf_counter() - t0))
-        sp = highs_parameters(params, left, 1e-9, started=hint is not None)
+        sp = highs_parameters(params, left, 1e-9, started=hint is not None, restart=restart)
         result = solve_highs(model.mo, sp, _plan_hints(model, hint), highs_log(params, term))
         if first_bound is None:
-            first_bound = float(result.termination.objective_bounds.dual_bound)
+            first_bound = float(result.termination.objective_bounds.dual_bound) / scale
         if not result.has_primal_feasible_solution():
             break
         f_values = result.variable_values(model.f)
@@ -119,9 +121,21 @@ def _solve_plan_stage(problem, arcs, model, term: str, params: SolveParams, seco
         return Stage(term, float("nan"), first_bound, "unknown", seconds_used), None
     plan = _read_plan(problem, model, result)
     value = plan_value(problem, plan, term)
-    bound = float(result.termination.objective_bounds.dual_bound)
+    bound = float(result.termination.objective_bounds.dual_bound) / scale
     optimal = reason == mathopt.TerminationReason.OPTIMAL
     return Stage(term, value, bound, "optimal" if optimal else "feasible", seconds_used), plan
+
+
+def objective_scale(problem: Problem, term: str) -> float:
+    """The factor a stage's objective is multiplied by for HiGHS: coverage's coefficients (weight /
+    amount, 1e-6 and below on rounds of millions) scaled so that the smallest is 1, costs HiGHS
+    warns are "excessively small" and that sit at its dual tolerance (1e-7). On the 214 coverage
+    MIPs of 200 draws of an S sweep: 7.4-8.6 s -> 6.9-7.1 s, the same values. The stage's value
+    and bound are read back unscaled; HiGHS's own log lines show the scaled objective."""
+    if term != "coverage":
+        return 1.0
+    ratios = [r.amount / w for r, w in zip(problem.scenario.requests, problem.weights) if w > 0]
+    return max(ratios) if ratios else 1.0
 
 
 def _rounded(problem, model, term: str, choices: dict, params: SolveParams, seconds, bound: float):
@@ -184,7 +198,7 @@ def _proven_by_relaxation(problem, model, term: str, params: SolveParams, second
         return None  # the MIP decides
     if result.termination.reason != mathopt.TerminationReason.OPTIMAL:
         return None
-    bound = float(result.termination.objective_bounds.dual_bound)
+    bound = float(result.termination.objective_bounds.dual_bound) / objective_scale(problem, term)
     value = plan_value(problem, hint, term)
     if SENSE[term] == "max":
         proven = value >= math.floor(bound + 1e-6)
