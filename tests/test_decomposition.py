@@ -178,3 +178,56 @@ def test_a_fractional_funding_made_whole_with_the_same_choices_is_proven(monkeyp
     assert ner == [26_666, 26_666]
     assert fast.objective == plain.objective
     assert not violations(s, fast.allocations)
+
+
+def test_most_money_placed_is_a_max_flow_through_budgets_pair_caps_amounts_and_offers() -> None:
+    from matcher.engine.compile import compile_problem
+    from matcher.engine.plan import most_placed
+
+    data = {
+        "name": "most-placed", "currency": "USD",
+        "donors": [
+            {"id": "D", "budget": 100, "countries": ["NER"]},  # R1 + R3 ask 110 of it: gives 100
+            {"id": "E", "budget": 30, "countries": ["MLI"]},  # R2 asks 60: gives 30
+            {"id": "EXP", "kind": "in_kind", "capacity": 10, "unit": "expert-day"},
+        ],
+        "requests": [
+            {"id": "R1", "country": "NER", "theme": "stockpile", "amount": 70, "priority": 1},
+            {"id": "R2", "country": "MLI", "theme": "stockpile", "amount": 60, "priority": 1},
+            {"id": "R3", "country": "NER", "theme": "stockpile", "amount": 40, "priority": 1},
+        ],
+    }
+    assert most_placed(compile_problem(parse_scenario(data))) == 130
+    # experts worth 20 delivered to R2: 30 + 20 of its 60
+    data["offers"] = [{"donor": "EXP", "request": "R2", "units": 2, "value": 20, "cost": 1}]
+    assert most_placed(compile_problem(parse_scenario(data))) == 150
+    # worth 40: R2 is full at 60 (30 + 30 of the offer's 40 count)
+    data["offers"][0]["value"] = 40
+    assert most_placed(compile_problem(parse_scenario(data))) == 160
+
+
+def _flow_proof(amounts: list[int], plan_funded: list[int], countries=("NER", "NER"), policy=None):
+    from matcher.engine.compile import compile_problem
+    from matcher.engine.plan import _proven_by_flow
+    from matcher.engine.realise import Plan
+
+    data = {
+        "name": "flow-proof", "currency": "USD",
+        "donors": [{"id": "D", "budget": 100}],
+        "requests": [
+            {"id": f"R{n}", "country": c, "theme": "stockpile", "amount": a, "priority": 1}
+            for n, (a, c) in enumerate(zip(amounts, countries), start=1)
+        ],
+        "policy": policy or {},
+    }
+    return _proven_by_flow(compile_problem(parse_scenario(data)), "volume", Plan(plan_funded, set(), []))
+
+
+def test_a_volume_stage_whose_start_places_all_the_money_there_is_proven_without_a_solve() -> None:
+    stage = _flow_proof([60, 40], [60, 40])  # the whole budget placed
+    assert stage is not None and (stage.value, stage.bound, stage.status) == (100.0, 100.0, "optimal")
+    assert _flow_proof([70, 50], [70, 0]) is None  # 70 is the optimum, but only a solve can tell
+    # a start that breaks a country cap is never taken as proven (as with the LP)
+    countries, cap = ("NER", "MLI", "BFA"), {"max_country_share": 0.55}
+    assert _flow_proof([60, 40, 40], [60, 40, 0], countries, cap) is None
+    assert _flow_proof([60, 40, 40], [60, 40, 0], countries) is not None
