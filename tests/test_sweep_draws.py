@@ -81,3 +81,18 @@ def test_budget_range_on_an_in_kind_donor_is_refused():
 
 def test_pledge_key_ignores_order():
     assert pledge_key({"A": 1, "B": 2}) == pledge_key({"B": 2, "A": 1})
+
+
+def test_tasks_cover_every_distinct_draw_once_in_order_never_across_points_and_shrink_at_the_end() -> None:
+    from matcher.sweep.run import MAX_CHUNK, _Point, chunks_of
+
+    points = [_Point({}, {"point": k}, None, [], [{"D": k * 10_000 + n} for n in range(m)])  # type: ignore[arg-type]
+              for k, m in enumerate((1000, 7, 1))]
+    chunks = chunks_of(points, {}, workers=2)
+    for k, p in enumerate(points):
+        mine = [c for c in chunks if c.point == k]
+        assert [d for c in mine for d in c.pledges] == p.distinct  # all of them, once, in order
+        assert all(c.data is p.data for c in mine)
+    first = [len(c.pledges) for c in chunks if c.point == 0]
+    assert first[0] == MAX_CHUNK and first == sorted(first, reverse=True)  # large tasks first, then smaller
+    assert all(n <= 5 for n in first[-5:]) and len(chunks[-1].pledges) == 1

@@ -124,14 +124,19 @@ def _draws(scenario: Scenario, spec: SweepSpec) -> tuple[list[tuple], list[Pledg
 
 
 def chunks_of(points: list[_Point], params: dict[str, Any], workers: int, fewest_grants: bool = True) -> list[Chunk]:
-    """Cut the distinct solves into tasks; never across points, so a task carries one scenario's data."""
-    total = sum(len(p.distinct) for p in points)
-    size = max(1, min(MAX_CHUNK, math.ceil(total / (workers * 8))))
+    """Cut the distinct solves into tasks; never across points, so a task carries one scenario's data.
+    Tasks shrink towards the end (a quarter of each worker's share of what is left, at most
+    MAX_CHUNK): no worker sits idle while another finishes a large last task."""
+    left = sum(len(p.distinct) for p in points)
     out = []
     for k, p in enumerate(points):
-        for start in range(0, len(p.distinct), size):
+        start = 0
+        while start < len(p.distinct):
+            size = max(1, min(MAX_CHUNK, math.ceil(left / (workers * 4))))
             pledges = p.distinct[start : start + size]
             out.append(Chunk(point=k, data=p.data, pledges=pledges, params=params, fewest_grants=fewest_grants))
+            start += len(pledges)
+            left -= len(pledges)
     return out
 
 
