@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import Protocol
 
 from matcher.errors import MatcherError
-from matcher.sweep.work import Chunk, Outcome, solve_chunk
+from matcher.sweep.work import Chunk, Outcome, solve_chunk, tune_worker
 
 EXECUTORS = ("local", "dask")
 OnChunk = Callable[[int, list[Outcome]], None]
@@ -52,7 +52,7 @@ class LocalExecutor:
         out: list[list[Outcome] | None] = [None] * len(chunks)
         # forkserver: workers start clean, not as copies of a parent that may hold solver or Dask threads
         ctx = multiprocessing.get_context("forkserver")
-        with ProcessPoolExecutor(max_workers=self._workers, mp_context=ctx) as pool:
+        with ProcessPoolExecutor(max_workers=self._workers, mp_context=ctx, initializer=tune_worker) as pool:
             pending = {pool.submit(solve_chunk, c): k for k, c in enumerate(chunks)}
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -121,4 +121,5 @@ def _dask_client(workers: int | None, scheduler: str | None):
         silence_logs=logging.ERROR,
     )
     with cluster, Client(cluster) as client:
+        client.run(tune_worker)  # our own workers (a cluster given by --scheduler is left as it is)
         yield client

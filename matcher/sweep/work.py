@@ -7,6 +7,7 @@ an outcome keeps just what the aggregate needs.
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -41,6 +42,14 @@ class Outcome:
     used: dict[str, int]  # donor id -> money allocated (scenario currency)
     budget: dict[str, int]  # donor id -> drawn budget (scenario currency)
     seconds: float
+
+
+def tune_worker() -> None:
+    """Set up a worker process that the sweep owns (the local pool's, a local Dask cluster's): a
+    draw makes and drops many small objects (models, results), and collecting the young ones
+    less often than Python's default (every 700 allocations) saves 2% of a draw (two runs of 160
+    S draws, each solved both ways: 0.980, 0.981)."""
+    gc.set_threshold(50_000, 20, 100)
 
 
 def solve_chunk(chunk: Chunk) -> list[Outcome]:
