@@ -231,3 +231,37 @@ def test_a_volume_stage_whose_start_places_all_the_money_there_is_proven_without
     countries, cap = ("NER", "MLI", "BFA"), {"max_country_share": 0.55}
     assert _flow_proof([60, 40, 40], [60, 40, 0], countries, cap) is None
     assert _flow_proof([60, 40, 40], [60, 40, 0], countries) is not None
+
+
+def test_a_coverage_stage_that_finds_nothing_in_time_keeps_the_greedy_start(monkeypatch) -> None:
+    """HiGHS is not given the greedy start on a coverage stage; when it then finds no plan in time
+    the start stands, as it would have had HiGHS been given it: a feasible plan, never 'unknown'."""
+    import matcher.engine.plan as plan_module
+    from matcher.engine.aggregate import Arcs
+    from matcher.engine.compile import compile_problem
+    from matcher.engine.greedy import greedy_allocation
+    from matcher.engine.solve import _Clock
+    from matcher.engine.stages import Stage
+
+    real = plan_module._solve_plan_stage
+
+    def nothing_for_coverage(problem, arcs, model, term, params, seconds, hint, given, restart=True):
+        if term == "coverage":
+            assert given is None and hint is not None  # the start is kept, not handed over
+            return Stage(term, float("nan"), 1e9, "unknown", 0.0), None
+        return real(problem, arcs, model, term, params, seconds, hint, given, restart)
+
+    monkeypatch.setattr(plan_module, "_solve_plan_stage", nothing_for_coverage)
+    scenario = _round(20, 3, 2)  # a round whose greedy allocation the validator passes
+    problem = compile_problem(scenario)
+    greedy = greedy_allocation(problem)
+    params = SolveParams(time_limit=30)
+    planned = plan_module.money_plan(
+        problem, Arcs.of(problem), ["coverage", "volume"], params, _Clock(params, 20), greedy, crumbs=False
+    )
+    assert isinstance(planned, plan_module.Planned) and planned.status == "feasible"
+    coverage, _volume = planned.stages
+    assert coverage.status == "feasible" and coverage.value == plan_module.plan_value(problem, greedy, "coverage")
+    assert sum(planned.plan.funded) >= sum(greedy.funded)  # the volume stage went on from it
+    result = solve(scenario, SolveParams(time_limit=30, method="decomposed"))  # and the whole solve stands
+    assert result.status in ("optimal", "feasible") and violations(scenario, result.allocations) == []

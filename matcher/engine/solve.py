@@ -411,7 +411,8 @@ def _near(problem: Problem, grants: dict[int, int], free: set[int]) -> set[int]:
 
 def _first_allocation(problem: Problem, params: SolveParams, clock: _Clock) -> Solution | None:
     """The greedy allocation (greedy.py) when the validator passes it: an allocation in hand within
-    seconds on any size of round, shown with --progress and handed to the first stage as a start."""
+    seconds on any size of round, shown with --progress, the first stage's start (kept, not handed
+    to HiGHS, on a coverage stage: plan.money_plan) and the fallback when it covers more."""
     candidate = greedy_allocation(problem)
     if candidate is None or violations(problem.scenario, allocations(problem, candidate)):
         return None
