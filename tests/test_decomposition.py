@@ -265,3 +265,27 @@ def test_a_coverage_stage_that_finds_nothing_in_time_keeps_the_greedy_start(monk
     assert sum(planned.plan.funded) >= sum(greedy.funded)  # the volume stage went on from it
     result = solve(scenario, SolveParams(time_limit=30, method="decomposed"))  # and the whole solve stands
     assert result.status in ("optimal", "feasible") and violations(scenario, result.allocations) == []
+
+
+def test_the_coverage_objective_is_scaled_for_highs_and_read_back_unscaled() -> None:
+    from matcher.engine.compile import compile_problem
+    from matcher.engine.plan import objective_scale
+
+    data = {
+        "name": "scale", "currency": "USD",
+        "donors": [{"id": "D", "budget": 2_000_000}],
+        "requests": [
+            {"id": "R1", "country": "NER", "theme": "stockpile", "amount": 1_000_000, "priority": 1},
+            {"id": "R2", "country": "NER", "theme": "stockpile", "amount": 500_000, "priority": 3},
+        ],
+    }
+    p = compile_problem(parse_scenario(data))
+    coefs = [w / r.amount for r, w in zip(p.scenario.requests, p.weights)]
+    scale = objective_scale(p, "coverage")
+    assert math.isclose(min(coefs) * scale, 1.0) and objective_scale(p, "volume") == 1.0
+    data["requests"][1]["amount"] = 1  # weights per unit 1e6 apart and more: the largest kept at 1e6
+    p = compile_problem(parse_scenario(data))
+    coefs = [w / r.amount for r, w in zip(p.scenario.requests, p.weights)]
+    assert math.isclose(max(coefs) * objective_scale(p, "coverage"), 1e6)
+    result = solve(parse_scenario(data), SolveParams(time_limit=30))
+    assert result.objective["coverage"] == sum(p.weights)  # both funded: the value is unscaled
