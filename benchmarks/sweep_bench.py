@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 import time
 from dataclasses import asdict
 
@@ -59,6 +61,16 @@ def on_executor(data: dict, spec: SweepSpec, name: str, workers: int) -> tuple[f
     return time.perf_counter() - t0, result.seconds, {**sweep_data(result), "solve_s": result.solve_seconds}
 
 
+def _native_stdout_dropped() -> None:
+    """This script's prints keep going to standard output; what native code writes to file descriptor 1
+    (HiGHS prints a stray debug line now and then, also from the workers, which inherit it) is dropped."""
+    sys.stdout.flush()
+    sys.stdout = os.fdopen(os.dup(1), "w", buffering=1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--requests", type=int, default=200)
@@ -73,6 +85,7 @@ def main() -> None:
     ap.add_argument("--only", default="", help="Comma-separated ways to run, e.g. 'local x2' (default: all).")
     ap.add_argument("--skip-loop", action="store_true", help="Skip the plain loop (it takes N x one solve).")
     args = ap.parse_args()
+    _native_stdout_dropped()
     data = uncertain_round(args.requests, args.donors, args.round_seed)
     spec = SweepSpec(draws=args.draws, seed=0,
                      params=SolveParams(time_limit=args.time_limit, node_limit=args.node_limit, relative_gap=args.gap),
