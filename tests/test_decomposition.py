@@ -83,6 +83,19 @@ def test_a_restated_stage_within_the_gap_is_proven_and_the_next_is_bounded_again
         (16.5, 16.5, "optimal"), (150.0, 150.0, "optimal")]
 
 
+def _one_donor_round(amounts: list[int], countries, policy=None):
+    """One donor's 100 over full-only requests of equal weight, one per amount and country."""
+    return parse_scenario({
+        "name": "one-donor", "currency": "USD",
+        "donors": [{"id": "D", "budget": 100}],
+        "requests": [
+            {"id": f"R{n}", "country": c, "theme": "stockpile", "amount": a, "priority": 1}
+            for n, (a, c) in enumerate(zip(amounts, countries), start=1)
+        ],
+        "policy": policy or {},
+    })
+
+
 def _volume_stage_from(amounts: list[int], plan_funded: list[int], countries=("NER", "NER"), policy=None, gap=1e-7):
     """The volume stage of one donor's 100 over full-only requests of equal weight, its coverage
     kept at the plan's, tried by the LP relaxation from the plan ``plan_funded``."""
@@ -95,16 +108,7 @@ def _volume_stage_from(amounts: list[int], plan_funded: list[int], countries=("N
     from matcher.engine.realise import Plan
     from matcher.engine.stages import Stage, keep_earlier_stages, plan_value
 
-    data = {
-        "name": "lp-proof", "currency": "USD",
-        "donors": [{"id": "D", "budget": 100}],
-        "requests": [
-            {"id": f"R{n}", "country": c, "theme": "stockpile", "amount": a, "priority": 1}
-            for n, (a, c) in enumerate(zip(amounts, countries), start=1)
-        ],
-        "policy": policy or {},
-    }
-    p = compile_problem(parse_scenario(data))
+    p = compile_problem(_one_donor_round(amounts, countries, policy))
     m = build_aggregate(p, Arcs.of(p))
     plan = Plan(plan_funded, set(), [])
     coverage = plan_value(p, plan, "coverage")
@@ -211,16 +215,8 @@ def _flow_proof(amounts: list[int], plan_funded: list[int], countries=("NER", "N
     from matcher.engine.plan import _proven_by_flow
     from matcher.engine.realise import Plan
 
-    data = {
-        "name": "flow-proof", "currency": "USD",
-        "donors": [{"id": "D", "budget": 100}],
-        "requests": [
-            {"id": f"R{n}", "country": c, "theme": "stockpile", "amount": a, "priority": 1}
-            for n, (a, c) in enumerate(zip(amounts, countries), start=1)
-        ],
-        "policy": policy or {},
-    }
-    return _proven_by_flow(compile_problem(parse_scenario(data)), "volume", Plan(plan_funded, set(), []))
+    p = compile_problem(_one_donor_round(amounts, countries, policy))
+    return _proven_by_flow(p, "volume", Plan(plan_funded, set(), []))
 
 
 def test_a_volume_stage_whose_start_places_all_the_money_there_is_proven_without_a_solve() -> None:
