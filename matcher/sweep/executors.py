@@ -101,6 +101,20 @@ def open_executor(name: str, workers: int | None = None, scheduler: str | None =
         yield DaskExecutor(client)
 
 
+# A local cluster shares the machine's cores with its own scheduler (in this process) and event
+# loops: Dask's statistical profiler (a stack sample of each worker every 10 ms), the 20 ms event
+# loop tick, the system monitor (every 0.5 s) and work stealing (every 0.1 s; tasks are queued on the
+# scheduler and handed to idle workers anyway) cost the solves 8% on 2 cores: 200 S draws on
+# dask x2 took 28.6-29.8 s with these off against 31.1-32.5 s with Dask's defaults (three runs
+# each, interleaved; benchmarks/RESULTS.md). Nothing a sweep reports depends on them.
+QUIET_CLUSTER = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "5s",
+    "distributed.scheduler.work-stealing": False,
+}
+
+
 @contextmanager
 def _dask_client(workers: int | None, scheduler: str | None):
     try:
@@ -130,16 +144,3 @@ def _dask_client(workers: int | None, scheduler: str | None):
             client.run(tune_worker)  # our own workers (a cluster given by --scheduler is left as it is)
             yield client
 
-
-# A local cluster shares the machine's cores with its own scheduler (in this process) and event
-# loops: Dask's statistical profiler (a stack sample of each worker every 10 ms), the 20 ms event
-# loop tick, the system monitor (every 0.5 s) and work stealing (every 0.1 s; tasks are queued on the
-# scheduler and handed to idle workers anyway) cost the solves 8% on 2 cores: 200 S draws on
-# dask x2 took 28.6-29.8 s with these off against 31.1-32.5 s with Dask's defaults (three runs
-# each, interleaved; benchmarks/RESULTS.md). Nothing a sweep reports depends on them.
-QUIET_CLUSTER = {
-    "distributed.worker.profile.enabled": False,
-    "distributed.admin.tick.interval": "1s",
-    "distributed.admin.system-monitor.interval": "5s",
-    "distributed.scheduler.work-stealing": False,
-}
