@@ -143,4 +143,3 @@ def _dask_client(workers: int | None, scheduler: str | None):
         with cluster, Client(cluster) as client:
             client.run(tune_worker)  # our own workers (a cluster given by --scheduler is left as it is)
             yield client
-
