@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import ortools
 import pytest
 from click.testing import CliRunner
 from conftest import SCENARIOS
@@ -117,18 +118,36 @@ def test_replay_that_differs_exits_5_with_the_diff(store_url, ok_small):
     out = CliRunner().invoke(cli, ["replay", str(run_id), "--db", store_url])
     assert out.exit_code == 5
     assert out.stdout.splitlines() == [
+        "run 1 was changed after it was saved: audit entry 2 (run_saved, run 1): the stored allocations, outcomes of "
+        "run 1 changed since it was recorded",
         "allocation DEU -> NER-1 (funds): 300000 -> 400000",
         "request NER-1: partial 300000/400000 -> funded 400000/400000",
     ]
-    assert out.stderr == "run 1: replay differs in 2 places\n"
+    assert out.stderr == "run 1: replay differs in 3 places\n"
 
 
-def test_replay_warns_when_versions_differ(store_url, ok_small):
+def test_replay_of_a_run_changed_with_its_scenario_is_not_identical(store_url, ok_small):
+    """Records changed together with the stored scenario replay to the same allocation: the audit
+    entry, not the re-solve, shows the change."""
     run_id, _ = save_tiny(store_url, ok_small)
-    sql(store_url, "UPDATE run SET ortools_version = '9.0.0'")
+    sql(store_url, "UPDATE scenario_snapshot SET canonical_json = replace(canonical_json, '400000', '300000')",
+        "UPDATE run_allocation SET amount = 300000 WHERE request = 'NER-1'",
+        "UPDATE run_outcome SET amount = 300000, funded = 300000 WHERE request = 'NER-1'")
+    out = CliRunner().invoke(cli, ["replay", str(run_id), "--db", store_url])
+    assert out.exit_code == 5
+    assert out.stdout.startswith("run 1 was changed after it was saved: audit entry 2 (run_saved, run 1): the stored ")
+    shown = CliRunner().invoke(cli, ["show", str(run_id), "--db", store_url])
+    assert shown.exit_code == 0
+    assert shown.stderr.startswith("Warning: run 1 was changed after it was saved (audit entry 2 (run_saved, run 1)")
+
+
+def test_replay_warns_when_versions_differ(store_url, ok_small, monkeypatch):
+    run_id, _ = save_tiny(store_url, ok_small)
+    monkeypatch.setattr(ortools, "__version__", "9.99.0")  # this matcher now runs on a newer OR-Tools
     out = CliRunner().invoke(cli, ["replay", str(run_id), "--db", store_url])
     assert out.exit_code == 0
-    assert out.stderr.startswith("Warning: run 1 was solved with matcher 0.1.0 and OR-Tools 9.0.0; this is")
+    assert out.stderr.startswith("Warning: run 1 was solved with matcher 0.1.0 and OR-Tools ")
+    assert "this is matcher 0.1.0 and OR-Tools 9.99.0" in out.stderr
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])

@@ -113,9 +113,38 @@ def test_replay_of_a_changed_sweep_exits_5_and_names_the_solve(saved):
     sql(url, "UPDATE run_draw SET grants = 7 WHERE position = 0")
     out = invoke("replay", "1", "--db", url)
     assert out.exit_code == 5
-    first = out.stdout.splitlines()[0]
-    assert first.startswith("solve 1 (point 1, draw 0): grants 7 -> ")
-    assert out.stderr == "run 1: replay differs in 1 place\n"
+    lines = out.stdout.splitlines()
+    assert lines[0] == ("run 1 was changed after it was saved: audit entry 2 (run_saved, run 1): the stored draws of "
+                        "run 1 changed since it was recorded")
+    assert lines[1].startswith("solve 1 (point 1, draw 0): grants 7 -> ")
+    assert out.stderr == "run 1: replay differs in 2 places\n"
+
+
+def test_a_sweep_changed_with_its_options_does_not_replay_as_identical(saved):
+    """The threshold changed in the stored options and in the stored output alike: running those
+    options again gives that output, so only the audit entry shows the change, and the replay
+    says so; `show` warns before printing the changed sweep."""
+    url, _ = saved
+    sql(url, "UPDATE run_sweep SET spec_json = replace(spec_json, '\"threshold\"\\:0.9', '\"threshold\"\\:0.3'), "
+             "output_json = replace(output_json, '\"threshold\"\\:0.9', '\"threshold\"\\:0.3')")  # \\: no bind
+    assert "0.3" in scalar(url, "SELECT spec_json FROM run_sweep")
+    out = invoke("replay", "1", "--db", url, "--workers", "1")
+    assert out.exit_code == 5
+    assert out.stdout.splitlines()[0] == ("run 1 was changed after it was saved: audit entry 2 (run_saved, run 1): "
+                                          "the stored sweep of run 1 changed since it was recorded")
+    shown = invoke("show", "1", "--db", url)
+    assert shown.exit_code == 0
+    assert shown.stderr.startswith("Warning: run 1 was changed after it was saved")
+
+
+def test_a_sweep_whose_records_cannot_be_read_gives_one_error_line(saved):
+    url, _ = saved
+    sql(url, "UPDATE run_sweep SET spec_json = '{bad'")
+    for args in (("show", "1"), ("replay", "1")):
+        out = invoke(*args, "--db", url)
+        assert out.exit_code == 1
+        assert out.stderr.splitlines()[-1].startswith("Error: run 1: its stored records cannot be read (")
+        assert "matcher audit verify" in out.stderr
 
 
 @pytest.mark.parametrize(

@@ -185,11 +185,15 @@ def show_cmd(run_id: int, fmt: str, output: str | None, db_url: str | None) -> N
       matcher show 3
       matcher show 3 --format csv -o run-3.csv
     """
-    from matcher.store import db
+    from matcher.store import audit, db
     from matcher.store.runs import load_run
     from matcher.store.sweeps import SWEEP, load_sweep, run_kind
 
     engine = db.open_store(db_url)
+    changed = audit.check_run(engine, run_id)
+    if changed is not None:
+        click.echo(f"Warning: run {run_id} was changed after it was saved ({changed}); what follows is not "
+                   "what was saved. `matcher audit verify` checks the whole store", err=True)
     if run_kind(engine, run_id=run_id) == SWEEP:
         text = _sweep_text(load_sweep(engine, run_id=run_id), fmt)
         engine.dispose()
@@ -233,7 +237,8 @@ def replay_cmd(run_id: int, by: str | None, workers: int | None, db_url: str | N
     """Re-solve a saved run's scenario with its saved parameters and compare the allocations.
 
     Exit code 0 when the allocation and every request's outcome are identical, 5 (with the
-    differences on stdout) when not. The replay is recorded in the audit chain. A saved sweep
+    differences on stdout) when not, or when the run's records no longer match its audit entry
+    (changed after it was saved). The replay is recorded in the audit chain. A saved sweep
     is run again with its options and draws, and every solve and its summary are compared.
 
     \b

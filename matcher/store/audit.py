@@ -218,6 +218,23 @@ def verify(engine: Engine) -> Verification:
         return Verification(len(entries), len(runs), len(snaps), prev, problem)
 
 
+def check_run(engine: Engine, run_id: int) -> str | None:
+    """Whether one run is as it was saved: its saved entry intact, and every stored part of the run
+    (parameters, snapshot, allocations, a sweep's options, draws and output) as that entry recorded.
+    A line naming the first thing that changed, or None. ``verify`` checks the whole chain; this is
+    the check a replay or a ``show`` makes before trusting a run's records."""
+    with Session(engine) as session:
+        if session.get(Run, run_id) is None:
+            return None  # no such run: the loaders say so
+        query = select(AuditEntry).where(AuditEntry.kind == RUN_SAVED, AuditEntry.run_id == run_id)
+        entry = session.exec(query.order_by(col(AuditEntry.seq))).first()
+        if entry is None:
+            return f"run {run_id} has no audit entry; it was written outside matcher"
+        if sha256_text(entry.parts_json) != entry.content_sha256 or entry_hash(entry) != entry.entry_sha256:
+            return f"{_name(entry)}: the entry itself was edited (its hash does not match)"
+        return _check_content(session, entry)
+
+
 def _name(entry: AuditEntry) -> str:
     what = f"run {entry.run_id}" if entry.run_id is not None else f"scenario {entry.scenario_id}"
     return f"audit entry {entry.seq} ({entry.kind}, {what})"

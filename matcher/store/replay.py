@@ -35,12 +35,21 @@ class Replay:
 
 def replay_run(engine: Engine, *, run_id: int, by: str) -> Replay:
     """Re-solve run ``run_id`` exactly as it was solved, compare, and record the replay in the audit chain."""
+    changed = changed_records(engine, run_id)
     stored = load_run(engine, run_id=run_id)
     result = solve(stored.scenario, SolveParams(**stored.params))
     warnings = run_warnings(stored.run, stored.scenario)
-    replay = Replay(run_id, stored, result, differences(stored.result, result), warnings)
+    replay = Replay(run_id, stored, result, changed + differences(stored.result, result), warnings)
     with_retry(lambda: _record(engine, replay, by))
     return replay
+
+
+def changed_records(engine: Engine, run_id: int) -> list[str]:
+    """A difference line when the run's records no longer match its audit entry: the replay compares
+    with what is stored now, so records changed together with their scenario or options could
+    otherwise replay as identical. Empty when the run is as it was saved."""
+    problem = audit.check_run(engine, run_id)
+    return [] if problem is None else [f"run {run_id} was changed after it was saved: {problem}"]
 
 
 def run_warnings(run: Run, scenario: Scenario) -> list[str]:

@@ -195,8 +195,13 @@ def load_run(engine: Engine, *, run_id: int) -> StoredRun:
         snap = session.get(ScenarioSnapshot, run.scenario_id)
         if snap is None:
             raise MatcherError(f"run {run_id}: its scenario snapshot is missing; run `matcher audit verify`")
-        scenario = parse_scenario(json.loads(snap.canonical_json), source=f"run {run_id} snapshot")
-        return StoredRun(run=run, scenario=scenario, result=_result(session, run), params=json.loads(run.params_json))
+        try:
+            scenario = parse_scenario(json.loads(snap.canonical_json), source=f"run {run_id} snapshot")
+            params = json.loads(run.params_json)
+        except ValueError as exc:  # JSON edited by hand into something unreadable
+            raise MatcherError(f"run {run_id}: its stored records cannot be read ({type(exc).__name__}: {exc}); "
+                               "run `matcher audit verify`") from None
+        return StoredRun(run=run, scenario=scenario, result=_result(session, run), params=params)
 
 
 def _result(session: Session, run: Run) -> Result:

@@ -138,11 +138,15 @@ def load_sweep(engine: Engine, *, run_id: int) -> StoredSweep:
         if run.kind != SWEEP or sweep is None or snap is None:
             raise MatcherError(f"run {run_id}: not a complete saved sweep; run `matcher audit verify`")
         rows = session.exec(select(RunDraw).where(RunDraw.run_id == run_id).order_by(col(RunDraw.position)))
-        draws = [_doc_of(r) for r in rows]
-        scenario = parse_scenario(json.loads(snap.canonical_json), source=f"run {run_id} snapshot")
-        return StoredSweep(run=run, scenario=scenario, spec=spec_of(json.loads(sweep.spec_json)),
-                           output=json.loads(sweep.output_json), executor=sweep.executor, workers=sweep.workers,
-                           draws=draws)
+        try:
+            draws = [_doc_of(r) for r in rows]
+            scenario = parse_scenario(json.loads(snap.canonical_json), source=f"run {run_id} snapshot")
+            spec, output = spec_of(json.loads(sweep.spec_json)), json.loads(sweep.output_json)
+        except (ValueError, TypeError, KeyError) as exc:  # JSON edited by hand into something unreadable
+            raise MatcherError(f"run {run_id}: its stored records cannot be read ({type(exc).__name__}: {exc}); "
+                               "run `matcher audit verify`") from None
+        return StoredSweep(run=run, scenario=scenario, spec=spec, output=output, executor=sweep.executor,
+                           workers=sweep.workers, draws=draws)
 
 
 def _doc_of(r: RunDraw) -> dict[str, Any]:
