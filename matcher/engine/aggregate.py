@@ -50,7 +50,7 @@ class Arcs:
                 donor.append(i)
                 cls.append(c)
                 lb.append(int(commits[n]))
-                ub.append(int(min(caps[n], p.budgets[i])))
+                ub.append(int(max(min(caps[n], p.budgets[i]), commits[n])))  # over budget: the budget row says no
         return Arcs(tuple(donor), tuple(cls), tuple(lb), tuple(ub))
 
 

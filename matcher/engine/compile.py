@@ -27,13 +27,15 @@ class Problem:
     pair_donor: np.ndarray  # per pair: donor index (pairs sorted by request, then donor)
     pair_request: np.ndarray  # per pair: request index
     pair_cap: np.ndarray  # per pair: largest possible grant
-    pair_commit: np.ndarray  # per pair: committed amount
+    pair_commit: np.ndarray  # per pair: the least its grant may be: the committed amount, and at least
+    # the donor's min_grant where something is committed (the grant exists, so rule 5 applies to it)
     request_start: np.ndarray  # pairs of request j are request_start[j]:request_start[j+1]
     offers: tuple[int, ...]  # indices into scenario.offers that may be delivered
     min_amount: tuple[int, ...]  # per request: f >= this when funded
     classes: tuple[tuple[int, ...], ...]  # requests with the same eligible donors (and no commitment)
     request_index: dict[str, int] = field(default_factory=dict)
     donor_index: dict[str, int] = field(default_factory=dict)
+    pair_promised: np.ndarray | None = None  # per pair: the committed amount as the file gives it (None: pair_commit)
 
     @property
     def n_requests(self) -> int:
@@ -89,9 +91,15 @@ def compile_problem(s: Scenario) -> Problem:
     pd, pr, cap = pd[order], pr[order], cap[order]
     commit = np.zeros(len(pd), dtype=np.int64)
     start = np.searchsorted(pr, np.arange(len(s.requests) + 1)).astype(np.int64)
+    promised = np.zeros(len(pd), dtype=np.int64)
     for (i, j), amount in committed.items():
         lo, hi = start[j], start[j + 1]
-        commit[lo + np.searchsorted(pd[lo:hi], i)] = amount
+        k = lo + np.searchsorted(pd[lo:hi], i)
+        promised[k] = amount
+        # a commitment of 2 from a donor whose grants start at 3 is a grant of at least 3; where that is
+        # above the budget or the request's amount, the rows for those make the round infeasible
+        commit[k] = max(amount, s.donors[i].min_grant or 0)
+        cap[k] = max(cap[k], commit[k])
     offers = tuple(k for k, o in enumerate(s.offers) if o.value <= s.requests[request_index[o.request]].amount)
     return Problem(
         scenario=s,
@@ -107,6 +115,7 @@ def compile_problem(s: Scenario) -> Problem:
         classes=_classes(pd, start, {j for _i, j in committed}, len(s.requests)),
         request_index=request_index,
         donor_index=donor_index,
+        pair_promised=promised,
     )
 
 

@@ -48,7 +48,7 @@ def allocations(p: Problem, sol: Solution | None) -> list[Allocation]:
     out = []
     keys = list(sol.x)
     donor, request = p.pair_donor[keys].tolist(), p.pair_request[keys].tolist()  # not p.pairs: 1.5M tuples on L
-    commit = p.pair_commit[keys].tolist()
+    commit = (p.pair_commit if p.pair_promised is None else p.pair_promised)[keys].tolist()
     for n in sorted(range(len(keys)), key=lambda n: (donor[n], request[n])):
         out.append(Allocation(donor=s.donors[donor[n]].id, request=s.requests[request[n]].id, amount=sol.x[keys[n]],
                               committed=commit[n]))

@@ -306,7 +306,7 @@ def _decomposed(problem: Problem, terms: list[str], params: SolveParams, clock: 
         if again is not None:
             stages, plan, status, made = tighter.stages, tighter.plan, tighter.status, again
     made = _grants_of(problem, plan, made, terms, stages, params, clock)
-    fallback = _better_first(problem, made, first)
+    fallback = _better_first(problem, made, first, terms)
     if fallback is not None:
         say(params, "a greedy allocation that keeps every rule does better than the plan's grants: taking it")
         made = fallback
@@ -424,13 +424,21 @@ def _first_allocation(problem: Problem, params: SolveParams, clock: _Clock) -> S
     return candidate
 
 
-def _better_first(problem: Problem, made: Solution | None, first: Solution | None) -> Solution | None:
-    """The first (greedy) allocation, when there is one and it covers more than ``made``."""
+def _better_first(
+    problem: Problem, made: Solution | None, first: Solution | None, terms: list[str]
+) -> Solution | None:
+    """The first (greedy) allocation, when there is one and it is better than ``made`` on the money
+    terms in the objective's order (the first term that differs by more than the lexicographic
+    tolerance decides: with [volume, coverage] money placed, not coverage)."""
     if first is None:
         return None
-    if made is not None and plan_value(problem, made, "coverage") >= plan_value(problem, first, "coverage"):
-        return None
-    return first
+    if made is None:
+        return first
+    for term in (t for t in terms if t != "grants"):
+        a, b = plan_value(problem, made, term), plan_value(problem, first, term)
+        if abs(a - b) > LEX_TOLERANCE * max(1.0, abs(a)):
+            return first if (b > a if SENSE[term] == "max" else b < a) else None
+    return None
 
 
 # Building the repair model alone takes about this long per request to re-optimise (measured on L:

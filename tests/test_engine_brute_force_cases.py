@@ -1,0 +1,86 @@
+"""Rounds on which an independent brute-force search (every allocation of a tiny round, checked rule by
+rule) once disagreed with the engine. Each answer here is the brute force's, worked out by hand too."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import funded, grants, scenario, solved
+
+from matcher.engine import SolveParams, solve
+from matcher.validate import check_solution
+
+
+def test_an_optimal_coverage_uses_the_in_kind_offer_that_frees_money():
+    """K's expert-day (worth 2) on R1 frees 2 of D0's 8 for R0: coverage 5 + 5 x 5/5 + 1 x 2/3 = 32.667, not the 32 of
+    D0 alone. HiGHS once reported "optimal" for 32 under its own bound of 32.667 (a start kept through a restart)."""
+    s = scenario(
+        [{"id": "D0", "budget": 8}, {"id": "K", "kind": "in_kind", "capacity": 1, "unit": "expert-day"}],
+        [
+            {"id": "R0", "country": "MLI", "theme": "stockpile", "amount": 3, "priority": 1, "min_funding": 0.2},
+            {"id": "R1", "country": "PER", "theme": "marking", "amount": 3, "priority": 5, "min_funding": 0},
+            {"id": "R2", "country": "PER", "theme": "stockpile", "amount": 5, "priority": 5},
+        ],
+        offers=[{"donor": "K", "request": "R1", "units": 1, "value": 2}],
+        policy={"objective": ["coverage", "grants"]},
+    )
+    r = solved(s)
+    assert r.status == "optimal"
+    assert r.objective["coverage"] == pytest.approx(32 + 2 / 3)
+    assert funded(r) == {"R0": 2, "R1": 3, "R2": 5}
+    for st in r.solver.stages:  # an optimal stage is one whose value its bound proves
+        assert st.value == pytest.approx(st.bound, rel=1e-6)
+
+
+def test_fewest_grants_is_proven_not_taken_from_a_wrong_presolve():
+    """R1 needs R0; 2 grants do it (D1 -> R0 5, D0 -> R1 5), not 3. HiGHS's presolve once called the
+    grants stage infeasible and came back "optimal" with its start of 3 grants and a bound of -inf."""
+    s = scenario(
+        [{"id": "D0", "budget": 5}, {"id": "D1", "budget": 8}],
+        [
+            {"id": "R0", "country": "KEN", "theme": "marking", "amount": 5},
+            {"id": "R1", "country": "PER", "theme": "marking", "amount": 5, "priority": 4, "requires": ["R0"]},
+        ],
+        policy={"objective": ["coverage", "grants", "volume"]},
+    )
+    r = solved(s)
+    assert r.status == "optimal"
+    assert len(r.allocations) == 2
+    assert funded(r) == {"R0": 5, "R1": 5}
+
+
+def test_a_commitment_below_the_donors_minimum_grant_becomes_a_grant_of_that_minimum():
+    """D1 committed 2 to R1 but gives no grant under 3: the grant is 3 (rule 5 and rule 11 together),
+    the commitment still reported as 2."""
+    s = scenario(
+        [{"id": "D0", "budget": 8}, {"id": "D1", "budget": 3, "min_grant": 3}],
+        [{"id": "R1", "country": "NER", "theme": "marking", "amount": 3}],
+        commitments=[{"donor": "D1", "request": "R1", "amount": 2}],
+        policy={"objective": ["coverage", "volume"]},
+    )
+    for method in ("auto", "full"):
+        r = solve(s, SolveParams(time_limit=10, method=method))
+        assert r.status == "optimal"
+        assert grants(r) == {("D1", "R1"): 3}
+        assert [a.committed for a in r.allocations] == [2]
+        check_solution(s, r)
+
+
+def test_a_commitment_that_cannot_reach_the_donors_minimum_grant_is_infeasible():
+    """D0's budget (2) is below its minimum grant (3), yet it committed 1 to R0: no allocation keeps both."""
+    s = scenario(
+        [{"id": "D0", "budget": 2, "min_grant": 3}, {"id": "D1", "budget": 4}],
+        [{"id": "R0", "country": "NER", "theme": "marking", "amount": 2, "must_fund": True}],
+        commitments=[{"donor": "D0", "request": "R0", "amount": 1}],
+    )
+    assert solved(s).status == "infeasible"
+
+
+def test_money_placed_first_is_not_traded_for_the_greedy_starts_coverage():
+    """With [volume, coverage] the 30 units of the three donors all go out (10 per request of NER), whatever
+    the greedy start's coverage; the greedy start once replaced a proven 30 because it covered more."""
+    requests = [{"id": f"N{k}", "country": "NER", "theme": "marking", "amount": 10, "priority": 1} for k in range(350)]
+    requests += [{"id": f"M{k}", "country": "MLI", "theme": "marking", "amount": 4, "priority": 5} for k in range(350)]
+    s = scenario([{"id": f"D{i}", "budget": 10} for i in range(3)], requests,
+                 policy={"objective": ["volume", "coverage", "grants"]})
+    r = solve(s, SolveParams(time_limit=60, polish_seconds=0))
+    assert r.objective["volume"] == 30
