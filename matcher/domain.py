@@ -12,14 +12,28 @@ from datetime import date
 from decimal import ROUND_FLOOR, Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 from matcher.errors import Problem, ScenarioError
 from matcher.reference import PARTNER_TYPES, REGIONS, THEMES, countries, region_slugs
 
 # A larger amount is a typing slip in any currency, and sums of such would overflow the solver's 64-bit integers.
 MAX_MONEY = 10**15
-Money = Annotated[int, Field(ge=0, le=MAX_MONEY)]
+
+
+def _number(v: object) -> object:
+    """A number must be written as one: YAML reads yes/no/on/off/true/false as booleans, which Python
+    would count as 1 and 0, and a quoted "100" is text (a spreadsheet's import converts its own cells)."""
+    if isinstance(v, bool):
+        raise ValueError(f"{str(v).lower()} is not a number (YAML reads yes/no/on/off as true/false); write a number")
+    if isinstance(v, str):
+        raise ValueError(f"'{v}' is text, not a number; write the number without quotes")
+    return v
+
+
+Number = BeforeValidator(_number)
+Money = Annotated[int, Number, Field(ge=0, le=MAX_MONEY)]
+Share = Annotated[float, Number, Field(ge=0, le=1)]
 Id = Annotated[str, Field(min_length=1)]
 Term = Literal["coverage", "volume", "grants", "cost"]
 
@@ -73,7 +87,7 @@ class Donor(_Frozen):
     partner_types: list[str] = []
     capacity: Money | None = None
     unit: str | None = None
-    confidence: Annotated[float, Field(ge=0, le=1)] | None = None
+    confidence: Share | None = None
     budget_range: tuple[Money, Money] | None = None
 
     @field_validator("regions")
@@ -133,14 +147,14 @@ class Request(_Frozen):
     country: str
     region: str | None = None
     theme: str
-    amount: Annotated[int, Field(gt=0, le=MAX_MONEY)]
-    priority: Annotated[int, Field(ge=1, le=5)] = 3
-    min_funding: Annotated[float, Field(ge=0, le=1)] = 1.0
+    amount: Annotated[int, Number, Field(gt=0, le=MAX_MONEY)]
+    priority: Annotated[int, Number, Field(ge=1, le=5)] = 3
+    min_funding: Share = 1.0
     partner: str | None = None
     agenda: list[str] = []
     requires: list[str] = []
     title: str | None = None
-    must_fund: bool = False
+    must_fund: StrictBool = False
 
     @field_validator("country")
     @classmethod
@@ -186,7 +200,7 @@ class Partner(_Frozen):
     id: Id
     name: str | None = None
     type: str | None = None
-    max_projects: Annotated[int, Field(ge=0)] | None = None
+    max_projects: Annotated[int, Number, Field(ge=0)] | None = None
 
     @field_validator("type")
     @classmethod
@@ -199,11 +213,12 @@ class Partner(_Frozen):
 class Policy(_Frozen):
     """Weights, shares and the lexicographic objective order."""
 
-    priority_weights: dict[Annotated[int, Field(ge=1, le=5)], Annotated[float, Field(ge=0)]] = {}
-    agenda_weights: dict[str, Annotated[float, Field(ge=0)]] = {}
-    max_donors_per_request: Annotated[int, Field(ge=1)] | None = None
-    max_country_share: Annotated[float, Field(gt=0, le=1)] | None = None
-    region_floors: dict[str, Annotated[float, Field(ge=0, le=1)]] = {}
+    # keys are text in JSON (canonical form, exports): only the weights must be written as numbers
+    priority_weights: dict[Annotated[int, Field(ge=1, le=5)], Annotated[float, Number, Field(ge=0)]] = {}
+    agenda_weights: dict[str, Annotated[float, Number, Field(ge=0)]] = {}
+    max_donors_per_request: Annotated[int, Number, Field(ge=1)] | None = None
+    max_country_share: Annotated[float, Number, Field(gt=0, le=1)] | None = None
+    region_floors: dict[str, Share] = {}
     objective: list[Term] = ["coverage", "volume", "grants"]
 
     @field_validator("region_floors")
@@ -232,7 +247,7 @@ class Commitment(_Frozen):
 
     donor: Id
     request: Id
-    amount: Annotated[int, Field(gt=0, le=MAX_MONEY)]
+    amount: Annotated[int, Number, Field(gt=0, le=MAX_MONEY)]
 
 
 class Offer(_Frozen):
@@ -252,7 +267,7 @@ class Scenario(_Frozen):
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")]
     title: str | None = None
     currency: str
-    fx: dict[str, Annotated[float, Field(gt=0)]] = {}
+    fx: dict[str, Annotated[float, Number, Field(gt=0)]] = {}
     fx_date: date | None = None
     policy: Policy = Policy()
     donors: list[Donor]

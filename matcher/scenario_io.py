@@ -13,7 +13,37 @@ from pydantic import ValidationError
 from matcher.domain import Scenario
 from matcher.errors import MatcherError, Problem, ScenarioError
 
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+class DuplicateKey(ValueError):
+    """A key written twice in one mapping: YAML and JSON readers keep the last silently."""
+
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """The safe loader (in C when libyaml is there) that refuses a key written twice in one mapping."""
+
+    def construct_mapping(self, node, deep=False):  # noqa: ANN001, ANN201 - PyYAML's signature
+        seen: set = set()
+        for key_node, _value in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, (str, int, float, bool)) and key in seen:
+                mark = key_node.start_mark
+                raise DuplicateKey(f":{mark.line + 1}:{mark.column + 1}: the key '{key}' is written twice in one "
+                                   "mapping (the reader would keep the last); keep one")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise DuplicateKey(f": the key '{key}' is written twice in one object (the reader would keep the last); "
+                               "keep one")
+        out[key] = value
+    return out
+
+
+_YAML_LOADER = _Loader
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -32,11 +62,15 @@ def read_data(path: str | Path) -> Any:
         raise MatcherError(f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8") from None
     if p.suffix.lower() == ".json":
         try:
-            return json.loads(text)
+            return json.loads(text, object_pairs_hook=_no_duplicate_keys)
         except json.JSONDecodeError as exc:
             raise MatcherError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+        except DuplicateKey as exc:
+            raise MatcherError(f"{path}{exc}") from None
     try:
         return yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader, in C when libyaml is there
+    except DuplicateKey as exc:
+        raise MatcherError(f"{path}{exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""

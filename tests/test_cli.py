@@ -87,6 +87,23 @@ BAD_INPUTS = {
         dict(data=_with(commitments=[{"donor": "DEU", "request": "Z", "amount": 5}])),
         "s.yaml: commitments[0].request: 'Z' is not a known request id (one of: A)",
     ),
+    "yes as a number": (
+        dict(text="name: t\ncurrency: USD\ndonors:\n  - {id: DEU, budget: 100, confidence: yes}\nrequests:\n"
+                  "  - {id: A, country: NER, theme: stockpile, amount: 100}\n"),
+        "s.yaml: donors[0].confidence: true is not a number (YAML reads yes/no/on/off as true/false); write a number",
+    ),
+    "quoted amount": (
+        dict(data=_with(extra_request={"amount": "100"})),
+        "s.yaml: requests[1].amount: '100' is text, not a number; write the number without quotes",
+    ),
+    "key written twice": (
+        dict(text="name: t\ncurrency: USD\ncurrency: EUR\ndonors: []\nrequests: []\n"),
+        "s.yaml:3:1: the key 'currency' is written twice in one mapping (the reader would keep the last); keep one",
+    ),
+    "json key written twice": (
+        dict(text='{"name": "t", "name": "u"}', name="s.json"),
+        "s.json: the key 'name' is written twice in one object (the reader would keep the last); keep one",
+    ),
     "commitment over budget": (
         dict(data=_with(extra_request={}, commitments=[
             {"donor": "DEU", "request": "A", "amount": 95}, {"donor": "DEU", "request": "B", "amount": 10}])),
