@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 from collections import defaultdict
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from matcher import jsonout
 from matcher.domain import Scenario
 from matcher.options import Option
 from matcher.result import Result
@@ -155,7 +155,7 @@ def rows(doc: dict[str, Any]) -> list[tuple[str, str, list[Any]]]:
 def render(doc: dict[str, Any], fmt: str) -> str:
     """The comparison as ``table``, ``json`` or ``csv`` text ending with a newline."""
     if fmt == "json":
-        return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+        return jsonout.dumps(doc)
     if fmt == "csv":
         return to_csv(doc)
     return to_table(doc)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import math
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 Status = Literal["optimal", "feasible", "infeasible", "unknown"]
 RequestStatus = Literal["funded", "partial", "unfunded"]
+
+
+# A value, bound or gap that is not finite (no bound proven) is written as null in JSON (jsonout.py)
+# and read back as NaN.
+Measure = Annotated[float, BeforeValidator(lambda v: math.nan if v is None else v)]
 
 
 class _Frozen(BaseModel):
@@ -53,9 +59,9 @@ class StageInfo(_Frozen):
 
     term: str
     sense: Literal["max", "min"]
-    value: float
-    bound: float
-    gap: float
+    value: Measure
+    bound: Measure
+    gap: Measure
     status: str
     seconds: float
 
@@ -73,7 +79,7 @@ class SolverInfo(_Frozen):
     seconds: float
     input_sha256: str
     stages: list[StageInfo] = []
-    gap: float | None = None
+    gap: Measure | None = None
 
 
 class Result(_Frozen):
@@ -82,8 +88,8 @@ class Result(_Frozen):
     scenario: str
     status: Status
     currency: str
-    objective: dict[str, float]
-    bound: dict[str, float]
+    objective: dict[str, Measure]
+    bound: dict[str, Measure]
     allocations: list[Allocation]
     requests: list[RequestOutcome]
     donors: list[DonorUse]

@@ -17,10 +17,14 @@ from matcher.reference import countries
 from matcher.result import Allocation, Result
 
 
+def solution_problems(s: Scenario, result: Result) -> list[str]:
+    """Every hard rule the allocations break, and every reported figure they do not give; empty when valid."""
+    return violations(s, result.allocations) + _consistency(s, result)
+
+
 def check_solution(s: Scenario, result: Result) -> None:
     """Raise SolutionError naming every violated rule; return quietly when the result is valid."""
-    problems = violations(s, result.allocations)
-    problems += _consistency(s, result)
+    problems = solution_problems(s, result)
     if problems:
         raise SolutionError("the solution breaks hard rules (an engine bug):\n  " + "\n  ".join(problems))
 
@@ -240,9 +244,18 @@ def _consistency(s: Scenario, result: Result) -> list[str]:
     """The reported outcomes, donor totals and objective agree with the allocations."""
     out = []
     funded = _funded(s, result.allocations)
+    if [o.id for o in result.requests] != [r.id for r in s.requests]:
+        out.append("requests: the outcomes do not list the scenario's requests once each, in its order")
+    amounts = {r.id: r.amount for r in s.requests}
     for o in result.requests:
-        if o.funded != funded.get(o.id):
-            out.append(f"request {o.id}: reported funded {o.funded}, allocations give {funded.get(o.id)}")
+        got = funded.get(o.id, 0)
+        if o.funded != got:
+            out.append(f"request {o.id}: reported funded {o.funded}, allocations give {got}")
+        status = "funded" if got >= amounts.get(o.id, 0) else ("partial" if got > 0 else "unfunded")
+        if o.id in amounts and (o.amount != amounts[o.id] or o.status != status):
+            out.append(f"request {o.id}: reported as {o.status} ({o.funded} of {o.amount}), the scenario and "
+                       f"allocations give {status} ({got} of {amounts[o.id]})")
+    out += _donor_totals(s, result)
     terms = objective_terms(s, result.allocations)
     for term, value in result.objective.items():
         if not math.isclose(value, terms[term], rel_tol=1e-9, abs_tol=1e-9):
@@ -253,4 +266,24 @@ def _consistency(s: Scenario, result: Result) -> list[str]:
         worse = st.value - terms[st.term] if st.sense == "max" else terms[st.term] - st.value
         if st.value == st.value and worse > slack:
             out.append(f"stage {st.term}: reached {st.value}, the allocation gives {terms[st.term]}")
+    return out
+
+
+def _donor_totals(s: Scenario, result: Result) -> list[str]:
+    """Each donor's reported budget, money given, capacity and units used, against the allocations."""
+    given: dict[str, int] = {}
+    units: dict[str, int] = {}
+    for a in result.allocations:
+        given[a.donor] = given.get(a.donor, 0) + a.amount
+        units[a.donor] = units.get(a.donor, 0) + (a.units or 0)
+    if [d.id for d in result.donors] != [d.id for d in s.donors]:
+        return ["donors: the totals do not list the scenario's donors once each, in its order"]
+    out = []
+    for d, use in zip(s.donors, result.donors, strict=True):
+        expected = (s.budget_in_currency(d), given.get(d.id, 0), None, None) if d.kind == "funds" else (
+            None, given.get(d.id, 0), d.capacity, units.get(d.id, 0))
+        if (use.budget, use.allocated, use.capacity, use.used) != expected:
+            out.append(f"donor {d.id}: reported budget {use.budget}, allocated {use.allocated}, capacity "
+                       f"{use.capacity}, used {use.used}; the scenario and allocations give {expected[0]}, "
+                       f"{expected[1]}, {expected[2]}, {expected[3]}")
     return out

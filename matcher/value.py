@@ -18,6 +18,7 @@ from typing import Any
 
 from matcher.domain import Scenario
 from matcher.engine import SolveParams, solve
+from matcher.errors import MatcherError
 from matcher.extra_budget import money_terms_only
 from matcher.result import Result
 from matcher.variants import vary
@@ -80,6 +81,10 @@ def marginal_values(
     """The base coverage and, per lever, the coverage after loosening it and the gain."""
     params = params or SolveParams(time_limit=30)
     base = base or solve(scenario, params)
+    if not base.has_solution():  # nothing to improve on: a gain over no allocation means nothing
+        why = "the hard rules admit none" if base.status == "infeasible" else "none was found within the limits"
+        raise MatcherError(f"the scenario has no allocation to value ({why}: status {base.status}); "
+                           "`matcher solve` and `matcher graph` show why")
     entries = [_entry(scenario, lever, base, params) for lever in levers(scenario, step)]
     entries.sort(key=lambda e: (-(e["gain"] if e["gain"] is not None else e["gain_low"]), e["kind"], e["target"]))
     return {

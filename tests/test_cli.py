@@ -155,6 +155,16 @@ def test_infeasible_exits_3(tmp_path):
     assert result.exit_code == 3
     assert "The hard rules admit no allocation" in result.stderr
     assert "Traceback" not in result.output
+    as_json, _, out = run(tmp_path, ["solve", "FILE", "--format", "json", "-o", "OUT"], data=data)
+    assert as_json.exit_code == 3
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    # no allocation: every request says so, none claims it lost a trade-off
+    assert {tuple(r["reason_codes"]) for r in doc["requests"]} == {("no_allocation",)}
+    assert doc["requests"][0]["reasons"][0].startswith("the hard rules admit no allocation of this round")
+    value, _, _ = run(tmp_path, ["value", "FILE"], data=data)
+    assert value.exit_code == 1
+    assert value.stderr == ("Error: the scenario has no allocation to value (the hard rules admit none: status "
+                            "infeasible); `matcher solve` and `matcher graph` show why\n")
 
 
 def test_version():

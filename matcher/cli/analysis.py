@@ -6,10 +6,9 @@ today; stored runs later). Every input is loaded and validated before anything i
 
 from __future__ import annotations
 
-import json
-
 import click
 
+from matcher import jsonout
 from matcher.cli.common import cli, handle_errors, write_output
 from matcher.cli.solving import params_from, solve_options
 from matcher.errors import MatcherError
@@ -109,7 +108,7 @@ def explain_cmd(
     doc = explain(
         option.scenario, request, params, result=option.result, what_if=not no_what_if, what_if_seconds=what_if_seconds
     )
-    write_output(json.dumps(doc, indent=2, ensure_ascii=False) + "\n" if fmt == "json" else to_text(doc), output)
+    write_output(jsonout.dumps(doc) if fmt == "json" else to_text(doc), output)
 
 
 @cli.command("value")
@@ -142,7 +141,7 @@ def value_cmd(file, step, sets, fmt, output, time_limit, seed, node_limit, progr
     option = load_option(file, sets)
     params = params_from(time_limit, seed, node_limit, progress)
     doc = marginal_values(option.scenario, params, step, base=option.result)
-    write_output(json.dumps(doc, indent=2, ensure_ascii=False) + "\n" if fmt == "json" else _value_text(doc), output)
+    write_output(jsonout.dumps(doc) if fmt == "json" else _value_text(doc), output)
 
 
 def _value_text(doc: dict) -> str:
@@ -178,7 +177,7 @@ def graph_cmd(file, sets, fmt, output) -> None:
     from matcher.graph import analyse, to_text
 
     doc = analyse(load_option(file, sets).scenario)
-    write_output(json.dumps(doc, indent=2, ensure_ascii=False) + "\n" if fmt == "json" else to_text(doc), output)
+    write_output(jsonout.dumps(doc) if fmt == "json" else to_text(doc), output)
 
 
 @cli.command("report")

@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 import yaml
 
+from matcher import jsonout
 from matcher.cli.common import _umask, cli, handle_errors, write_output
 from matcher.cli.solving import params_from, solve_options
 from matcher.domain import Scenario
@@ -19,6 +20,7 @@ from matcher.errors import MatcherError
 from matcher.reference import THEMES
 from matcher.result import Result
 from matcher.scenario_io import input_sha256, parse_scenario, read_data
+from matcher.validate import solution_problems
 
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
 
@@ -184,6 +186,11 @@ def load_export_source(source: str, result_file: str | None) -> ExportSource:
     if result.solver.input_sha256 != input_sha256(scenario):
         raise MatcherError(f"{result_file}: is the result of another scenario (input hash differs from {source});"
                            " solve this scenario again")
+    problems = solution_problems(scenario, result) if result.has_solution() else []
+    if problems:  # edited after the solve: never export grants that break the rules
+        more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise MatcherError(f"{result_file}: breaks the rules of {source}: {problems[0]}{more}; it was changed after "
+                           "the solve: solve again")
     return ExportSource(scenario, result)
 
 
@@ -209,11 +216,10 @@ def read_scenario(source: str) -> Scenario:
 
 def dump_scenario(scenario: Scenario, path: str) -> str:
     """The scenario as YAML (or JSON for .json), leaving out what is the default."""
-    import json
 
     data = {"format": 1, **scenario.model_dump(mode="json", exclude_defaults=True)}
     if path.lower().endswith(".json"):
-        return json.dumps(data, indent=1, ensure_ascii=False) + "\n"
+        return jsonout.dumps(data, indent=1)
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=120)
 
 

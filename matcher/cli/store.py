@@ -5,12 +5,12 @@ from __future__ import annotations
 import csv
 import functools
 import io
-import json
 import sys
 from collections.abc import Mapping
 
 import click
 
+from matcher import jsonout
 from matcher.cli.common import (
     EXIT_INFEASIBLE,
     EXIT_NO_SOLUTION,
@@ -144,7 +144,7 @@ def runs_cmd(scenario: str | None, fmt: str, db_url: str | None) -> None:
 
 def _format_rows(rows: list[dict], fmt: str) -> str:
     if fmt == "json":
-        return json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
+        return jsonout.dumps(rows)
     buf = io.StringIO()
     if fmt == "csv":
         w = csv.DictWriter(buf, fieldnames=RUN_COLUMNS, lineterminator="\n")

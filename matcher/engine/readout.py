@@ -63,6 +63,13 @@ def term_value(p: Problem, sol: Solution, term: str) -> float:
     return objective_terms(p.scenario, allocations(p, sol))[term]
 
 
+NO_ALLOCATION = {
+    "infeasible": ("no_allocation", "the hard rules admit no allocation of this round (check commitments, must_fund, "
+                   "prerequisites, country caps and region floors; `matcher graph` lists requests no donor can fund)"),
+    "unknown": ("no_allocation", "no allocation was found within the limits; raise --time-limit or --node-limit"),
+}
+
+
 def result_of(
     p: Problem, sol: Solution | None, status: str, stages: list[StageInfo], info: dict, explain: bool = True
 ) -> Result:
@@ -74,7 +81,10 @@ def result_of(
     objective = {t: terms[t] for t in _reported_terms(s)} if sol is not None else {}
     bound = {st.term: st.bound for st in stages}
     funded = sol.funded if sol is not None else [0] * p.n_requests
-    reasons = all_reasons(s, p.budgets, allocs, funded) if explain else [[] for _ in s.requests]
+    if sol is None:  # no allocation at all: the requests compete for nothing, so say that, not a trade-off
+        reasons = [[NO_ALLOCATION[status]] for _ in s.requests]
+    else:
+        reasons = all_reasons(s, p.budgets, allocs, funded) if explain else [[] for _ in s.requests]
     outcomes = [_outcome(r.id, r.amount, funded[j], reasons[j]) for j, r in enumerate(s.requests)]
     started = info.pop("started")
     solver = SolverInfo(

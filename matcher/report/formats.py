@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections import defaultdict
 
 from rich.console import Console
 from rich.table import Table
 
+from matcher import jsonout
 from matcher.domain import Scenario
 from matcher.result import Result
 
@@ -27,7 +27,7 @@ def render(result: Result, scenario: Scenario, fmt: str) -> str:
 
 def to_json(result: Result) -> str:
     """The spec's solution JSON, keys in a stable order."""
-    return json.dumps(result.to_json_data(), indent=2, ensure_ascii=False) + "\n"
+    return jsonout.dumps(result.to_json_data())
 
 
 def to_csv(result: Result, scenario: Scenario) -> str:

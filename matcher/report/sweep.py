@@ -14,6 +14,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from matcher import jsonout
 from matcher.sweep.aggregate import PointSummary, Stats
 from matcher.sweep.document import sweep_data
 from matcher.sweep.run import SweepResult
@@ -27,7 +28,7 @@ GRID_COLUMNS = (
 def render_sweep(result: SweepResult, fmt: str, currency: str) -> str:
     """The sweep in ``table``, ``json`` or ``csv``, ending with a newline."""
     if fmt == "json":
-        return json.dumps(sweep_data(result), indent=2, ensure_ascii=False) + "\n"
+        return jsonout.dumps(sweep_data(result))
     if result.paths:
         return grid_csv(result) if fmt == "csv" else grid_table(result, currency)
     return requests_csv(result.points[0]) if fmt == "csv" else draws_table(result, currency)
