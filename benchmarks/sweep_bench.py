@@ -48,7 +48,7 @@ def plain_loop(data: dict, spec: SweepSpec) -> tuple[float, dict]:
         key = tuple(sorted(pledges.items()))
         outcomes[key] = solve_draw(point.data, pledges, spec.params, spec.grants_minimised())
     per_draw = [outcomes[k] for k in point.draw_keys]
-    summary = summarize(point.scenario, point.values, per_draw, len(point.distinct), spec.threshold)
+    summary = summarize(point.scenario, point.values, per_draw, len(point.distinct), spec.threshold, point.arrivals)
     solve_s = sum(o.seconds for o in outcomes.values()) / len(outcomes)
     return time.perf_counter() - t0, {"points": [json.loads(json.dumps(asdict(summary)))], "solve_s": solve_s}
 

@@ -93,9 +93,16 @@ def set_value(data: dict, text: str, value: Any) -> dict:
 def parse_scalar(text: str) -> Any:
     """A value as YAML reads it: ``0.1`` a number, ``[a, b]`` a list, ``null`` nothing."""
     try:
-        return yaml.safe_load(text)
+        value = yaml.safe_load(text)
     except yaml.YAMLError:
         raise MatcherError(f"'{text}' is not a value (write a number, a word or a [list])") from None
+    if isinstance(value, str):  # YAML 1.1 reads 1e2 (no dot) as text; a user means the number
+        try:
+            number = float(value)
+        except ValueError:
+            return value
+        return int(number) if number.is_integer() and "." not in value and "e-" not in value.lower() else number
+    return value
 
 
 def scaled(old: Any, factor: float, text: str) -> Any:

@@ -85,8 +85,11 @@ def draws_table(result: SweepResult, cur: str) -> str:
     con.print(_headline(result, p))
     con.print(_distribution(result, p, cur))
     con.print(_donors(p, cur))
+    for k in p.in_kind:
+        con.print(f"In kind: {k.id} ({k.capacity:,} {k.unit or 'units'}, confidence {k.confidence:g}) arrived in "
+                  f"{_share(k.arrived, 0)} of draws")
     con.print(_requests(p, cur))
-    share = f"{result.threshold:.0%}"
+    share = f"{result.threshold * 100:.10g}%"  # exactly as given: 0.704 is 70.4%, not 70%
     listing = ", ".join(p.safe) if p.safe else "none"
     con.print(f"Safe to promise (fully funded in at least {share} of draws): {len(p.safe)} of {len(p.requests)}: "
               f"{listing}")
@@ -133,11 +136,12 @@ def _headline(result: SweepResult, p: PointSummary) -> str:
     return (
         f"Sweep of {result.scenario}: {p.draws} draws (seed {result.seed}), {p.distinct} distinct scenarios solved\n"
         f"uncertain pledges: {uncertain}\ndraws with an allocation: {p.solved} of {p.draws} ({statuses})"
+        + (f"; the other {p.draws - p.solved} count as nothing placed" if p.solved < p.draws else "")
     )
 
 
 def _distribution(result: SweepResult, p: PointSummary, cur: str) -> Table:
-    t = Table(title="Over the draws with an allocation", title_justify="left")
+    t = Table(title="Over all draws", title_justify="left")
     for c in ("measure", "mean", "p5", "p50", "p95"):
         t.add_column(c, justify="left" if c == "measure" else "right")
     for name, st, fmt in (("coverage", p.coverage, _num), (f"money placed ({cur})", p.placed, _money),
@@ -154,7 +158,7 @@ def _donors(p: PointSummary, cur: str) -> Table:
     for d in p.donors:
         rng = f"{_money(d.budget_range[0])}..{_money(d.budget_range[1])}" if d.budget_range else "-"
         conf = f"{d.confidence:g}" if d.confidence is not None else "-"
-        t.add_row(d.id, _money(d.pledged), conf, rng, f"{d.arrived:.0%}", _money(d.mean_budget), _money(d.mean_used),
+        t.add_row(d.id, _money(d.pledged), conf, rng, _share(d.arrived, 0), _money(d.mean_budget), _money(d.mean_used),
                   _range(d.used, _money))
     return t
 
@@ -164,7 +168,7 @@ def _requests(p: PointSummary, cur: str) -> Table:
     for c in ("request", f"amount ({cur})", "funded", "partly", "mean funded", "safe"):
         t.add_column(c, justify="left" if c in ("request", "safe") else "right")
     for r in sorted(p.requests, key=lambda r: (-r.funded, -r.partial, r.id)):
-        t.add_row(r.id, _money(r.amount), f"{r.funded:.1%}", f"{r.partial:.1%}", _money(r.mean_funded),
+        t.add_row(r.id, _money(r.amount), _share(r.funded, 1), _share(r.partial, 1), _money(r.mean_funded),
                   "yes" if r.safe else "")
     return t
 
@@ -172,6 +176,15 @@ def _requests(p: PointSummary, cur: str) -> Table:
 def _console(width: int = 140) -> tuple[Console, io.StringIO]:
     buf = io.StringIO()
     return Console(file=buf, width=width, force_terminal=False, color_system=None, highlight=False), buf
+
+
+def _share(x: float, digits: int) -> str:
+    """A share as a percentage that never rounds to 100% or 0% unless it is: 399 of 400 is ">99%"."""
+    text = f"{x:.{digits}%}"
+    if 0 < x < 1 and text in (f"{1:.{digits}%}", f"{0:.{digits}%}"):
+        edge = 10 ** -digits
+        return f">{100 - edge:.{digits}f}%" if x > 0.5 else f"<{edge:.{digits}f}%"
+    return text
 
 
 def _range(st: Stats | None, fmt) -> str:

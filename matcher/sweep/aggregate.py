@@ -1,8 +1,9 @@
 """From the outcomes of N draws to what a coordinator reads: shares, money used, distributions, safe list.
 
-A draw without an allocation (the hard rules admit none, or none was found in the limits) funds no
-request, so it counts against every request's share; it is left out of the coverage and money
-distributions, and the number of such draws is reported.
+Every figure is over all draws. A draw without an allocation (the hard rules admit none, none was
+found in the limits, or the solver failed) places nothing: it funds no request, covers nothing, uses
+no donor's money and makes no grant, so it counts against every request's share and pulls every
+distribution down; the number of such draws is reported beside them.
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ class RequestShare:
 
 @dataclass(frozen=True)
 class DonorMoney:
-    """A donor's pledge, what arrived over the draws, and the money used from it (scenario currency)."""
+    """A donor's pledge and range, what arrived over the draws, and the money used from it (all in the
+    scenario's currency); ``arrived``: the share of draws in which its envelope arrived."""
 
     id: str
     pledged: int
@@ -54,6 +56,17 @@ class DonorMoney:
     mean_budget: int
     mean_used: int
     used: Stats | None
+
+
+@dataclass(frozen=True)
+class InKindArrival:
+    """An uncertain in-kind donor: its capacity (units) and the share of draws it arrived in."""
+
+    id: str
+    capacity: int
+    unit: str | None
+    confidence: float | None
+    arrived: float
 
 
 @dataclass(frozen=True)
@@ -72,6 +85,7 @@ class PointSummary:
     requests: list[RequestShare]
     donors: list[DonorMoney]
     safe: list[str] = field(default_factory=list)
+    in_kind: list[InKindArrival] = field(default_factory=list)  # uncertain in-kind donors only
 
 
 def stats(values: list[float]) -> Stats | None:
@@ -89,9 +103,11 @@ def is_safe(funded_draws: int, draws: int, threshold: float) -> bool:
 
 
 def summarize(
-    scenario: Scenario, values: dict[str, Any], outcomes: list[Outcome], distinct: int, threshold: float
+    scenario: Scenario, values: dict[str, Any], outcomes: list[Outcome], distinct: int, threshold: float,
+    arrivals: dict[str, float] | None = None,
 ) -> PointSummary:
-    """Summarise one point's draws (``outcomes`` has one entry per draw, repeats included)."""
+    """Summarise one point's draws (``outcomes`` has one entry per draw, repeats included; ``arrivals``:
+    per uncertain donor, the share of draws its envelope arrived in, else read off the drawn budgets)."""
     n = len(outcomes)
     solved = [o for o in outcomes if o.status in SOLVED]
     requests = [_request_share(r.id, r.amount, outcomes, threshold) for r in scenario.requests]
@@ -102,12 +118,14 @@ def summarize(
         solved=len(solved),
         statuses=dict(sorted(Counter(o.status for o in outcomes).items())),
         asked=sum(r.amount for r in scenario.requests),
-        coverage=stats([o.coverage or 0.0 for o in solved]),
-        placed=stats([o.placed for o in solved]),
-        grants=stats([o.grants for o in solved]),
+        coverage=stats([(o.coverage or 0.0) if o.status in SOLVED else 0.0 for o in outcomes]),
+        placed=stats([o.placed if o.status in SOLVED else 0 for o in outcomes]),
+        grants=stats([o.grants if o.status in SOLVED else 0 for o in outcomes]),
         requests=requests,
-        donors=[_donor_money(scenario, d, outcomes, solved) for d in scenario.donors if d.kind == "funds"],
+        donors=[_donor_money(scenario, d, outcomes, arrivals) for d in scenario.donors if d.kind == "funds"],
         safe=[r.id for r in requests if r.safe],
+        in_kind=[InKindArrival(d.id, d.capacity or 0, d.unit, d.confidence, (arrivals or {}).get(d.id, 1.0))
+                 for d in scenario.donors if d.kind == "in_kind" and d.confidence is not None],
     )
 
 
@@ -126,15 +144,22 @@ def _request_share(rid: str, amount: int, outcomes: list[Outcome], threshold: fl
     )
 
 
-def _donor_money(scenario: Scenario, donor, outcomes: list[Outcome], solved: list[Outcome]) -> DonorMoney:
+def _donor_money(scenario: Scenario, donor, outcomes: list[Outcome], arrivals: dict[str, float] | None) -> DonorMoney:
     budgets = [o.budget.get(donor.id, 0) for o in outcomes]
-    used = [o.used.get(donor.id, 0) for o in solved]
+    used = [o.used.get(donor.id, 0) if o.status in SOLVED else 0 for o in outcomes]
+    if arrivals is not None:
+        arrived = arrivals.get(donor.id, 1.0)
+    else:
+        arrived = sum(1 for b in budgets if b > 0) / len(budgets) if budgets else 0.0
+    rng = donor.budget_range
     return DonorMoney(
         id=donor.id,
         pledged=scenario.budget_in_currency(donor),
         confidence=donor.confidence,
-        budget_range=donor.budget_range,
-        arrived=sum(1 for b in budgets if b > 0) / len(budgets) if budgets else 0.0,
+        # in the scenario's currency, as every other figure here
+        budget_range=None if rng is None else (scenario.convert(rng[0], donor.currency),
+                                               scenario.convert(rng[1], donor.currency)),
+        arrived=arrived,
         mean_budget=round(sum(budgets) / len(budgets)) if budgets else 0,
         mean_used=round(sum(used) / len(used)) if used else 0,
         used=stats(used),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from matcher.sweep.aggregate import DonorMoney, PointSummary, RequestShare, Stats
+from matcher.sweep.aggregate import DonorMoney, InKindArrival, PointSummary, RequestShare, Stats
 from matcher.sweep.run import SolvedDraw, SweepResult
 
 
@@ -44,6 +44,7 @@ def _point(p: dict[str, Any]) -> PointSummary:
         requests=[RequestShare(**r) for r in p["requests"]],
         donors=[_donor(d) for d in p["donors"]],
         safe=list(p["safe"]),
+        in_kind=[InKindArrival(**k) for k in p.get("in_kind", [])],  # documents saved before the key: none
     )
 
 

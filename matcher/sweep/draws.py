@@ -44,7 +44,14 @@ def draw_pledges(scenario: Scenario, seed: int, draw: int) -> Pledges:
 
 
 def _draw_one(donor: Donor, seed: int, draw: int) -> int:
-    """One donor's drawn pledge. Both numbers are always drawn so the stream never shifts."""
+    """One donor's drawn pledge: what arrives, 0 when the envelope is lost."""
+    amount, arrived = draw_donor(donor, seed, draw)
+    return amount if arrived else 0
+
+
+def draw_donor(donor: Donor, seed: int, draw: int) -> tuple[int, bool]:
+    """(the amount drawn, whether the envelope arrives) for one donor in one draw. Both numbers are
+    always drawn so the stream never shifts."""
     rng = random.Random(f"{seed}:{draw}:{donor.id}")
     arrives = rng.random()
     if donor.budget_range is not None:
@@ -52,9 +59,14 @@ def _draw_one(donor: Donor, seed: int, draw: int) -> int:
         amount = rng.randint(low, high)
     else:
         amount = donor.budget if donor.kind == "funds" else donor.capacity  # type: ignore[assignment]
-    if donor.confidence is not None and arrives >= donor.confidence:
-        return 0
-    return int(amount or 0)
+    return int(amount or 0), donor.confidence is None or arrives < donor.confidence
+
+
+def arrival_shares(scenario: Scenario, seed: int, draws: int) -> dict[str, float]:
+    """Per uncertain donor, the share of the draws in which its envelope arrives (a lost envelope
+    still counts as lost when a commitment keeps part of the money in the draw)."""
+    return {d.id: sum(draw_donor(d, seed, k)[1] for k in range(draws)) / draws if draws else 0.0
+            for d in uncertain_donors(scenario)}
 
 
 def committed_floors(scenario: Scenario) -> dict[str, int]:
@@ -80,6 +92,23 @@ def _budget_covering(scenario: Scenario, donor: Donor, amount: int) -> int:
     while budget > 0 and scenario.convert(budget - 1, donor.currency) >= amount:
         budget -= 1
     return budget
+
+
+def ranges_follow_budgets(original: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    """The data with each ``budget_range`` scaled with its donor's budget where ``--set`` or ``--vary``
+    changed the budget and left the range as the file has it: the range says what of the pledge may
+    arrive, so DEU's pledge at 60% arrives as 60% of its range (in whole units, rounded down).
+    Without this a varied budget would change nothing in the draws, which read the range only."""
+    first = {d.get("id"): d for d in original.get("donors", [])}
+    donors, changed = [], False
+    for d in data.get("donors", []):
+        o = first.get(d.get("id"), {})
+        rng, old, new = d.get("budget_range"), o.get("budget"), d.get("budget")
+        if rng is not None and rng == o.get("budget_range") and old and new != old and isinstance(new, int):
+            d = {**d, "budget_range": [int(rng[0]) * new // old, int(rng[1]) * new // old]}
+            changed = True
+        donors.append(d)
+    return {**data, "donors": donors} if changed else data
 
 
 def apply_pledges(data: dict[str, Any], pledges: Pledges) -> dict[str, Any]:

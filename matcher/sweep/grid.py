@@ -1,7 +1,7 @@
 """``--vary PATH=VALUES``: the axes of a grid over scenario values, and the grid's points.
 
 VALUES is one of
-  ``0.05,0.1,0.2``      a list of values (each read as YAML: numbers, words, null),
+  ``0.05,0.1,0.2``      a list of values (each read as YAML: numbers, words, null, [lists]),
   ``a..b:n``            n evenly spaced values from a to b (whole values, rounded down, where the
                         current value is whole, e.g. money),
   ``*0.6..*1.2:7``      the current value times 7 evenly spaced factors from 0.6 to 1.2.
@@ -52,7 +52,14 @@ def _bad(expr: str, why: str) -> MatcherError:
 
 
 def _split_list(expr: str, spec: str) -> list[str]:
-    parts = [p.strip() for p in spec.split(",")]
+    """Values separated by commas outside brackets: ``[0,100],[50,200]`` is two lists."""
+    parts, depth, start = [], 0, 0
+    for n, ch in enumerate(spec):
+        depth += {"[": 1, "]": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            parts.append(spec[start:n])
+            start = n + 1
+    parts = [p.strip() for p in [*parts, spec[start:]]]
     if any(not p for p in parts):
         raise _bad(expr, f"an empty value in the list '{spec}'; separate values with single commas")
     return parts

@@ -20,7 +20,15 @@ from matcher.errors import MatcherError, ScenarioError
 from matcher.paths import apply_assignment
 from matcher.scenario_io import parse_scenario, scenario_data
 from matcher.sweep.aggregate import PointSummary, summarize
-from matcher.sweep.draws import Pledges, check_uncertainty, draw_pledges, pledge_key, uncertain_donors
+from matcher.sweep.draws import (
+    Pledges,
+    arrival_shares,
+    check_uncertainty,
+    draw_pledges,
+    pledge_key,
+    ranges_follow_budgets,
+    uncertain_donors,
+)
 from matcher.sweep.executors import Executor
 from matcher.sweep.grid import grid_points, parse_axes
 from matcher.sweep.work import Chunk, Outcome
@@ -53,6 +61,7 @@ class _Point:
     scenario: Scenario
     draw_keys: list[tuple]  # one per draw
     distinct: list[Pledges]  # one per distinct draw, in first-seen order
+    arrivals: dict[str, float] | None = None  # per uncertain donor: the share of draws its envelope arrives in
 
 
 @dataclass(frozen=True)
@@ -88,17 +97,30 @@ class SweepResult:
 
 def plan(raw: dict[str, Any], spec: SweepSpec) -> list[_Point]:
     """Every point with its draws; every input error is raised here, before anything runs."""
-    base = scenario_data(parse_scenario(raw))
+    original = base = scenario_data(parse_scenario(raw))
     for expr in spec.sets:
         base = apply_assignment(base, expr)
     axes = parse_axes(list(spec.vary), base)
+    _uncertainty_needs_draws(axes, spec)
     points = []
     for values, data in grid_points(base, axes):
+        data = ranges_follow_budgets(original, data)
         scenario = _point_scenario(values, data)
         check_uncertainty(scenario)
         keys, distinct = _draws(scenario, spec)
-        points.append(_Point(values, data, scenario, keys, distinct))
+        arrivals = arrival_shares(scenario, spec.seed, spec.draws) if spec.draws is not None else None
+        points.append(_Point(values, data, scenario, keys, distinct, arrivals))
     return points
+
+
+def _uncertainty_needs_draws(axes, spec: SweepSpec) -> None:
+    """Varying how sure a pledge is changes only the draws: without --draws every point would be alike."""
+    if spec.draws is not None:
+        return
+    for axis in axes:
+        if axis.path.endswith((".confidence", ".budget_range")):
+            raise MatcherError(f"--vary '{axis.path}': confidence and budget_range only change the draws; "
+                               "add --draws N (e.g. --draws 200)")
 
 
 def _point_scenario(values: dict[str, Any], data: dict[str, Any]) -> Scenario:
@@ -197,4 +219,4 @@ def _summary(point: _Point, outcomes: list[Outcome], threshold: float) -> PointS
     """Expand the distinct outcomes back to one per draw, in draw order."""
     by_key = {pledge_key(p): o for p, o in zip(point.distinct, outcomes, strict=True)}
     per_draw = [by_key[k] for k in point.draw_keys]
-    return summarize(point.scenario, point.values, per_draw, len(point.distinct), threshold)
+    return summarize(point.scenario, point.values, per_draw, len(point.distinct), threshold, point.arrivals)
