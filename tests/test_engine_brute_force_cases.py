@@ -84,3 +84,22 @@ def test_money_placed_first_is_not_traded_for_the_greedy_starts_coverage():
                  policy={"objective": ["volume", "coverage", "grants"]})
     r = solve(s, SolveParams(time_limit=60, polish_seconds=0))
     assert r.objective["volume"] == 30
+
+
+def test_an_offer_the_donor_cannot_make_is_allowed_and_never_delivered():
+    """The format allows an offer above the donor's capacity, or to a request its earmarks exclude
+    ("earmarks apply to in-kind donors as to others"): such an offer is simply never delivered."""
+    s = scenario(
+        [{"id": "D0", "budget": 4},
+         {"id": "K", "kind": "in_kind", "capacity": 2, "unit": "team", "countries": ["NER", "MLI"]}],
+        [{"id": "R0", "country": "NER", "theme": "training", "amount": 5},
+         {"id": "R1", "country": "PER", "theme": "training", "amount": 5},
+         {"id": "R2", "country": "MLI", "theme": "training", "amount": 5}],
+        offers=[{"donor": "K", "request": "R0", "units": 3, "value": 5},   # above the capacity of 2
+                {"donor": "K", "request": "R1", "units": 1, "value": 5},   # PER is outside K's countries
+                {"donor": "K", "request": "R2", "units": 2, "value": 5}],  # the one K can make
+    )
+    r = solved(s)
+    assert r.status == "optimal"
+    assert [(a.donor, a.request) for a in r.allocations if a.kind == "in_kind"] == [("K", "R2")]
+    check_solution(s, r)
