@@ -47,8 +47,16 @@ _YAML_LOADER = _Loader
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario file (``.yaml``, ``.yml`` or ``.json``)."""
-    return parse_scenario(read_data(path), source=str(path))
+    """Read and validate a scenario file (``.yaml``, ``.yml`` or ``.json``), or a variant file as the
+    scenario it makes (its base chain resolved, matcher/variants.py)."""
+    return parse_scenario(read_scenario_data(path), source=str(path))
+
+
+def read_scenario_data(path: str | Path) -> Any:
+    """The raw data of a scenario file, or of the scenario a variant file makes."""
+    from matcher.variants import resolve_file  # variants reads its files through this module
+
+    return resolve_file(path)
 
 
 def read_data(path: str | Path) -> Any:

@@ -228,3 +228,22 @@ def test_a_quiet_command_drops_native_writes_and_keeps_python_output(capfd):
     drop_native_stdout()  # outside main(): Python's stdout is descriptor 1, so nothing is dropped
     os.write(1, b"still shown\n")
     assert capfd.readouterr().out == "still shown\n"
+
+
+def test_validate_lists_every_problem(tmp_path):
+    text = ("name: t\ncurrency: USD\ndonors:\n  - {id: DEU, budget: true}\nrequests:\n"
+            "  - {id: A, country: NER, theme: stockpile, amount: '100'}\n")
+    result, path, _ = run(tmp_path, ["validate", "FILE"], text=text)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"Error: {path}: donors[0].budget: true is not a number (YAML reads yes/no/on/off as true/false); write a "
+        "number (+1 more problems)",
+        "  also requests[0].amount: '100' is text, not a number; write the number without quotes",
+    ]
+
+
+@pytest.mark.parametrize("command", ["validate", "solve"])
+def test_a_variant_file_is_read_as_the_scenario_it_makes(command):
+    result = CliRunner().invoke(cli, [command, str(ROOT / "examples" / "deu-cut.yaml")])
+    assert result.exit_code == 0, result.output
+    assert "west-africa-2027-deu-cut" in result.stdout or "Germany cuts 20%" in result.stdout

@@ -9,6 +9,7 @@ import time
 import click
 
 from matcher.cli.common import (
+    EXIT_ERROR,
     EXIT_INFEASIBLE,
     EXIT_NO_SOLUTION,
     cli,
@@ -17,6 +18,7 @@ from matcher.cli.common import (
     write_output,
 )
 from matcher.engine import SolveParams, solve
+from matcher.errors import ScenarioError
 from matcher.report.formats import FORMATS, render
 from matcher.scenario_io import load_scenario
 
@@ -25,13 +27,22 @@ from matcher.scenario_io import load_scenario
 @click.argument("file", type=click.Path(dir_okay=False))
 @handle_errors
 def validate(file: str) -> None:
-    """Check a scenario file against format v1 without solving it.
+    """Check a scenario file against format v1 without solving it; every problem is listed, the
+    first on the Error line.
 
     \b
     Example:
       matcher validate scenarios/lac-unlirec-2027.yaml
     """
-    s = load_scenario(file)
+    try:
+        s = load_scenario(file)
+    except ScenarioError as exc:
+        if len(exc.problems) < 2:
+            raise
+        click.echo(f"Error: {exc}", err=True)  # a checker lists them all: fix them in one go
+        for problem in exc.problems[1:]:
+            click.echo(f"  also {problem}", err=True)
+        sys.exit(EXIT_ERROR)
     click.echo(
         f"{file}: valid scenario '{s.name}': {len(s.donors)} donors, {len(s.requests)} requests, "
         f"{len(s.partners)} partners, {len(s.commitments)} commitments, {len(s.offers)} offers"

@@ -11,7 +11,7 @@ from matcher.cli.store import database_errors, db_option
 from matcher.engine import SolveParams
 from matcher.errors import MatcherError
 from matcher.report.sweep import render_sweep
-from matcher.scenario_io import load_scenario, read_data
+from matcher.scenario_io import load_scenario, read_scenario_data
 from matcher.sweep import EXECUTORS, SweepResult, SweepSpec, open_executor, run_sweep
 from matcher.sweep.run import plan
 
@@ -78,7 +78,7 @@ def sweep_cmd(file: str, draws: int | None, seed: int, vary: tuple[str, ...], se
         raise MatcherError("nothing to sweep: give --draws N (uncertain pledges) and/or --vary PATH=VALUES (a grid)")
     if (note or by) and not save:
         raise MatcherError("--note and --by are kept with a saved sweep; add --save")
-    raw = read_data(file)
+    raw = read_scenario_data(file)
     if not isinstance(raw, dict):
         raise MatcherError(f"{file}: a scenario is a mapping with name, currency, donors and requests")
     spec = SweepSpec(draws=draws, seed=seed, vary=vary, sets=sets, threshold=safe_threshold,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from collections import defaultdict
 
 from rich.console import Console
@@ -82,10 +83,26 @@ def _headline(result: Result, scenario: Scenario) -> str:
     if result.objective:
         obj = ", ".join(f"{k} {_num(v)}" for k, v in result.objective.items())
         line += f" | {obj}"
-    if s.gap is not None and s.gap != float("inf"):
-        line += f" | gap {s.gap:.4%}"
+    if s.gap is not None and math.isfinite(s.gap):
+        line += f" | gap {s.gap:.4%}" if len(s.stages) < 2 else f" | {s.stages[0].term} gap {s.gap:.4%}"
     line += f" | {s.seconds:.2f} s"
+    open_stages = [st for st in s.stages if st.status != "optimal"]
+    if result.status == "feasible" and open_stages:
+        proven = [st.term for st in s.stages if st.status == "optimal"]
+        shown = ", ".join(f"{st.term} {_num(round(st.value, 6))} (bound {_bound(st)})" for st in open_stages)
+        line += f"\nnot proven: {shown}{_hint(open_stages)}" + (f"; proven optimal: {', '.join(proven)}" if proven
+                                                                else "")
     return line
+
+
+def _bound(st) -> str:
+    return _num(round(st.bound, 6)) if math.isfinite(st.bound) else "none yet"
+
+
+def _hint(open_stages) -> str:
+    if [st.term for st in open_stages] == ["grants"]:
+        return ", the last tie-break: raise --polish (seconds) to try harder"
+    return ": raise --time-limit to try harder"
 
 
 def _donor_table(result: Result, cur: str) -> Table:

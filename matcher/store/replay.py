@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import ortools
@@ -63,12 +64,22 @@ def run_warnings(run: Run, scenario: Scenario) -> list[str]:
         out.append(f"run {run.id}: the stored snapshot reads back with a different hash under this matcher version")
     seconds = "none" if run.time_limit is None else f"{run.time_limit:g} s"
     if run.status == "feasible" and run.node_limit is None:
-        out.append(f"run {run.id} stopped at its time limit ({seconds}) before proving optimality, so a "
-                   "replay may differ (another machine, another load); save with --node-limit to replay exactly")
+        polish = _polish_seconds(run)
+        out.append(f"run {run.id} was not proven optimal within wall-clock limits (time limit {seconds}, and "
+                   f"{polish} for the grants stage), so a replay may differ (another machine, another load); "
+                   "save with --node-limit to replay exactly")
     elif run.status == "feasible":
         out.append(f"run {run.id} was not proven optimal (node limit {run.node_limit}, time limit {seconds}); "
                    "the replay is exact when the node limit, not the time, stopped the solve")
     return out
+
+
+def _polish_seconds(run: Run) -> str:
+    try:
+        polish = json.loads(run.params_json).get("polish_seconds")
+    except (ValueError, AttributeError):
+        polish = None
+    return "--polish as saved" if polish is None else f"--polish {polish:g} s"
 
 
 def differences(old: Result, new: Result) -> list[str]:
