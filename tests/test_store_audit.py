@@ -8,6 +8,7 @@ from sqlalchemy.exc import DBAPIError
 from store_helpers import save_tiny, sql
 
 from matcher.cli import cli
+from matcher.store.db import open_store
 
 
 def verify(url: str):
@@ -38,6 +39,7 @@ def test_intact_store_verifies(three_runs):
 
 
 def test_empty_store_verifies(store_url):
+    open_store(store_url).dispose()  # created, nothing saved yet
     out = verify(store_url)
     assert out.exit_code == 0
     assert out.stdout == f"ok: 0 audit entries, 0 runs, 0 scenario snapshots intact; head {'0' * 64}\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -71,11 +72,22 @@ def test_unreachable_database_is_one_error_line(tmp_path):
 def test_db_defaults_to_matcher_db_and_honours_matcher_db(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert "[default: ./matcher.db]" in CliRunner().invoke(cli, ["runs", "--help"]).stdout
-    assert CliRunner().invoke(cli, ["runs"]).exit_code == 0
+    assert CliRunner().invoke(cli, ["db", "upgrade"]).exit_code == 0
     assert (tmp_path / "matcher.db").exists()
-    monkeypatch.setenv("MATCHER_DB", str(tmp_path / "other.db"))
     assert CliRunner().invoke(cli, ["runs"]).exit_code == 0
+    monkeypatch.setenv("MATCHER_DB", str(tmp_path / "other.db"))
+    assert CliRunner().invoke(cli, ["db", "upgrade"]).exit_code == 0
     assert (tmp_path / "other.db").exists()
+
+
+@pytest.mark.parametrize("command", [["runs"], ["show", "1"], ["replay", "1"], ["audit", "verify"]])
+def test_a_command_that_only_reads_does_not_create_a_store_at_a_mistyped_path(tmp_path, command):
+    typo = tmp_path / "matcehr.db"
+    out = CliRunner().invoke(cli, [*command, "--db", str(typo)])
+    assert out.exit_code == 1
+    assert out.stderr == (f"Error: no store at {typo}: the file does not exist; check --db or MATCHER_DB (a store is "
+                          "created by `matcher run` or `matcher sweep --save`)\n")
+    assert not typo.exists()
 
 
 def test_upgrade_to_0002_keeps_the_runs_of_0001_as_solves(store_url):

@@ -83,6 +83,7 @@ def test_cli_runs_lists_and_filters_by_scenario(store_url, ok_small):
 
 
 def test_show_of_a_missing_run_is_one_error_line(store_url):
+    open_store(store_url).dispose()  # an empty store
     out = CliRunner().invoke(cli, ["show", "7", "--db", store_url])
     assert out.exit_code == 1
     assert out.stderr == "Error: run 7: no such run; `matcher runs` lists the saved runs\n"

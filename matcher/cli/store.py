@@ -128,7 +128,7 @@ def runs_cmd(scenario: str | None, fmt: str, db_url: str | None) -> None:
     from matcher.store import db
     from matcher.store.runs import list_runs, run_terms
 
-    engine = db.open_store(db_url)
+    engine = db.open_store(db_url, create=False)
     runs = list_runs(engine, scenario=scenario)
     terms = run_terms(engine, run_ids=[r.id for r in runs])  # type: ignore[misc]
     engine.dispose()
@@ -139,6 +139,9 @@ def runs_cmd(scenario: str | None, fmt: str, db_url: str | None) -> None:
          "note": r.note}
         for r in runs
     ]
+    if not rows and scenario and fmt == "table":
+        click.echo(f"no saved run of a scenario named '{scenario}'; `matcher runs` lists every saved run")
+        return
     click.echo(_format_rows(rows, fmt), nl=False)
 
 
@@ -189,7 +192,7 @@ def show_cmd(run_id: int, fmt: str, output: str | None, db_url: str | None) -> N
     from matcher.store.runs import load_run
     from matcher.store.sweeps import SWEEP, load_sweep, run_kind
 
-    engine = db.open_store(db_url)
+    engine = db.open_store(db_url, create=False)
     changed = audit.check_run(engine, run_id)
     if changed is not None:
         click.echo(f"Warning: run {run_id} was changed after it was saved ({changed}); what follows is not "
@@ -251,7 +254,7 @@ def replay_cmd(run_id: int, by: str | None, workers: int | None, db_url: str | N
     from matcher.store.sweep_replay import replay_sweep
     from matcher.store.sweeps import SWEEP, run_kind
 
-    engine = db.open_store(db_url)
+    engine = db.open_store(db_url, create=False)
     if run_kind(engine, run_id=run_id) == SWEEP:
         with open_executor("local", workers) as ex:
             replay = replay_sweep(engine, run_id=run_id, by=by or default_by(), executor=ex, executor_name="local")
@@ -307,7 +310,7 @@ def audit_verify(db_url: str | None) -> None:
     """
     from matcher.store import audit, db
 
-    engine = db.open_store(db_url)
+    engine = db.open_store(db_url, create=False)
     v = audit.verify(engine)
     engine.dispose()
     if not v.ok:

@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from matcher.errors import MatcherError
-from matcher.store import ENV_VAR  # noqa: F401  (db.ENV_VAR: the name callers use)
+from matcher.store import ENV_VAR  # db.ENV_VAR: the name callers use, and the message of _must_exist
 
 DEFAULT_DB = "sqlite:///matcher.db"
 BUSY_TIMEOUT_MS = 60_000
@@ -122,8 +122,12 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def open_store(url: str | None = None) -> Engine:
-    """An engine on a ready database: a fresh one is migrated on first use; an old one must be upgraded."""
+def open_store(url: str | None = None, *, create: bool = True) -> Engine:
+    """An engine on a ready database: a fresh one is migrated on first use; an old one must be upgraded.
+    ``create`` False (commands that only read: runs, show, replay, audit verify): a SQLite file that
+    does not exist is an error, not a new empty store that a mistyped path would "verify" as intact."""
+    if not create:
+        _must_exist(url)
     engine = make_engine(url)
     try:
         rev = current_revision(engine)
@@ -140,6 +144,19 @@ def open_store(url: str | None = None) -> Engine:
             raise MatcherError(f"the database is at schema {rev}, newer than this matcher knows; upgrade matcher")
         raise MatcherError(f"the database is at schema {rev}, this matcher needs {head}; run `matcher db upgrade`")
     return engine
+
+
+def _must_exist(url: str | None) -> None:
+    resolved = resolve_url(url)
+    try:
+        parsed = make_url(resolved)
+    except ArgumentError:
+        return  # make_engine says what is wrong with it
+    database = parsed.database
+    if (parsed.get_backend_name() == "sqlite" and database and database != ":memory:"
+            and Path(database).parent.exists() and not Path(database).exists()):  # no folder: make_engine says so
+        raise MatcherError(f"no store at {database}: the file does not exist; check --db or {ENV_VAR} (a store is "
+                           "created by `matcher run` or `matcher sweep --save`)")
 
 
 def _first_line(exc: Exception) -> str:
