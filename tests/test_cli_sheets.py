@@ -281,3 +281,20 @@ def test_libreoffice_keeps_the_template_usable(resaved, tmp_path):
     wb.save(book)
     data = _import(book, tmp_path)
     assert (data["name"], data["requests"][0]["agenda"]) == ("lo-2027", ["diversion", "iti"])
+
+
+def test_csv_export_into_a_folder_with_files_needs_force_and_then_replaces_them(tmp_path):
+    scenario_file = str(Path(__file__).resolve().parent.parent / "scenarios" / "lac-unlirec-2027.yaml")
+    out = tmp_path / "csv"
+    first = CliRunner().invoke(cli, ["export", scenario_file, "--solve", "--node-limit", "200", "--format", "csv",
+                                     "-o", str(out)])
+    assert first.exit_code == 0, first.output
+    assert (out / "allocations.csv").exists()
+    again = CliRunner().invoke(cli, ["export", scenario_file, "--format", "csv", "-o", str(out)])
+    assert again.exit_code == 1
+    assert again.stderr.startswith(f"Error: {out}: the folder already holds files")
+    assert (out / "allocations.csv").exists()  # nothing touched
+    forced = CliRunner().invoke(cli, ["export", scenario_file, "--format", "csv", "-o", str(out), "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert not (out / "allocations.csv").exists()  # the earlier result's files would mislead: gone
+    assert (out / "requests.csv").exists()

@@ -114,11 +114,13 @@ def import_cmd(source: str, output: str, name: str | None, currency: str | None,
               help="IATI: name of the reporting organisation.")
 @click.option("--value-date", type=click.DateTime(["%Y-%m-%d"]), default=None,
               help="IATI: date of the commitments and their values (default: the scenario's fx_date, else today).")
+@click.option("--force", is_flag=True,
+              help="csv: write into a folder that already holds files, replacing the CSV files in it.")
 @solve_options
 @handle_errors
 def export_cmd(source: str, fmt: str, output: str, do_solve: bool, result_file: str | None, org_ref: str,
-               org_name: str, value_date: datetime | None, time_limit: float, seed: int, node_limit: int | None,
-               progress: bool) -> None:
+               org_name: str, value_date: datetime | None, force: bool, time_limit: float, seed: int,
+               node_limit: int | None, progress: bool) -> None:
     """Export a scenario, and with --solve or --result its allocations, outcomes and donor totals.
 
     xlsx and csv hold one sheet (file) per part, ready to filter; text that a spreadsheet would run
@@ -139,6 +141,9 @@ def export_cmd(source: str, fmt: str, output: str, do_solve: bool, result_file: 
         _need_suffix(output, XLSX_SUFFIXES, "the export")
     if fmt == "iati":
         _need_suffix(output, (".xml",), "the IATI export")
+    if fmt == "csv" and Path(output).is_dir() and any(Path(output).iterdir()) and not force:
+        raise MatcherError(f"{output}: the folder already holds files (perhaps another export, or your own CSV "
+                           "files); choose a new folder, or add --force to replace the CSV files in it")
     src = load_export_source(source, result_file)
     if do_solve:
         from matcher.engine import solve
@@ -261,5 +266,8 @@ def write_folder(files: dict[str, str], output: str) -> None:
             return
         for name in files:
             os.replace(staging / name, target / name)
+        for stale in target.glob("*.csv"):  # --force: another export's files (a result's) would mislead
+            if stale.name not in files:
+                stale.unlink()
     finally:
         shutil.rmtree(staging, ignore_errors=True)
