@@ -49,8 +49,15 @@ def _suggest(value: str, choices: tuple[str, ...] | frozenset[str] | list[str], 
 
 
 def _check_currency(code: str | None) -> str | None:
-    if code is not None and not (len(code) == 3 and code.isalpha() and code.isupper()):
+    if code is None:
+        return code
+    if not (len(code) == 3 and code.isalpha() and code.isupper()):
         raise ValueError(f"'{code}' is not an ISO 4217 currency code (three capital letters, e.g. EUR)")
+    from matcher.iati.codelists import codelist  # the IATI Currency codelist (ISO 4217), bundled
+
+    known = codelist("Currency")
+    if code not in known:
+        raise ValueError(_suggest(code, list(known), "an ISO 4217 currency code"))
     return code
 
 
@@ -280,6 +287,13 @@ class Scenario(_Frozen):
     @classmethod
     def _currency(cls, v: str) -> str:
         return _check_currency(v)  # type: ignore[return-value]
+
+    @field_validator("fx")
+    @classmethod
+    def _fx(cls, v: dict[str, float]) -> dict[str, float]:
+        for code in v:
+            _check_currency(code)
+        return v
 
     @model_validator(mode="after")
     def _whole_scenario(self) -> Scenario:

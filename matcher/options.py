@@ -13,6 +13,7 @@ from pathlib import Path
 
 from matcher.domain import Scenario
 from matcher.engine import SolveParams, solve
+from matcher.errors import ScenarioError
 from matcher.result import Result
 from matcher.scenario_io import parse_scenario
 from matcher.variants import apply_sets, resolve_file
@@ -37,7 +38,14 @@ def load_option(arg: str, sets: Iterable[str] = (), label: str | None = None) ->
     """A scenario file or variant file, with ``--set`` assignments applied, validated as a scenario."""
     sets = list(sets)
     data = apply_sets(resolve_file(arg), sets)
-    scenario = parse_scenario(data, source=arg)
+    try:
+        scenario = parse_scenario(data, source=arg)
+    except ScenarioError as exc:
+        if not sets:
+            raise
+        parse_scenario(resolve_file(arg), source=arg)  # the file alone: its own error names the file
+        given = " ".join(f"--set '{x}'" for x in sets)  # the file is fine: the assignment made it wrong
+        raise ScenarioError(exc.problems, f"{arg} with {given}") from None
     return Option(label=label or _label(arg, sets), scenario=scenario)
 
 

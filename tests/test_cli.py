@@ -104,6 +104,10 @@ BAD_INPUTS = {
         dict(text='{"name": "t", "name": "u"}', name="s.json"),
         "s.json: the key 'name' is written twice in one object (the reader would keep the last); keep one",
     ),
+    "unknown currency": (
+        dict(data=_with(donors=[{"id": "DEU", "budget": 100, "currency": "EUX"}])),
+        "s.yaml: donors[0].currency: 'EUX' is not an ISO 4217 currency code; did you mean 'UGX'?",
+    ),
     "commitment over budget": (
         dict(data=_with(extra_request={}, commitments=[
             {"donor": "DEU", "request": "A", "amount": 95}, {"donor": "DEU", "request": "B", "amount": 10}])),
@@ -247,3 +251,18 @@ def test_a_variant_file_is_read_as_the_scenario_it_makes(command):
     result = CliRunner().invoke(cli, [command, str(ROOT / "examples" / "deu-cut.yaml")])
     assert result.exit_code == 0, result.output
     assert "west-africa-2027-deu-cut" in result.stdout or "Germany cuts 20%" in result.stdout
+
+
+def test_an_assignment_that_breaks_a_valid_file_is_named_not_the_file(tmp_path):
+    result, path, _ = run(tmp_path, ["compare", "FILE", "--set", "donors[DEU].bugdet=5"], data=OK)
+    assert result.exit_code == 1
+    assert result.stderr == (f"Error: {path} with --set 'donors[DEU].bugdet=5': donors[0].bugdet: unknown key "
+                             "'bugdet'; remove it or check its spelling against the format\n")
+
+
+def test_infeasible_names_a_must_fund_request_no_donor_may_fund(tmp_path):
+    data = _with(extra_request={"must_fund": True, "country": "PER"})
+    data["donors"][0]["countries"] = ["NER"]
+    result, _, _ = run(tmp_path, ["solve", "FILE"], data=data)
+    assert result.exit_code == 3
+    assert result.stderr.rstrip().endswith("must_fund but no donor may fund it: B.")

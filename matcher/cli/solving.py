@@ -49,6 +49,18 @@ def validate(file: str) -> None:
     )
 
 
+def infeasible_note(scenario) -> str:
+    """What to check when the hard rules admit no allocation, naming must_fund requests no donor may fund."""
+    from matcher.graph import eligibility_graph, request_node
+
+    g = eligibility_graph(scenario)
+    stranded = [r.id for r in scenario.requests if r.must_fund and g.degree(request_node(r.id)) == 0]
+    note = "The hard rules admit no allocation (check commitments, must_fund, prerequisites, caps and region floors)."
+    if stranded:
+        note += f" must_fund but no donor may fund it: {', '.join(stranded)}."
+    return note
+
+
 def solve_options(fn):
     """The options every command that solves shares."""
     fn = click.option(
@@ -146,7 +158,7 @@ def solve_cmd(
     result = solve(scenario, params)  # native solver output goes to stderr: see main()
     write_output(render(result, scenario, fmt), output)
     if result.status == "infeasible":
-        click.echo("The hard rules admit no allocation (check commitments, must_fund and region floors).", err=True)
+        click.echo(infeasible_note(scenario), err=True)
         sys.exit(EXIT_INFEASIBLE)
     if result.status == "unknown":
         click.echo("No allocation found within the limits; raise --time-limit.", err=True)

@@ -18,7 +18,7 @@ from matcher.cli.common import (
     handle_errors,
     write_output,
 )
-from matcher.cli.solving import params_from, solve_options
+from matcher.cli.solving import infeasible_note, params_from, solve_options
 from matcher.engine import solve
 from matcher.errors import MatcherError
 from matcher.report.formats import FORMATS, render
@@ -95,6 +95,7 @@ def run_cmd(file: str, note: str, by: str | None, db_url: str | None, time_limit
     click.echo(run_id)
     click.echo(f"saved run {run_id}: {scenario.name}, {result.status}, {_terms_text(result.objective)}", err=True)
     if result.status == "infeasible":
+        click.echo(infeasible_note(scenario), err=True)
         sys.exit(EXIT_INFEASIBLE)
     if result.status == "unknown":
         sys.exit(EXIT_NO_SOLUTION)
