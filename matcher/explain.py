@@ -18,6 +18,7 @@ whether a request is funded.
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 from matcher.domain import Donor, Scenario, earmark_block
@@ -98,8 +99,11 @@ def _request(scenario: Scenario, request_id: str):
     for r in scenario.requests:
         if r.id == request_id:
             return r
-    known = ", ".join(r.id for r in scenario.requests[:8])
-    raise MatcherError(f"no request '{request_id}' in scenario '{scenario.name}' (known: {known})")
+    ids = [r.id for r in scenario.requests]
+    close = difflib.get_close_matches(request_id, ids, n=1, cutoff=0.6)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    known = ", ".join(ids[:8]) + (f", ... ({len(ids)} in all)" if len(ids) > 8 else "")
+    raise MatcherError(f"no request '{request_id}' in scenario '{scenario.name}'{hint} (known: {known})")
 
 
 def _eligible(scenario: Scenario, donor: Donor, request) -> bool:
@@ -203,7 +207,7 @@ def to_text(doc: dict[str, Any]) -> str:
     for r in doc["reasons"][1:]:
         lines.append(f"  also: {r['text']}")
     eligible = [d for d in doc["donors"] if d["eligible"]]
-    lines.append(f"Eligible donors ({len(eligible)} of {len(doc['donors'])}):")
+    lines.append(f"Eligible donors ({len(eligible)} of {len(doc['donors'])}, amounts in {cur}):")
     for d in eligible:
         went = ", ".join(f"{g['request']} {g['amount']:,}" for g in d["grants"][:5]) or "nothing"
         more = f" and {len(d['grants']) - 5} more" if len(d["grants"]) > 5 else ""

@@ -103,3 +103,8 @@ def test_what_ifs_skip_the_grants_stage_and_keep_the_answer(ok_small_scenario, b
 
     assert list(money_terms_only(ok_small_scenario).policy.objective) == ["coverage", "volume"]
     assert bfa["extra_budget"][0]["exact"] and bfa["forced"]["proven"]
+
+
+def test_a_mistyped_request_gets_the_nearest_id():
+    with pytest.raises(MatcherError, match=r"no request 'R01' in scenario 'two-countries'; did you mean 'R1'\?"):
+        explain(parse_scenario(two_countries()), "R01", PARAMS)
