@@ -44,7 +44,7 @@ def _suggest(value: str, choices: tuple[str, ...] | frozenset[str] | list[str], 
     """``'stockpiles' is not a theme; did you mean 'stockpile'?`` with the vocabulary when short."""
     close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.6)
     hint = f"; did you mean '{close[0]}'?" if close else ""
-    listing = "" if close or len(choices) > 20 else f" (one of: {', '.join(sorted(choices))})"
+    listing = "" if len(choices) > 20 else f" (one of: {', '.join(sorted(choices))})"  # the spec: list the vocabulary
     return f"'{value}' is not {what}{hint}{listing}"
 
 

@@ -61,7 +61,9 @@ BAD_INPUTS = {
     ),
     "unknown theme": (
         dict(data=_with(extra_request={"theme": "stockpiles"})),
-        "s.yaml: requests[1].theme: 'stockpiles' is not a theme; did you mean 'stockpile'?",
+        "s.yaml: requests[1].theme: 'stockpiles' is not a theme; did you mean 'stockpile'?"
+        " (one of: border_control, community, coordination, data, ddr, destruction, gender, legislation, marking,"
+        " record_keeping, stockpile, tracing, training, transfer_control)",
     ),
     "negative amount": (
         dict(data=_with(donors=[{"id": "DEU", "budget": -5}])),
@@ -77,7 +79,7 @@ BAD_INPUTS = {
     ),
     "dangling partner": (
         dict(data=_with(extra_request={"partner": "UNRECC"}, partners=[{"id": "UNREC"}])),
-        "s.yaml: requests[1].partner: 'UNRECC' is not a known partner id; did you mean 'UNREC'?",
+        "s.yaml: requests[1].partner: 'UNRECC' is not a known partner id; did you mean 'UNREC'? (one of: UNREC)",
     ),
     "dangling requires": (
         dict(data=_with(extra_request={"requires": ["C"]})),

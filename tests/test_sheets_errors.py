@@ -82,6 +82,8 @@ def test_scenario_rule_is_reported_at_its_cell(book):
     edit(book, lambda wb: wb["requests"].__setitem__("D5", "stockpiles"))
     assert problems(book) == [
         "requests row 5, column theme (D5): 'stockpiles' is not a theme; did you mean 'stockpile'?"
+        " (one of: border_control, community, coordination, data, ddr, destruction, gender, legislation, marking,"
+        " record_keeping, stockpile, tracing, training, transfer_control)"
     ]
 
 

@@ -47,6 +47,9 @@ def make_engine(url: str | None = None) -> Engine:
         ) from None
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, parsed.database)
+    if parsed.get_backend_name() != "postgresql":
+        raise MatcherError(f"--db {url}: {parsed.get_backend_name()} is not supported; the store runs on SQLite "
+                           "(a file path) or PostgreSQL (postgresql+psycopg://user@host/db)")
     try:
         return create_engine(url, pool_pre_ping=True)
     except ModuleNotFoundError as exc:
