@@ -48,6 +48,12 @@ def _suggest(value: str, choices: tuple[str, ...] | frozenset[str] | list[str], 
     return f"'{value}' is not {what}{hint}{listing}"
 
 
+# ISO 4217 codes newer than the bundled IATI codelist, or left out of it (metals and fund units)
+RECENT_CURRENCIES = frozenset(
+    {"ZWG", "XCG", "XAU", "XAG", "XPT", "XPD", "XUA", "XSU", "XBA", "XBB", "XBC", "XBD", "XTS"}
+)
+
+
 def _check_currency(code: str | None) -> str | None:
     if code is None:
         return code
@@ -56,7 +62,7 @@ def _check_currency(code: str | None) -> str | None:
     from matcher.iati.codelists import codelist  # the IATI Currency codelist (ISO 4217), bundled
 
     known = codelist("Currency")
-    if code not in known:
+    if code not in known and code not in RECENT_CURRENCIES:
         raise ValueError(_suggest(code, list(known), "an ISO 4217 currency code"))
     return code
 
@@ -488,6 +494,20 @@ def _check_offers(s: Scenario, donors: dict, requests: dict, partners: dict) -> 
             )
         seen.setdefault((o.donor, o.request), i)
     return problems
+
+
+def deliverable_offers(s: Scenario) -> list[int]:
+    """Indices of the offers that can be delivered: the value fits the request, the units the donor's
+    capacity, and the donor's earmarks admit the request (rule 1). The format allows the others
+    (docs/scenario-format.md); they are never delivered, and nothing counts on them."""
+    donors = {d.id: d for d in s.donors}
+    requests = {r.id: r for r in s.requests}
+    out = []
+    for k, o in enumerate(s.offers):
+        d, r = donors[o.donor], requests[o.request]
+        if o.value <= r.amount and o.units <= (d.capacity or 0) and earmark_block(d, r, s.partner_of(r)) is None:
+            out.append(k)
+    return out
 
 
 def ceil_share(share: float, amount: int) -> int:

@@ -14,7 +14,7 @@ from typing import Any
 
 import networkx as nx
 
-from matcher.domain import Scenario, earmark_block
+from matcher.domain import Scenario, deliverable_offers, earmark_block
 
 SOURCE, SINK = ("source", ""), ("sink", "")
 
@@ -42,7 +42,7 @@ def eligibility_graph(scenario: Scenario) -> nx.Graph:
             if earmark_block(d, r, scenario.partner_of(r)) is None:
                 cap = min(budget, r.amount, d.max_grant if d.max_grant is not None else r.amount)
                 g.add_edge(donor_node(d.id), request_node(r.id), cap=cap)
-    for o in scenario.offers:
+    for o in (scenario.offers[k] for k in deliverable_offers(scenario)):  # an offer never delivered links nothing
         edge = (donor_node(o.donor), request_node(o.request))
         old = g.edges[edge]["cap"] if g.has_edge(*edge) else 0
         g.add_edge(*edge, cap=old + min(o.value, _amount(scenario, o.request)))
@@ -57,7 +57,7 @@ def _donor_money(scenario: Scenario, donor) -> int:
     """What a donor could place at most: its budget, or the value of all its offers."""
     if donor.kind == "funds":
         return scenario.budget_in_currency(donor)
-    return sum(o.value for o in scenario.offers if o.donor == donor.id)
+    return sum(scenario.offers[k].value for k in deliverable_offers(scenario) if scenario.offers[k].donor == donor.id)
 
 
 def flow_bound(g: nx.Graph, nodes: set) -> int:

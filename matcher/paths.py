@@ -121,12 +121,33 @@ def apply_assignment(data: dict, expr: str) -> dict:
     path, op, raw = m.group("path"), m.group("op"), m.group("value")
     value = parse_scalar(raw)
     if op == "=":
-        return set_value(data, path, value)
+        return range_follows_budget(data, path, set_value(data, path, value))
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         raise MatcherError(f"'{expr}': '{raw}' is not a number")
     old = get_value(data, path)
     if op == "*=":
-        return set_value(data, path, scaled(old, value, expr))
+        return range_follows_budget(data, path, set_value(data, path, scaled(old, value, expr)))
     if not isinstance(old, (int, float)):
         raise MatcherError(f"'{expr}': only a number can be added to (found {old!r})")
-    return set_value(data, path, old + value)
+    return range_follows_budget(data, path, set_value(data, path, old + value))
+
+
+_BUDGET = re.compile(r"^(?P<donor>donors\[[^\]]+\])\.budget$")
+
+
+def range_follows_budget(before: dict, path: str, after: dict) -> dict:
+    """A donor's ``budget_range`` scaled with its budget when an assignment changes the budget (whole
+    units, rounded down): the range says what of the pledge may arrive, so DEU's pledge at 60%
+    arrives as 60% of its range. Used by ``--set``, a variant's ``set:`` and a sweep's grid points."""
+    m = _BUDGET.match(path.replace(" ", ""))
+    if not m:
+        return after
+    try:
+        rng = get_value(before, f"{m.group('donor')}.budget_range")
+        old, new = get_value(before, path), get_value(after, path)
+    except MatcherError:
+        return after  # no range on this donor
+    if not (isinstance(rng, list) and len(rng) == 2 and all(isinstance(v, int) and not isinstance(v, bool)
+                                                           for v in (*rng, old, new)) and old > 0 and new != old):
+        return after
+    return set_value(after, f"{m.group('donor')}.budget_range", [rng[0] * new // old, rng[1] * new // old])

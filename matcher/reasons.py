@@ -11,7 +11,7 @@ from collections import defaultdict
 from fractions import Fraction
 from functools import cached_property
 
-from matcher.domain import Scenario, area_block, earmark_block, partner_type_block, theme_block
+from matcher.domain import Scenario, area_block, deliverable_offers, earmark_block, partner_type_block, theme_block
 from matcher.result import Allocation
 
 Reason = tuple[str, str]
@@ -47,7 +47,7 @@ def reasons_for(
     r = s.requests[j]
     ctx = context or _Context(s, budgets, allocs, funded)
     eligible = ctx.eligible_donors(r)
-    offers = [o for o in s.offers if o.request == r.id]
+    offers = ctx.offers_to.get(r.id, [])
     out: list[Reason] = []
     if not eligible and not offers:
         out.append(("no_eligible_donor", "no eligible donor: " + ctx.exclusions(r)))
@@ -69,6 +69,9 @@ def reasons_for(
 class _Context:
     def __init__(self, s: Scenario, budgets, allocs: list[Allocation], funded: list[int]) -> None:
         self.s = s
+        self.offers_to: dict[str, list] = defaultdict(list)  # the deliverable offers, by request
+        for k in deliverable_offers(s):
+            self.offers_to[s.offers[k].request].append(s.offers[k])
         self.partners = {p.id: p for p in s.partners}
         self.funded = {r.id: funded[j] for j, r in enumerate(s.requests)}
         self.requests = {r.id: r for r in s.requests}
@@ -173,7 +176,7 @@ class _Context:
             reverse=True,
         )
         k = self.s.policy.max_donors_per_request
-        offers = sum(o.value for o in self.s.offers if o.request == r.id)
+        offers = sum(o.value for o in self.offers_to.get(r.id, []))
         reach = sum(caps[:k] if k else caps) + offers
         if reach >= r.min_amount:
             return []

@@ -268,3 +268,11 @@ def test_infeasible_names_a_must_fund_request_no_donor_may_fund(tmp_path):
     result, _, _ = run(tmp_path, ["solve", "FILE"], data=data)
     assert result.exit_code == 3
     assert result.stderr.rstrip().endswith("must_fund but no donor may fund it: B.")
+
+
+def test_yaml_merge_keys_still_load_and_may_be_overridden(tmp_path):
+    text = ("name: t\ncurrency: USD\ndonors:\n  - &d0 {id: D0, budget: 100, themes: [marking]}\n"
+            "  - {<<: *d0, id: D1, budget: 50}\nrequests:\n  - {id: A, country: NER, theme: marking, amount: 100}\n")
+    result, path, _ = run(tmp_path, ["validate", "FILE"], text=text)
+    assert result.exit_code == 0, result.output
+    assert "2 donors" in result.stdout

@@ -290,11 +290,17 @@ def test_csv_export_into_a_folder_with_files_needs_force_and_then_replaces_them(
                                      "-o", str(out)])
     assert first.exit_code == 0, first.output
     assert (out / "allocations.csv").exists()
+    (out / "budget-notes.csv").write_text("mine\n", encoding="utf-8")
     again = CliRunner().invoke(cli, ["export", scenario_file, "--format", "csv", "-o", str(out)])
     assert again.exit_code == 1
-    assert again.stderr.startswith(f"Error: {out}: the folder already holds files")
+    assert again.stderr.startswith(f"Error: {out}: the folder already holds an export's CSV files")
     assert (out / "allocations.csv").exists()  # nothing touched
     forced = CliRunner().invoke(cli, ["export", scenario_file, "--format", "csv", "-o", str(out), "--force"])
     assert forced.exit_code == 0, forced.output
     assert not (out / "allocations.csv").exists()  # the earlier result's files would mislead: gone
     assert (out / "requests.csv").exists()
+    assert (out / "budget-notes.csv").read_text(encoding="utf-8") == "mine\n"  # the user's own file stays
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / ".keep").write_text("", encoding="utf-8")
+    assert CliRunner().invoke(cli, ["export", scenario_file, "--format", "csv", "-o", str(mine)]).exit_code == 0

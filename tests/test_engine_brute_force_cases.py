@@ -7,6 +7,10 @@ import pytest
 from helpers import funded, grants, scenario, solved
 
 from matcher.engine import SolveParams, solve
+from matcher.engine.compile import compile_problem
+from matcher.engine.readout import Solution
+from matcher.engine.solve import _better_first
+from matcher.graph import analyse
 from matcher.validate import check_solution
 
 
@@ -103,3 +107,35 @@ def test_an_offer_the_donor_cannot_make_is_allowed_and_never_delivered():
     assert r.status == "optimal"
     assert [(a.donor, a.request) for a in r.allocations if a.kind == "in_kind"] == [("K", "R2")]
     check_solution(s, r)
+
+
+def test_an_offer_never_delivered_makes_no_request_reachable():
+    """K's offers are above its capacity (R0) or outside its earmarks (R1): no donor can reach either
+    request, and the reasons and the eligibility graph say so instead of blaming K's capacity."""
+    s = scenario(
+        [{"id": "D0", "budget": 4, "countries": ["NER"]},
+         {"id": "K", "kind": "in_kind", "capacity": 2, "unit": "team", "countries": ["NER", "MLI"]}],
+        [{"id": "R0", "country": "MLI", "theme": "training", "amount": 5},
+         {"id": "R1", "country": "PER", "theme": "training", "amount": 5}],
+        offers=[{"donor": "K", "request": "R0", "units": 3, "value": 5},
+                {"donor": "K", "request": "R1", "units": 1, "value": 5}],
+    )
+    r = solved(s)
+    assert {o.id: o.reason_codes for o in r.requests} == {"R0": ["no_eligible_donor"], "R1": ["no_eligible_donor"]}
+    assert analyse(s)["orphan_requests"] == ["R0", "R1"]
+
+
+def test_the_greedy_start_never_replaces_a_plan_that_places_more_money_first():
+    """[volume, coverage]: one unit of money placed outweighs any coverage, even at 2e7 units (a relative
+    tolerance of 1e-6 would call 10 units a tie)."""
+    s = scenario([{"id": "D", "budget": 20_000_000}],
+                 [{"id": "BIG", "country": "NER", "theme": "marking", "amount": 19_999_990, "priority": 1,
+                   "min_funding": 0},
+                  {"id": "SMALL", "country": "MLI", "theme": "marking", "amount": 20, "priority": 5,
+                   "min_funding": 0}],
+                 policy={"objective": ["volume", "coverage", "grants"]})
+    p = compile_problem(s)
+    made = Solution({}, set(), [19_999_990, 0])
+    greedy = Solution({}, set(), [19_999_970, 10])  # 10 units fewer, more coverage
+    assert _better_first(p, made, greedy, ["volume", "coverage", "grants"]) is None
+    assert _better_first(p, greedy, made, ["volume", "coverage", "grants"]) is made

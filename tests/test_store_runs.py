@@ -11,6 +11,7 @@ from conftest import SCENARIOS
 from sqlalchemy import create_engine, inspect
 from store_helpers import PARAMS, save_tiny, scalar, sql, write_yaml
 
+from matcher import __version__
 from matcher.cli import cli
 from matcher.scenario_io import canonical_json, input_sha256, load_scenario, parse_scenario, scenario_data
 from matcher.store.db import open_store
@@ -147,8 +148,8 @@ def test_replay_warns_when_versions_differ(store_url, ok_small, monkeypatch):
     monkeypatch.setattr(ortools, "__version__", "9.99.0")  # this matcher now runs on a newer OR-Tools
     out = CliRunner().invoke(cli, ["replay", str(run_id), "--db", store_url])
     assert out.exit_code == 0
-    assert out.stderr.startswith("Warning: run 1 was solved with matcher 0.1.0 and OR-Tools ")
-    assert "this is matcher 0.1.0 and OR-Tools 9.99.0" in out.stderr
+    assert out.stderr.startswith(f"Warning: run 1 was solved with matcher {__version__} and OR-Tools ")
+    assert f"this is matcher {__version__} and OR-Tools 9.99.0" in out.stderr
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])

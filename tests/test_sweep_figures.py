@@ -140,3 +140,34 @@ def test_an_uncertain_in_kind_donor_is_reported_with_its_arrivals(tmp_path):
     assert k1["arrived"] == {r["id"]: r for r in p["requests"]}["R2"]["funded"]
     table = _sweep(tmp_path, data, "--draws", "40", "--seed", str(SEED))
     assert "In kind: K1 (10 expert-day, confidence 0.6) arrived in" in table.stdout
+
+
+def test_a_lost_envelope_still_covers_a_commitment_below_the_donors_minimum_grant(tmp_path):
+    """D0 committed 2 to R0 but gives no grant under 3: a draw that loses D0 keeps 3 of it, not 2 (which would
+    leave no allocation at all), so every draw has one and D1 funds R1 in all of them."""
+    data = {
+        "name": "mg", "currency": "USD",
+        "donors": [{"id": "D0", "budget": 10, "min_grant": 3, "confidence": 0.5}, {"id": "D1", "budget": 20}],
+        "requests": [{"id": "R0", "country": "NER", "theme": "marking", "amount": 5, "min_funding": 0},
+                     {"id": "R1", "country": "MLI", "theme": "marking", "amount": 10}],
+        "commitments": [{"donor": "D0", "request": "R0", "amount": 2}],
+    }
+    res = _sweep(tmp_path, data, "--draws", "20", "--seed", str(SEED), "--format", "json")
+    p = json.loads(res.stdout)["points"][0]
+    assert p["solved"] == 20 and p["statuses"] == {"optimal": 20}
+    assert {r["id"]: r["funded"] for r in p["requests"]}["R1"] == 1.0
+
+
+def test_a_variant_that_cuts_a_budget_scales_its_range_as_set_does(tmp_path):
+    base = {
+        "name": "rb", "currency": "USD",
+        "donors": [{"id": "DEU", "budget": 200, "budget_range": [0, 200]}],
+        "requests": [{"id": "R1", "country": "DJI", "theme": "stockpile", "amount": 100}],
+    }
+    (tmp_path / "rb.yaml").write_text(yaml.safe_dump(base), encoding="utf-8")
+    (tmp_path / "cut.yaml").write_text('base: rb.yaml\nset: ["donors[DEU].budget*=0.5"]\n', encoding="utf-8")
+    args = ["--draws", "50", "--seed", str(SEED), "--format", "json", "--quiet", "--workers", "1"]
+    variant = CliRunner().invoke(cli, ["sweep", str(tmp_path / "cut.yaml"), *args])
+    with_set = CliRunner().invoke(cli, ["sweep", str(tmp_path / "rb.yaml"), "--set", "donors[DEU].budget*=0.5", *args])
+    a, b = (json.loads(r.stdout)["points"][0]["donors"][0] for r in (variant, with_set))
+    assert a["budget_range"] == b["budget_range"] == [0, 100]

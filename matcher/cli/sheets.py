@@ -115,7 +115,7 @@ def import_cmd(source: str, output: str, name: str | None, currency: str | None,
 @click.option("--value-date", type=click.DateTime(["%Y-%m-%d"]), default=None,
               help="IATI: date of the commitments and their values (default: the scenario's fx_date, else today).")
 @click.option("--force", is_flag=True,
-              help="csv: write into a folder that already holds files, replacing the CSV files in it.")
+              help="csv: write into a folder that holds an earlier export, replacing its CSV files.")
 @solve_options
 @handle_errors
 def export_cmd(source: str, fmt: str, output: str, do_solve: bool, result_file: str | None, org_ref: str,
@@ -141,9 +141,9 @@ def export_cmd(source: str, fmt: str, output: str, do_solve: bool, result_file: 
         _need_suffix(output, XLSX_SUFFIXES, "the export")
     if fmt == "iati":
         _need_suffix(output, (".xml",), "the IATI export")
-    if fmt == "csv" and Path(output).is_dir() and any(Path(output).iterdir()) and not force:
-        raise MatcherError(f"{output}: the folder already holds files (perhaps another export, or your own CSV "
-                           "files); choose a new folder, or add --force to replace the CSV files in it")
+    if fmt == "csv" and Path(output).is_dir() and _export_files_in(Path(output)) and not force:
+        raise MatcherError(f"{output}: the folder already holds an export's CSV files (perhaps of another "
+                           "scenario); choose a new folder, or add --force to replace them")
     src = load_export_source(source, result_file)
     if do_solve:
         from matcher.engine import solve
@@ -249,6 +249,18 @@ def write_bytes(data: bytes, output: str) -> None:
         raise
 
 
+def _export_files_in(folder: Path) -> list[Path]:
+    """The CSV files in the folder that an export writes (the scenario's sheets, a result's tables);
+    other files, the user's own, are never counted, replaced or removed."""
+    from matcher.sheets.columns import SHEET_ORDER
+
+    names = {f"{n}.csv" for n in (*SHEET_ORDER, *EXPORT_RESULT_TABLES)}
+    return sorted(p for p in folder.iterdir() if p.name in names)
+
+
+EXPORT_RESULT_TABLES = ("run", "allocations", "outcomes", "donor_totals")  # matcher/sheets/results.py
+
+
 def write_folder(files: dict[str, str], output: str) -> None:
     """Write every file to a new folder first, then move it (or its files) into place."""
     target = Path(output)
@@ -266,7 +278,7 @@ def write_folder(files: dict[str, str], output: str) -> None:
             return
         for name in files:
             os.replace(staging / name, target / name)
-        for stale in target.glob("*.csv"):  # --force: another export's files (a result's) would mislead
+        for stale in _export_files_in(target):  # --force: an earlier export's result files would mislead
             if stale.name not in files:
                 stale.unlink()
     finally:

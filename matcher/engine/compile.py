@@ -14,7 +14,7 @@ from functools import cached_property
 
 import numpy as np
 
-from matcher.domain import Scenario, area_block, earmark_block, partner_type_block, theme_block
+from matcher.domain import Scenario, area_block, deliverable_offers, partner_type_block, theme_block
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ def compile_problem(s: Scenario) -> Problem:
         # above the budget or the request's amount, the rows for those make the round infeasible
         commit[k] = max(amount, s.donors[i].min_grant or 0)
         cap[k] = max(cap[k], commit[k])
-    offers = tuple(k for k, o in enumerate(s.offers) if _deliverable(s, o, donor_index, request_index))
+    offers = tuple(deliverable_offers(s))
     return Problem(
         scenario=s,
         budgets=budgets,
@@ -117,14 +117,6 @@ def compile_problem(s: Scenario) -> Problem:
         donor_index=donor_index,
         pair_promised=promised,
     )
-
-
-def _deliverable(s: Scenario, o, donor_index: dict, request_index: dict) -> bool:
-    """An offer can be delivered: its value fits the request, its units the donor's capacity, and the
-    donor's earmarks admit the request (rule 1). The format allows the others; they are never delivered."""
-    d, r = s.donors[donor_index[o.donor]], s.requests[request_index[o.request]]
-    partner = next((q for q in s.partners if q.id == r.partner), None) if r.partner else None
-    return o.value <= r.amount and o.units <= (d.capacity or 0) and earmark_block(d, r, partner) is None
 
 
 def _eligible_pairs(s: Scenario, budgets: tuple[int, ...], committed: dict) -> tuple[np.ndarray, ...]:

@@ -6,6 +6,7 @@ import copy
 import dataclasses
 import datetime
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -104,12 +105,18 @@ def solve_highs(
     untransformed violations"), and a presolve that wrongly found the model infeasible returned
     the start with a bound of -inf. Such an answer is solved again with restarts off, then with
     presolve off; if none is consistent, the best one comes back as feasible, never as optimal."""
+    started = time.perf_counter()
     result = _solve_once(model, parameters, model_params, msg_cb)
     if _proven(result, parameters):
         return result
     tries = [result]
     for option, value in (("mip_allow_restart", False), ("presolve", "off")):
         parameters = copy.deepcopy(parameters)
+        if parameters.time_limit is not None:  # the retries share the solve's time limit
+            left = parameters.time_limit.total_seconds() - (time.perf_counter() - started)
+            if left < 0.05:
+                break
+            parameters.time_limit = datetime.timedelta(seconds=left)
         options = parameters.highs.bool_options if isinstance(value, bool) else parameters.highs.string_options
         options[option] = value
         result = _solve_once(model, parameters, model_params, msg_cb)

@@ -39,6 +39,7 @@ from matcher.engine.readout import Solution, allocations, read_solution, result_
 from matcher.engine.realise import Plan, polish_grants, realise
 from matcher.engine.repair import repair
 from matcher.engine.stages import (
+    INTEGRAL_TERMS,
     LEX_TOLERANCE,
     Stage,
     highs_log,
@@ -436,7 +437,9 @@ def _better_first(
         return first
     for term in (t for t in terms if t != "grants"):
         a, b = plan_value(problem, made, term), plan_value(problem, first, term)
-        if abs(a - b) > LEX_TOLERANCE * max(1.0, abs(a)):
+        # money terms are whole units and kept exactly (stages.keep_earlier_stages): one unit decides
+        tolerance = 0.5 if term in INTEGRAL_TERMS else LEX_TOLERANCE * max(1.0, abs(a))
+        if abs(a - b) > tolerance:
             return first if (b > a if SENSE[term] == "max" else b < a) else None
     return None
 

@@ -70,15 +70,20 @@ def arrival_shares(scenario: Scenario, seed: int, draws: int) -> dict[str, float
 
 
 def committed_floors(scenario: Scenario) -> dict[str, int]:
-    """Per funds donor, the smallest budget (donor currency) that still covers its commitments.
+    """Per funds donor, the smallest budget (donor currency) that still covers its commitments (each
+    at least the donor's minimum grant).
 
     A commitment is a grant already promised, so the money behind it is not in doubt: a draw never
     takes a donor below it (the scenario would otherwise break its own commitments).
     """
-    committed: dict[str, int] = {}
-    for c in scenario.commitments:
-        committed[c.donor] = committed.get(c.donor, 0) + c.amount
     donors = {d.id: d for d in scenario.donors}
+    per_pair: dict[tuple[str, str], int] = {}
+    for c in scenario.commitments:
+        per_pair[(c.donor, c.request)] = per_pair.get((c.donor, c.request), 0) + c.amount
+    committed: dict[str, int] = {}
+    for (did, _rid), amount in per_pair.items():
+        # a committed grant is at least the donor's minimum grant (engine/compile.py), so is its money
+        committed[did] = committed.get(did, 0) + max(amount, donors[did].min_grant or 0)
     return {did: _budget_covering(scenario, donors[did], amount) for did, amount in committed.items()}
 
 
@@ -92,23 +97,6 @@ def _budget_covering(scenario: Scenario, donor: Donor, amount: int) -> int:
     while budget > 0 and scenario.convert(budget - 1, donor.currency) >= amount:
         budget -= 1
     return budget
-
-
-def ranges_follow_budgets(original: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
-    """The data with each ``budget_range`` scaled with its donor's budget where ``--set`` or ``--vary``
-    changed the budget and left the range as the file has it: the range says what of the pledge may
-    arrive, so DEU's pledge at 60% arrives as 60% of its range (in whole units, rounded down).
-    Without this a varied budget would change nothing in the draws, which read the range only."""
-    first = {d.get("id"): d for d in original.get("donors", [])}
-    donors, changed = [], False
-    for d in data.get("donors", []):
-        o = first.get(d.get("id"), {})
-        rng, old, new = d.get("budget_range"), o.get("budget"), d.get("budget")
-        if rng is not None and rng == o.get("budget_range") and old and new != old and isinstance(new, int):
-            d = {**d, "budget_range": [int(rng[0]) * new // old, int(rng[1]) * new // old]}
-            changed = True
-        donors.append(d)
-    return {**data, "donors": donors} if changed else data
 
 
 def apply_pledges(data: dict[str, Any], pledges: Pledges) -> dict[str, Any]:

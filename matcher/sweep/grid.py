@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from matcher.errors import MatcherError
-from matcher.paths import get_value, parse_path, parse_scalar, scaled, set_value
+from matcher.paths import get_value, parse_path, parse_scalar, range_follows_budget, scaled, set_value
 
 _RANGE = re.compile(r"^(?P<mul>\*)?(?P<a>[^.*:][^:]*?)\.\.(?P<mul2>\*)?(?P<b>[^:]+?)(?::(?P<n>.*))?$")
 EXAMPLES = "e.g. policy.max_country_share=0.05,0.1,0.2 or donors[DEU].budget=*0.6..*1.2:7"
@@ -127,6 +127,6 @@ def grid_points(base: dict[str, Any], axes: list[Axis]) -> list[tuple[dict[str, 
     for combo in itertools.product(*(a.values for a in axes)):
         data = base
         for axis, value in zip(axes, combo, strict=True):
-            data = set_value(data, axis.path, value)
+            data = range_follows_budget(data, axis.path, set_value(data, axis.path, value))
         points.append(({a.path: v for a, v in zip(axes, combo, strict=True)}, data))
     return points

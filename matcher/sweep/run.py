@@ -26,7 +26,6 @@ from matcher.sweep.draws import (
     check_uncertainty,
     draw_pledges,
     pledge_key,
-    ranges_follow_budgets,
     uncertain_donors,
 )
 from matcher.sweep.executors import Executor
@@ -97,14 +96,13 @@ class SweepResult:
 
 def plan(raw: dict[str, Any], spec: SweepSpec) -> list[_Point]:
     """Every point with its draws; every input error is raised here, before anything runs."""
-    original = base = scenario_data(parse_scenario(raw))
+    base = scenario_data(parse_scenario(raw))
     for expr in spec.sets:
         base = apply_assignment(base, expr)
     axes = parse_axes(list(spec.vary), base)
     _uncertainty_needs_draws(axes, spec)
     points = []
     for values, data in grid_points(base, axes):
-        data = ranges_follow_budgets(original, data)
         scenario = _point_scenario(values, data)
         check_uncertainty(scenario)
         keys, distinct = _draws(scenario, spec)
