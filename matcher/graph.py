@@ -144,7 +144,8 @@ def to_text(doc: dict[str, Any]) -> str:
         lines.append(f"  donors: {_short(c['donors'])}")
         lines.append(f"  requests: {_short(c['requests'])}")
     lines.append(f"orphan requests (no donor may fund them): {_short(doc['orphan_requests']) or 'none'}")
-    lines.append(f"donors whose earmarks match no request: {_short(doc['idle_donors']) or 'none'}")
+    idle = _short(doc["idle_donors"]) or "none"
+    lines.append(f"donors that can reach no request (earmarks, or no deliverable offer): {idle}")
     if doc["separable"]:
         lines.append("the components share no rule: each can be solved on its own")
     return "\n".join(lines) + "\n"

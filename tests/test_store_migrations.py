@@ -122,3 +122,18 @@ def test_a_solve_is_hashed_as_before_sweeps_existed(store_url, ok_small):
     engine.dispose()
     assert set(parts) == {"run", "params", "versions", "timings", "snapshot", "objective", "stages", "allocations",
                           "outcomes", "donors"}
+
+
+def test_a_command_that_only_reads_refuses_a_database_without_a_store(store_url):
+    """An empty database (PostgreSQL created with createdb, or an empty SQLite file): reading it does not
+    create the tables and call the store intact."""
+    if store_url.startswith("sqlite"):
+        path = store_url.removeprefix("sqlite:///")
+        open(path, "wb").close()
+    out = CliRunner().invoke(cli, ["audit", "verify", "--db", store_url])
+    assert out.exit_code == 1
+    assert out.stderr.startswith("Error: no store in ")
+    assert "the database holds no matcher tables" in out.stderr
+    engine = make_engine(store_url)
+    assert inspect(engine).get_table_names() == []
+    engine.dispose()

@@ -138,6 +138,11 @@ def open_store(url: str | None = None, *, create: bool = True) -> Engine:
         engine.dispose()
         raise MatcherError(f"cannot open the database {engine.url.render_as_string()}: {_first_line(exc)}") from None
     head = head_revision()
+    if rev is None and not create:  # a reachable database that holds no store (an empty PostgreSQL database)
+        where = engine.url.render_as_string()
+        engine.dispose()
+        raise MatcherError(f"no store in {where}: the database holds no matcher tables; check --db or {ENV_VAR} "
+                           "(a store is created by `matcher run` or `matcher sweep --save`)")
     if rev is None:
         upgrade(engine)
     elif rev != head:
