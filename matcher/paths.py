@@ -96,13 +96,13 @@ def parse_scalar(text: str) -> Any:
         value = yaml.safe_load(text)
     except yaml.YAMLError:
         raise MatcherError(f"'{text}' is not a value (write a number, a word or a [list])") from None
-    if isinstance(value, str):  # YAML 1.1 reads 1e2 (no dot) as text; a user means the number
-        try:
-            number = float(value)
-        except ValueError:
-            return value
+    if isinstance(value, str) and _NUMBER.fullmatch(value):  # YAML 1.1 reads 1e2 (no dot) as text
+        number = float(value)
         return int(number) if number.is_integer() and "." not in value and "e-" not in value.lower() else number
     return value
+
+
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")  # only what YAML 1.1 leaves as text: not nan, inf
 
 
 def scaled(old: Any, factor: float, text: str) -> Any:

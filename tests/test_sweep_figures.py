@@ -171,3 +171,10 @@ def test_a_variant_that_cuts_a_budget_scales_its_range_as_set_does(tmp_path):
     with_set = CliRunner().invoke(cli, ["sweep", str(tmp_path / "rb.yaml"), "--set", "donors[DEU].budget*=0.5", *args])
     a, b = (json.loads(r.stdout)["points"][0]["donors"][0] for r in (variant, with_set))
     assert a["budget_range"] == b["budget_range"] == [0, 100]
+
+
+def test_only_numbers_in_exponent_form_become_numbers_in_assignments():
+    from matcher.paths import parse_scalar
+
+    assert [parse_scalar(x) for x in ("1e2", "1.5e2", "-1e-2", "nan", "inf", "DEU")] == [100, 150.0, -0.01, "nan",
+                                                                                       "inf", "DEU"]

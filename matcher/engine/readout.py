@@ -82,7 +82,7 @@ def result_of(
     bound = {st.term: st.bound for st in stages}
     funded = sol.funded if sol is not None else [0] * p.n_requests
     if sol is None:  # no allocation at all: the requests compete for nothing, so say that, not a trade-off
-        reasons = [[NO_ALLOCATION[status]] for _ in s.requests]
+        reasons = [[NO_ALLOCATION.get(status, NO_ALLOCATION["unknown"])] for _ in s.requests]
     else:
         reasons = all_reasons(s, p.budgets, allocs, funded) if explain else [[] for _ in s.requests]
     outcomes = [_outcome(r.id, r.amount, funded[j], reasons[j]) for j, r in enumerate(s.requests)]
