@@ -1,6 +1,9 @@
-"""A HiGHS failure inside a solve: retried without the solution hint, else one clear error."""
+"""A HiGHS failure inside a solve: retried without the solution hint, else one clear error; an "optimal" that
+its own bound does not prove: solved again within the time limit, else reported as feasible."""
 
 from __future__ import annotations
+
+import time
 
 import pytest
 from ortools.math_opt.python import mathopt
@@ -70,3 +73,44 @@ def test_a_solver_failure_while_bounding_the_grants_keeps_the_allocation(monkeyp
     grants = next(st for st in result.solver.stages if st.term == "grants")
     assert grants.bound <= grants.value
     assert "bounding the grants: HiGHS failed; the grants bound stays 0" in said
+
+
+def _optimal_but_unproven(model, solver, *, params, model_params=None, msg_cb=None):
+    """What HiGHS once returned: "optimal", a solution of 0 and a proven bound of 1 (a start kept through a restart)."""
+    from ortools.math_opt.python import result, solution
+
+    calls.append(dict(params.highs.bool_options) | dict(params.highs.string_options))
+    primal = solution.PrimalSolution(variable_values={}, objective_value=0.0,
+                                     feasibility_status=solution.SolutionStatus.FEASIBLE)
+    return result.SolveResult(
+        termination=result.Termination(reason=mathopt.TerminationReason.OPTIMAL,
+                                       objective_bounds=result.ObjectiveBounds(primal_bound=0.0, dual_bound=1.0)),
+        solutions=[solution.Solution(primal_solution=primal)])
+
+
+calls: list[dict] = []
+
+
+def test_an_optimal_its_bound_does_not_prove_is_solved_again_and_else_only_feasible(monkeypatch):
+    calls.clear()
+    monkeypatch.setattr(P.mathopt, "solve", _optimal_but_unproven)
+    mo, _hint = _model()
+    result = P.solve_highs(mo, P.highs_parameters(P.SolveParams(), 10.0))
+    assert [(c.get("mip_allow_restart"), c.get("presolve")) for c in calls] == [
+        (None, None), (False, None), (False, "off")]  # as asked, then restarts off, then presolve off too
+    assert result.termination.reason == mathopt.TerminationReason.FEASIBLE  # never "optimal" unproven
+    assert result.objective_value() == 0.0
+
+
+def test_the_retries_share_the_time_limit(monkeypatch):
+    calls.clear()
+
+    def slow(*args, **kwargs):
+        time.sleep(0.08)
+        return _optimal_but_unproven(*args, **kwargs)
+
+    monkeypatch.setattr(P.mathopt, "solve", slow)
+    mo, _hint = _model()
+    result = P.solve_highs(mo, P.highs_parameters(P.SolveParams(), 0.05))  # used up by the first solve
+    assert len(calls) == 1
+    assert result.termination.reason == mathopt.TerminationReason.FEASIBLE
