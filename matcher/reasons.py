@@ -149,7 +149,17 @@ class _Context:
 
     def exclusions(self, r) -> str:
         parts = [f"{d.id} ({earmark_block(d, r, self._partner(r))})" for d in self.s.donors if d.kind == "funds"]
+        parts += [f"{o.donor}'s offer ({self._undeliverable(o, r)})" for o in self.s.offers if o.request == r.id]
         return _listing(parts, 5) or "no donor offers funds"
+
+    def _undeliverable(self, o, r) -> str:
+        """Why an offer to r cannot be delivered (only such offers are left when r has no eligible donor)."""
+        d = next(x for x in self.s.donors if x.id == o.donor)
+        if o.units > (d.capacity or 0):
+            return f"{o.units} {d.unit or 'units'} over its capacity of {d.capacity}"
+        if o.value > r.amount:
+            return f"worth {o.value:,}, over the request's amount"
+        return str(earmark_block(d, r, self._partner(r)))
 
     def prerequisites(self, r) -> list[Reason]:
         missing = [q for q in r.requires if self.funded[q] <= 0]
