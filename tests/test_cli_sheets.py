@@ -304,3 +304,12 @@ def test_csv_export_into_a_folder_with_files_needs_force_and_then_replaces_them(
     mine.mkdir()
     (mine / ".keep").write_text("", encoding="utf-8")
     assert CliRunner().invoke(cli, ["export", scenario_file, "--format", "csv", "-o", str(mine)]).exit_code == 0
+
+
+def test_the_result_table_names_export_knows_are_the_ones_it_writes():
+    from matcher.engine import SolveParams, solve
+    from matcher.sheets.results import RESULT_TABLES, result_tables
+
+    s = load_scenario(Path(__file__).resolve().parent.parent / "scenarios" / "lac-unlirec-2027.yaml")
+    r = solve(s, SolveParams(node_limit=100, polish_seconds=0))
+    assert tuple(t.name for t in result_tables(r, s)) == RESULT_TABLES

@@ -253,12 +253,10 @@ def _export_files_in(folder: Path) -> list[Path]:
     """The CSV files in the folder that an export writes (the scenario's sheets, a result's tables);
     other files, the user's own, are never counted, replaced or removed."""
     from matcher.sheets.columns import SHEET_ORDER
+    from matcher.sheets.results import RESULT_TABLES
 
-    names = {f"{n}.csv" for n in (*SHEET_ORDER, *EXPORT_RESULT_TABLES)}
+    names = {f"{n}.csv" for n in (*SHEET_ORDER, *RESULT_TABLES)}
     return sorted(p for p in folder.iterdir() if p.name in names)
-
-
-EXPORT_RESULT_TABLES = ("run", "allocations", "outcomes", "donor_totals")  # matcher/sheets/results.py
 
 
 def write_folder(files: dict[str, str], output: str) -> None:

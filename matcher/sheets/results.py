@@ -14,6 +14,8 @@ from matcher.result import Result
 from matcher.sheets.columns import FLOAT, INT, TEXT, Column
 from matcher.sheets.tables import Table
 
+RESULT_TABLES = ("run", "allocations", "outcomes", "donor_totals")  # the names result_tables gives its tables
+
 
 def result_tables(result: Result, scenario: Scenario, run_id: str | None = None) -> list[Table]:
     """The result's sheets, each one row per item so a person can filter and sort them."""

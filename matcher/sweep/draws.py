@@ -35,18 +35,39 @@ def check_uncertainty(scenario: Scenario) -> None:
 
 def draw_pledges(scenario: Scenario, seed: int, draw: int) -> Pledges:
     """What arrives in draw number ``draw``: a drawn amount for each uncertain donor, others as pledged."""
-    floors = committed_floors(scenario)
-    out: Pledges = {}
-    for d in uncertain_donors(scenario):
-        amount = _draw_one(d, seed, draw)
-        out[d.id] = max(amount, floors.get(d.id, 0))
-    return out
+    return _drawn(uncertain_donors(scenario), committed_floors(scenario), seed, draw)[0]
 
 
-def _draw_one(donor: Donor, seed: int, draw: int) -> int:
-    """One donor's drawn pledge: what arrives, 0 when the envelope is lost."""
-    amount, arrived = draw_donor(donor, seed, draw)
-    return amount if arrived else 0
+def draw_all(scenario: Scenario, seed: int, draws: int) -> tuple[list[Pledges], dict[str, float]]:
+    """Every draw's pledges and, per uncertain donor, the share of the draws in which its envelope
+    arrives (a lost envelope counts as lost even when a commitment keeps part of the money in the
+    draw), in one pass."""
+    donors, floors = uncertain_donors(scenario), committed_floors(scenario)
+    arrived = dict.fromkeys((d.id for d in donors), 0)
+    out = []
+    for k in range(draws):
+        pledges, came = _drawn(donors, floors, seed, k)
+        for did in came:
+            arrived[did] += 1
+        out.append(pledges)
+    return out, {did: n / draws if draws else 0.0 for did, n in arrived.items()}
+
+
+def arrival_shares(scenario: Scenario, seed: int, draws: int) -> dict[str, float]:
+    """Per uncertain donor, the share of the draws in which its envelope arrives (see draw_all)."""
+    return draw_all(scenario, seed, draws)[1]
+
+
+def _drawn(donors: list[Donor], floors: dict[str, int], seed: int, draw: int) -> tuple[Pledges, list[str]]:
+    """(the pledges of one draw, the ids of the donors whose envelope arrives in it)."""
+    pledges: Pledges = {}
+    came = []
+    for d in donors:
+        amount, arrives = draw_donor(d, seed, draw)
+        pledges[d.id] = max(amount if arrives else 0, floors.get(d.id, 0))
+        if arrives:
+            came.append(d.id)
+    return pledges, came
 
 
 def draw_donor(donor: Donor, seed: int, draw: int) -> tuple[int, bool]:
@@ -60,13 +81,6 @@ def draw_donor(donor: Donor, seed: int, draw: int) -> tuple[int, bool]:
     else:
         amount = donor.budget if donor.kind == "funds" else donor.capacity  # type: ignore[assignment]
     return int(amount or 0), donor.confidence is None or arrives < donor.confidence
-
-
-def arrival_shares(scenario: Scenario, seed: int, draws: int) -> dict[str, float]:
-    """Per uncertain donor, the share of the draws in which its envelope arrives (a lost envelope
-    still counts as lost when a commitment keeps part of the money in the draw)."""
-    return {d.id: sum(draw_donor(d, seed, k)[1] for k in range(draws)) / draws if draws else 0.0
-            for d in uncertain_donors(scenario)}
 
 
 def committed_floors(scenario: Scenario) -> dict[str, int]:

@@ -22,9 +22,8 @@ from matcher.scenario_io import parse_scenario, scenario_data
 from matcher.sweep.aggregate import PointSummary, summarize
 from matcher.sweep.draws import (
     Pledges,
-    arrival_shares,
     check_uncertainty,
-    draw_pledges,
+    draw_all,
     pledge_key,
     uncertain_donors,
 )
@@ -105,8 +104,7 @@ def plan(raw: dict[str, Any], spec: SweepSpec) -> list[_Point]:
     for values, data in grid_points(base, axes):
         scenario = _point_scenario(values, data)
         check_uncertainty(scenario)
-        keys, distinct = _draws(scenario, spec)
-        arrivals = arrival_shares(scenario, spec.seed, spec.draws) if spec.draws is not None else None
+        keys, distinct, arrivals = _draws(scenario, spec)
         points.append(_Point(values, data, scenario, keys, distinct, arrivals))
     return points
 
@@ -129,18 +127,19 @@ def _point_scenario(values: dict[str, Any], data: dict[str, Any]) -> Scenario:
         raise ScenarioError(exc.problems, f"grid point {where}" if where else "") from None
 
 
-def _draws(scenario: Scenario, spec: SweepSpec) -> tuple[list[tuple], list[Pledges]]:
+def _draws(scenario: Scenario, spec: SweepSpec) -> tuple[list[tuple], list[Pledges], dict[str, float] | None]:
+    """(a key per draw, the distinct pledges in first-seen order, the arrival shares); no draws: one solve."""
     if spec.draws is None:
-        return [()], [{}]
+        return [()], [{}], None
+    drawn, arrivals = draw_all(scenario, spec.seed, spec.draws)
     keys, distinct, seen = [], [], set()
-    for d in range(spec.draws):
-        pledges = draw_pledges(scenario, spec.seed, d)
+    for pledges in drawn:
         key = pledge_key(pledges)
         keys.append(key)
         if key not in seen:
             seen.add(key)
             distinct.append(pledges)
-    return keys, distinct
+    return keys, distinct, arrivals
 
 
 def chunks_of(points: list[_Point], params: dict[str, Any], workers: int, fewest_grants: bool = True) -> list[Chunk]:
