@@ -55,7 +55,7 @@ def money_terms_only(scenario: Scenario) -> Scenario:
 
 def what_if_params(params: SolveParams) -> SolveParams:
     """Per re-solve: the caller's node limit, or a small one; no grants polish."""
-    return replace(params, node_limit=params.node_limit or WHAT_IF_NODE_LIMIT, polish_seconds=0.5, on_log=None)
+    return replace(params, node_limit=params.node_limit or WHAT_IF_NODE_LIMIT, polish_seconds=0.0, on_log=None)
 
 
 def money_proven(result: Result) -> bool:

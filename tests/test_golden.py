@@ -62,9 +62,7 @@ def test_golden(path: Path):
     want = json.loads(golden_file.read_text(encoding="utf-8"))
     assert got["status"] == want["status"]
     assert set(got["objective"]) == set(want["objective"])
-    for term, value in want["objective"].items():
-        if term == "grants" and got["status"] != "optimal":
-            continue  # the grants stage is a bounded polish: its count moves with the machine's speed
+    for term, value in want["objective"].items():  # grants too: the grants stage is work-limited, like the rest
         assert math.isclose(got["objective"][term], value, rel_tol=1e-6, abs_tol=1e-6), term
     assert {k: v["status"] for k, v in got["requests"].items()} == {k: v["status"] for k, v in want["requests"].items()}
     robust = {k: v["funded"] for k, v in want["requests"].items() if v["status"] != "partial"}

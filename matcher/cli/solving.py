@@ -75,7 +75,8 @@ def solve_options(fn):
         "--node-limit",
         type=click.IntRange(min=1),
         default=None,
-        help="Work limit per stage (branch-and-bound nodes): the same answer on every run and machine.",
+        help="Work limit per stage (branch-and-bound nodes) for a round that would reach the time limit: "
+             "then nothing depends on the clock, and the answer is the same on every run and machine.",
     )(fn)
     fn = click.option(
         "--progress/--quiet", default=False, help="Show the solver's progress (incumbent, bound, gap, time) on stderr."
@@ -99,6 +100,26 @@ def params_from(
     )
 
 
+def effort_options(fn):
+    """``--polish`` and ``--gap``: how hard the engine works on a stage (solve and run)."""
+    fn = click.option(
+        "--gap",
+        type=click.FloatRange(min=0, max=1),
+        default=SolveParams.relative_gap,
+        show_default=True,
+        help="Relative gap at which a stage counts as proven (1e-4: within 0.01% of the best possible).",
+    )(fn)
+    fn = click.option(
+        "--polish",
+        type=click.FloatRange(min=0),
+        default=0.0,
+        show_default=True,
+        help="Extra seconds of wall time searching for fewer grants (the last tie-break) after the class-by-class "
+             "re-split; the grants may then differ from run to run (not under --node-limit).",
+    )(fn)
+    return fn
+
+
 @cli.command("solve")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
@@ -113,20 +134,7 @@ def params_from(
     show_default=True,
     help="full: the plain model with one binary per pair (a baseline for checks); cpsat: force CP-SAT (in-kind only).",
 )
-@click.option(
-    "--polish",
-    type=click.FloatRange(min=0),
-    default=5.0,
-    show_default=True,
-    help="Most seconds spent lowering the number of grants once the money is placed (the last tie-break).",
-)
-@click.option(
-    "--gap",
-    type=click.FloatRange(min=0, max=1),
-    default=SolveParams.relative_gap,
-    show_default=True,
-    help="Relative gap at which a stage counts as proven (1e-4: within 0.01% of the best possible).",
-)
+@effort_options
 @handle_errors
 def solve_cmd(
     file: str,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import functools
 import io
 import sys
@@ -18,7 +19,7 @@ from matcher.cli.common import (
     handle_errors,
     write_output,
 )
-from matcher.cli.solving import infeasible_note, params_from, solve_options
+from matcher.cli.solving import effort_options, infeasible_note, params_from, solve_options
 from matcher.engine import solve
 from matcher.errors import MatcherError
 from matcher.report.formats import FORMATS, render
@@ -68,10 +69,11 @@ def database_errors(fn):
 @click.option("--by", default=None, help="Who made the run.  [default: the OS user]")
 @db_option
 @solve_options
+@effort_options
 @handle_errors
 @database_errors
 def run_cmd(file: str, note: str, by: str | None, db_url: str | None, time_limit: float, seed: int,
-            node_limit: int | None, progress: bool) -> None:
+            node_limit: int | None, progress: bool, polish: float, gap: float) -> None:
     """Solve a scenario and save the run; prints the run id.
 
     The run keeps the scenario exactly as solved, the parameters, versions, the allocation and every
@@ -79,7 +81,7 @@ def run_cmd(file: str, note: str, by: str | None, db_url: str | None, time_limit
 
     \b
     Example:
-      matcher run scenarios/sahel-pssm-2027.yaml --note "first draft" --node-limit 2000
+      matcher run scenarios/sahel-pssm-2027.yaml --note "first draft"
       matcher run round.yaml --db postgresql+psycopg://postgres@127.0.0.1:5432/matcher
     """
     scenario = load_scenario(file)
@@ -87,7 +89,8 @@ def run_cmd(file: str, note: str, by: str | None, db_url: str | None, time_limit
     from matcher.store.runs import default_by, save_run
 
     engine = db.open_store(db_url)  # before the solve: an unreachable database fails fast
-    params = params_from(time_limit, seed, node_limit, progress)
+    params = dataclasses.replace(params_from(time_limit, seed, node_limit, progress), polish_seconds=polish,
+                                 relative_gap=gap)
     result = solve(scenario, params)
     run_id = save_run(engine, scenario=scenario, result=result, params=params.public(), by=by or default_by(),
                       note=note)

@@ -25,7 +25,7 @@ class SolveParams:
     node_limit: int | None = None
     threads: int = 1
     relative_gap: float = 1e-7
-    polish_seconds: float = 5.0  # effort for the grants stage once the money stages are done
+    polish_seconds: float = 0.0  # wall-clock seconds for a full-model search for fewer grants (0: none)
     method: str = "auto"  # "auto" | "decomposed" | "full" (plain model, for checks) | "cpsat" (in-kind only)
     explain: bool = True  # why each request got less than it asked (False: sweeps, whose draws report funding only)
     on_log: Callable[[str], None] | None = None

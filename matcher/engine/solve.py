@@ -11,7 +11,8 @@ Methods:
   re-optimised with every rule, the rest fixed (repair.py); a greedy allocation
   that keeps every rule (greedy.py) is taken when it covers more. When the final funding differs
   from the plan, the stages are restated from the allocation and keep only bounds still true. The
-  grants stage lowers the number of grants within ``polish_seconds``. Small rounds the plan could
+  grants stage lowers the number of grants class by class under a work limit (the same answer on
+  every run), then, given ``polish_seconds``, searches the full model for fewer. Small rounds the plan could
   not realise exactly get the full model, started from that allocation.
 - ``cpsat`` (auto for rounds of in-kind offers only, up to 600 offers): assign.py.
 Every result goes through the independent validator in readout.result_of.
@@ -19,6 +20,7 @@ Every result goes through the independent validator in readout.result_of.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 
@@ -166,10 +168,23 @@ class _Unrealised:
     stages: list
 
 
+# The grants stage's work per solve without --node-limit: on 6 rounds (the bundled three, generated
+# 200 x 15 seeds 1-3, 500 x 30) as few grants as 200 nodes give, in half the time (RESULTS.md).
+GRANTS_NODE_LIMIT = 50
+
+
+def _grants_work(params: SolveParams) -> SolveParams:
+    """The grants stage's own solves (the class-by-class re-split and its bound) run under a work
+    limit, never wall time: the caller's ``node_limit``, or GRANTS_NODE_LIMIT. So the default
+    answer is the same on every run and machine (what ``matcher replay`` relies on) unless the
+    time limit itself stops the solve."""
+    return params if params.node_limit is not None else dataclasses.replace(params, node_limit=GRANTS_NODE_LIMIT)
+
+
 def _effort(params: SolveParams, part: float | None, polish: _Polish, fraction: float) -> float | None:
-    """Seconds for one of the grants stage's solves: this fraction of what is left of the grants
-    stage's ``polish_seconds`` (all its steps together keep within them), within this part of the
-    time left; under a work limit only the time left, so that nodes, not the machine's speed, decide."""
+    """Seconds for the full-model search for fewer grants (``--polish``): this fraction of what is
+    left of ``polish_seconds``, within this part of the time left; under a work limit only the time
+    left, so that nodes, not the machine's speed, decide."""
     if params.node_limit is not None:
         return part
     mine = max(0.05, fraction * polish.left())
@@ -177,7 +192,7 @@ def _effort(params: SolveParams, part: float | None, polish: _Polish, fraction: 
 
 
 class _Polish:
-    """The grants stage's own clock: ``polish_seconds`` from its start, for all its steps together."""
+    """The wall-clock budget of the full-model search for fewer grants: ``polish_seconds`` from its start."""
 
     def __init__(self, params: SolveParams):
         self.until = time.perf_counter() + params.polish_seconds
@@ -322,25 +337,25 @@ def _decomposed(problem: Problem, terms: list[str], params: SolveParams, clock: 
     if "grants" not in terms:
         return best, status, stages
     grants = best.x
-    budget = _Polish(params)
-    if params.polish_seconds > 0:
-        say(params, "fewer grants: re-splitting classes")
-        polish = _effort(params, clock.part(0.5), budget, 0.4)
-        until = time.perf_counter() + (polish or 0.0)
-        left = (lambda: None) if polish is None else (lambda: until - time.perf_counter())
-        polish_grants(problem, Plan(best.funded, best.delivered), grants, params, left)
+    work = _grants_work(params)
     left = clock.part(1.0)
     worth_it = params.node_limit is not None or left is None or left >= 3.0  # a work limit: never skip by time
-    if params.polish_seconds > 0 and worth_it:
+    if worth_it:  # the bound first: it does not depend on the grants, and a late re-split may use up the time
         say(params, "bounding the grants")
-        lower = _grants_lower_bound(problem, arcs, stages, params, clock, budget)
+        lower = _grants_lower_bound(problem, arcs, stages, work, clock)
     else:
         lower = 0.0  # no time to bound it better: 0 is a true (if weak) bound
+    if len(grants) + len(best.delivered) > lower + 0.5:
+        say(params, "fewer grants: re-splitting classes")
+        polish_grants(problem, Plan(best.funded, best.delivered), grants, work, lambda: clock.part(0.5))
     value = float(len(grants) + len(best.delivered))
     proven = value <= lower + 0.5
     stage = Stage("grants", value, value if proven else lower, "optimal" if proven else "feasible", 0.0)
-    if not proven and params.polish_seconds > 0 and len(problem.pair_donor) <= SMALL_PAIRS:
-        best, stage = _exact_grants(problem, stages, params, clock, best, stage, budget)
+    pairs = len(problem.pair_donor)
+    if not proven and params.polish_seconds > 0 and pairs <= SMALL_PAIRS:
+        best, stage = _exact_grants(problem, stages, params, clock, best, stage, _Polish(params))
+    elif not proven and pairs <= TINY_PAIRS:  # the full model proves it in milliseconds to half a second
+        best, stage = _exact_grants(problem, stages, work, clock, best, stage, _Polish(params))
     stage.seconds = time.perf_counter() - t0
     stages.append(stage)
     log_stage(params, stage)
@@ -517,11 +532,13 @@ def _trivial_bound(problem: Problem, term: str) -> float:
 
 
 SMALL_PAIRS = 2000  # below this many pairs the full grants model is cheap enough to try to prove the stage
+TINY_PAIRS = 40  # and below this many, cheap enough to do so by default, under a work limit (GRANTS_NODE_LIMIT)
 
 
 def _exact_grants(problem: Problem, stages: list[Stage], params, clock, best: Solution, stage: Stage, budget):
-    """On small rounds, prove the grants stage with the full model, starting from our grants;
-    it gets what is left of the polish budget (``polish_seconds``), not the whole time limit."""
+    """On small rounds, given ``polish_seconds``, search the full model for fewer grants and a proof,
+    starting from our grants: for those seconds of wall time (so the answer may differ from run to
+    run), or under a work limit, within the nodes."""
     model = build(problem, grants_counted=True)
     keep_earlier_stages(problem, model, stages)
     outcome = _solve_stage(problem, model, "grants", params, _effort(params, clock.part(0.9), budget, 1.0), best)
@@ -535,14 +552,14 @@ def _exact_grants(problem: Problem, stages: list[Stage], params, clock, best: So
     return best, stage
 
 
-def _grants_lower_bound(problem: Problem, arcs, stages: list[Stage], params, clock, budget: _Polish) -> float:
+def _grants_lower_bound(problem: Problem, arcs, stages: list[Stage], params, clock) -> float:
     """A true lower bound on the grants stage: every funded request needs at least one grant or
     delivery, so the fewest funded requests among plans that keep the earlier stages bound it."""
     model = build_aggregate(problem, arcs)
     keep_earlier_stages(problem, model, stages)
     model.mo.minimize(mathopt.fast_sum(model.y))
     try:
-        result = solve_highs(model.mo, highs_parameters(params, _effort(params, clock.part(0.5), budget, 0.5), 1e-9))
+        result = solve_highs(model.mo, highs_parameters(params, clock.part(0.5), 1e-9))
     except MatcherError:
         # HiGHS failed inside this bound's solve (an internal error, seen on a 2 x 2 round found by
         # tests/test_properties.py): the allocation stands, with the trivial bound

@@ -39,8 +39,8 @@ def replay_run(engine: Engine, *, run_id: int, by: str) -> Replay:
     changed = changed_records(engine, run_id)
     stored = load_run(engine, run_id=run_id)
     result = solve(stored.scenario, SolveParams(**stored.params))
-    warnings = run_warnings(stored.run, stored.scenario)
-    replay = Replay(run_id, stored, result, changed + differences(stored.result, result), warnings)
+    found = changed + differences(stored.result, result)
+    replay = Replay(run_id, stored, result, found, run_warnings(stored.run, stored.scenario, bool(found)))
     with_retry(lambda: _record(engine, replay, by))
     return replay
 
@@ -53,8 +53,10 @@ def changed_records(engine: Engine, run_id: int) -> list[str]:
     return [] if problem is None else [f"run {run_id} was changed after it was saved: {problem}"]
 
 
-def run_warnings(run: Run, scenario: Scenario) -> list[str]:
-    """What may make a replay differ for reasons other than tampering: versions, hashing, limits."""
+def run_warnings(run: Run, scenario: Scenario, differs: bool) -> list[str]:
+    """What may make a replay differ for reasons other than tampering: versions and hashing always;
+    the clock only when the replay differs (a default run reads the clock for its time limit alone,
+    and most runs never reach it, so an identical replay needs no excuse)."""
     out: list[str] = []
     if (run.ortools_version, run.matcher_version) != (ortools.__version__, __version__):
         out.append(f"run {run.id} was solved with matcher {run.matcher_version} and OR-Tools {run.ortools_version}; "
@@ -62,24 +64,34 @@ def run_warnings(run: Run, scenario: Scenario) -> list[str]:
                    "from the versions")
     if input_sha256(scenario) != run.input_sha256:
         out.append(f"run {run.id}: the stored snapshot reads back with a different hash under this matcher version")
-    seconds = "none" if run.time_limit is None else f"{run.time_limit:g} s"
-    if run.status == "feasible" and run.node_limit is None:
-        polish = _polish_seconds(run)
-        out.append(f"run {run.id} was not proven optimal within wall-clock limits (time limit {seconds}, and "
-                   f"{polish} for the grants stage), so a replay may differ (another machine, another load); "
-                   "save with --node-limit to replay exactly")
-    elif run.status == "feasible":
-        out.append(f"run {run.id} was not proven optimal (node limit {run.node_limit}, time limit {seconds}); "
-                   "the replay is exact when the node limit, not the time, stopped the solve")
+    if differs:
+        out += _clock_notes(run)
     return out
 
 
-def _polish_seconds(run: Run) -> str:
+def _clock_notes(run: Run) -> list[str]:
+    """Where the stored run read the wall clock: a time limit it came near, or a --polish search."""
+    out = []
+    polish = _polish_seconds(run)
+    if polish and run.node_limit is None:
+        out.append(f"run {run.id} was solved with --polish {polish:g}, a search for fewer grants in wall time, so its "
+                   "grants may differ on another machine or under another load")
+    if run.kind == "sweep" and run.node_limit is None and run.time_limit is not None:
+        out.append(f"run {run.id} is a sweep solved under a time limit of {run.time_limit:g} s per solve: a draw "
+                   "that the limit stopped (not optimal) may replay differently; save with --node-limit N for an "
+                   "exact replay")
+    elif run.time_limit is not None and run.solve_seconds >= 0.5 * run.time_limit:
+        out.append(f"run {run.id} took {run.solve_seconds:.1f} s of its {run.time_limit:g} s time limit: where the "
+                   "limit stopped a step, a replay may differ (another machine, another load); a round that reaches "
+                   "its time limit replays exactly when saved with --node-limit N and a time limit it does not reach")
+    return out
+
+
+def _polish_seconds(run: Run) -> float:
     try:
-        polish = json.loads(run.params_json).get("polish_seconds")
-    except (ValueError, AttributeError):
-        polish = None
-    return "--polish as saved" if polish is None else f"--polish {polish:g} s"
+        return float(json.loads(run.params_json).get("polish_seconds") or 0.0)
+    except (ValueError, AttributeError, TypeError):
+        return 0.0
 
 
 def differences(old: Result, new: Result) -> list[str]:

@@ -44,8 +44,8 @@ def replay_sweep(engine: Engine, *, run_id: int, by: str, executor: Executor, ex
     stored = load_sweep(engine, run_id=run_id)
     raw = scenario_data(stored.scenario)
     result = run_sweep(raw, stored.spec, executor, executor_name, on_progress)
-    replay = SweepReplay(run_id, stored, result, changed + sweep_differences(stored, result),
-                         run_warnings(stored.run, stored.scenario))
+    found = changed + sweep_differences(stored, result)
+    replay = SweepReplay(run_id, stored, result, found, run_warnings(stored.run, stored.scenario, bool(found)))
     with_retry(lambda: _record(engine, replay, by))
     return replay
 
