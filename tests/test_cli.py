@@ -276,3 +276,16 @@ def test_yaml_merge_keys_still_load_and_may_be_overridden(tmp_path):
     result, path, _ = run(tmp_path, ["validate", "FILE"], text=text)
     assert result.exit_code == 0, result.output
     assert "2 donors" in result.stdout
+
+
+@pytest.mark.parametrize(("extra", "hint"), [
+    ([], "the last tie-break: --polish S searches S seconds more for fewer grants"),
+    (["--node-limit", "200"], "the last tie-break: --polish 1 searches the full model for fewer grants, within "
+                              "--node-limit"),
+])
+def test_an_open_grants_stage_names_the_option_that_tries_harder(extra, hint):
+    """It said "raise --polish (seconds)" under --node-limit too, where seconds do not bound the search."""
+    out = CliRunner().invoke(cli, ["solve", str(ROOT / "scenarios" / "sahel-pssm-2027.yaml"), *extra])
+    assert out.exit_code == 0
+    line = next(x for x in out.stdout.splitlines() if x.startswith("not proven: grants"))
+    assert hint in line

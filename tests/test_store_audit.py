@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 from sqlalchemy.exc import DBAPIError
-from store_helpers import save_tiny, sql
+from store_helpers import save_tiny, scalar, sql
 
 from matcher.cli import cli
 from matcher.store.db import open_store
@@ -128,3 +128,24 @@ def test_postgresql_refuses_truncate(three_runs):
         pytest.skip("TRUNCATE is PostgreSQL's")
     with pytest.raises(DBAPIError, match="append-only"):
         sql(three_runs, "TRUNCATE audit_entry")
+
+
+def test_no_run_is_saved_against_an_edited_snapshot(three_runs, ok_small):
+    """An honest run of a file whose stored snapshot was edited is not tied to the edited content
+    (it was, silently, and then showed no warning)."""
+    sql(three_runs, "UPDATE scenario_snapshot SET canonical_json = replace(canonical_json, '400000', '300000') "
+                    "WHERE id = 1")
+    with pytest.raises(Exception, match=r"scenario snapshot 1 \(ok-small\) was changed after it was saved"):
+        save_tiny(three_runs, ok_small)
+    assert scalar(three_runs, "SELECT count(*) FROM run") == 3
+
+
+def test_a_deleted_runs_id_is_never_given_again(three_runs, ok_small):
+    """SQLite handed the id of a deleted last run to the next one, which the chain then reported as
+    run 3 "changed after it was saved", and the deletion itself went unnamed."""
+    sql(three_runs, "DELETE FROM run WHERE id = 3")
+    run_id, _ = save_tiny(three_runs, ok_small)
+    assert run_id == 4
+    out = verify(three_runs)
+    assert out.exit_code == 1
+    assert "run 3 is missing; it was deleted" in out.output

@@ -125,7 +125,30 @@ def test_replay_that_differs_exits_5_with_the_diff(store_url, ok_small):
         "allocation DEU -> NER-1 (funds): 300000 -> 400000",
         "request NER-1: partial 300000/400000 -> funded 400000/400000",
     ]
-    assert out.stderr == "run 1: replay differs in 3 places\n"
+    # the objective terms as stored (the edit left them alone), and no claim that the records are intact
+    assert out.stderr == "objective: coverage 24, volume 650,000, grants 2\nrun 1: replay differs in 3 places\n"
+
+
+def test_a_replay_that_differs_on_intact_records_says_so_and_compares_the_objective(store_url, ok_small,
+                                                                                      monkeypatch):
+    """What an auditor asks of a differing replay: was the run changed, and is the new answer as good?"""
+    import matcher.store.replay as replay_module
+
+    run_id, _ = save_tiny(store_url, ok_small)
+    real = replay_module.solve
+
+    def another_machine(scenario, params):  # as if the re-solve had stopped elsewhere: one grant fewer
+        r = real(scenario, params)
+        return r.model_copy(update={"allocations": r.allocations[:-1],
+                                    "objective": {**r.objective, "grants": r.objective["grants"] - 1}})
+
+    monkeypatch.setattr(replay_module, "solve", another_machine)
+    out = CliRunner().invoke(cli, ["replay", str(run_id), "--db", store_url])
+    assert out.exit_code == 5
+    assert out.stderr.splitlines()[-2:] == [
+        "objective: coverage 24, volume 650,000, grants 2 -> 1; the run's records match its audit entry",
+        "run 1: replay differs in 1 place",
+    ]
 
 
 def test_replay_of_a_run_changed_with_its_scenario_is_not_identical(store_url, ok_small):
@@ -179,3 +202,28 @@ def test_replay_identical_on_every_bundled_scenario(store_url, path):
     assert out.stderr == ""  # an identical replay needs no excuse, even of a run not proven optimal
     listed = json.loads(runner.invoke(cli, ["runs", "--db", url, "--format", "json"]).stdout)
     assert listed[0]["scenario"] == load_scenario(path).name
+
+
+@pytest.mark.parametrize("edit", ["UPDATE run SET status = 'checked'", "UPDATE run SET params_json = '{\"bogus\": 1}'"])
+def test_a_run_changed_into_unreadable_records_replays_as_changed(store_url, ok_small, edit):
+    """It was "unexpected ValidationError/TypeError" (exit 1), and the change itself went unreported."""
+    run_id, _ = save_tiny(store_url, ok_small)
+    sql(store_url, edit)
+    out = CliRunner().invoke(cli, ["replay", str(run_id), "--db", store_url])
+    assert out.exit_code == 5
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("run 1 was changed after it was saved: audit entry 2 (run_saved, run 1)")
+    assert lines[1].startswith("run 1: its stored records cannot be read (")
+    shown = CliRunner().invoke(cli, ["show", str(run_id), "--db", store_url])
+    assert shown.exit_code == 1
+    assert shown.stderr.splitlines()[-1].startswith("Error: run 1: its stored records cannot be read (")
+
+
+def test_a_replay_that_differs_in_reason_wording_shows_the_wording(store_url, ok_small):
+    """The line read "unfunded 0/450000 [budget_spent] -> unfunded 0/450000 [budget_spent]"."""
+    run_id, _ = save_tiny(store_url, ok_small)
+    sql(store_url, "UPDATE run_reason SET text = 'edited reason' WHERE text IS NOT NULL")
+    out = CliRunner().invoke(cli, ["replay", str(run_id), "--db", store_url])
+    assert out.exit_code == 5
+    worded = [line for line in out.stdout.splitlines() if line.startswith("request ")]
+    assert worded and all(' reasons ["edited reason' in line and "] -> [" in line for line in worded)

@@ -138,13 +138,19 @@ def test_a_sweep_changed_with_its_options_does_not_replay_as_identical(saved):
 
 
 def test_a_sweep_whose_records_cannot_be_read_gives_one_error_line(saved):
+    """show: one Error line; replay: the change is the difference (exit 5), not a failure to read."""
     url, _ = saved
     sql(url, "UPDATE run_sweep SET spec_json = '{bad'")
-    for args in (("show", "1"), ("replay", "1")):
-        out = invoke(*args, "--db", url)
-        assert out.exit_code == 1
-        assert out.stderr.splitlines()[-1].startswith("Error: run 1: its stored records cannot be read (")
-        assert "matcher audit verify" in out.stderr
+    out = invoke("show", "1", "--db", url)
+    assert out.exit_code == 1
+    assert out.stderr.splitlines()[-1].startswith("Error: run 1: its stored records cannot be read (")
+    assert "matcher audit verify" in out.stderr
+    out = invoke("replay", "1", "--db", url)
+    assert out.exit_code == 5
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("run 1 was changed after it was saved: audit entry ")
+    assert lines[1].startswith("run 1: its stored records cannot be read (")
+    assert out.stderr == "run 1: replay differs in 2 places\n"
 
 
 @pytest.mark.parametrize(

@@ -253,28 +253,38 @@ def replay_cmd(run_id: int, by: str | None, workers: int | None, db_url: str | N
       matcher replay 3
     """
     from matcher.store import db
+    from matcher.store.replay import ChangedAndUnreadable
+
+    engine = db.open_store(db_url, create=False)
+    try:
+        _replay(engine, run_id, by, workers)
+    except ChangedAndUnreadable as exc:
+        _report_replay(run_id, [], exc.lines, "")
+    finally:
+        engine.dispose()
+
+
+def _replay(engine, run_id: int, by: str | None, workers: int | None) -> None:
     from matcher.store.replay import replay_run
     from matcher.store.runs import default_by
     from matcher.store.sweep_replay import replay_sweep
     from matcher.store.sweeps import SWEEP, run_kind
 
-    engine = db.open_store(db_url, create=False)
     if run_kind(engine, run_id=run_id) == SWEEP:
         with open_executor("local", workers) as ex:
             replay = replay_sweep(engine, run_id=run_id, by=by or default_by(), executor=ex, executor_name="local")
-        engine.dispose()
         _report_replay(run_id, replay.warnings, replay.differences,
                        f"run {run_id}: replay identical (sweep, {len(replay.result.solved)} solves)")
         return
     replay = replay_run(engine, run_id=run_id, by=by or default_by())
-    engine.dispose()
     _report_replay(run_id, replay.warnings, replay.differences,
                    f"run {run_id}: replay identical ({len(replay.result.allocations)} allocations, "
-                   f"{len(replay.result.requests)} requests)")
+                   f"{len(replay.result.requests)} requests)", replay.summary)
 
 
-def _report_replay(run_id: int, warnings: list[str], diffs: list[str], same: str) -> None:
-    """Warnings on stderr; "identical" and exit 0, or the differences on stdout and exit 5."""
+def _report_replay(run_id: int, warnings: list[str], diffs: list[str], same: str, summary: str | None = None) -> None:
+    """Warnings on stderr; "identical" and exit 0, or the differences on stdout, the summary on
+    stderr, and exit 5."""
     for w in warnings:
         click.echo(f"Warning: {w}", err=True)
     if not diffs:
@@ -284,6 +294,8 @@ def _report_replay(run_id: int, warnings: list[str], diffs: list[str], same: str
         click.echo(line)
     if len(diffs) > MAX_DIFF_LINES:
         click.echo(f"... and {len(diffs) - MAX_DIFF_LINES} more")
+    if summary:
+        click.echo(summary, err=True)
     n = len(diffs)
     click.echo(f"run {run_id}: replay differs in {n} place{'s' if n != 1 else ''}", err=True)
     sys.exit(EXIT_REPLAY_DIFFERS)

@@ -90,8 +90,8 @@ def _headline(result: Result, scenario: Scenario) -> str:
     if result.status == "feasible" and open_stages:
         proven = [st.term for st in s.stages if st.status == "optimal"]
         shown = ", ".join(f"{st.term} {_num(round(st.value, 6))} (bound {_bound(st)})" for st in open_stages)
-        line += f"\nnot proven: {shown}{_hint(open_stages)}" + (f"; proven optimal: {', '.join(proven)}" if proven
-                                                                else "")
+        done = f"; proven optimal: {', '.join(proven)}" if proven else ""
+        line += f"\nnot proven: {shown}{_hint(open_stages, s.node_limit)}{done}"
     return line
 
 
@@ -99,9 +99,14 @@ def _bound(st) -> str:
     return _num(round(st.bound, 6)) if math.isfinite(st.bound) else "none yet"
 
 
-def _hint(open_stages) -> str:
+def _hint(open_stages, node_limit: int | None) -> str:
+    """What to give `solve` or `run` to try harder (under --node-limit, the nodes stop a search)."""
     if [st.term for st in open_stages] == ["grants"]:
-        return ", the last tie-break: raise --polish (seconds) to try harder"
+        if node_limit is not None:
+            return ", the last tie-break: --polish 1 searches the full model for fewer grants, within --node-limit"
+        return ", the last tie-break: --polish S searches S seconds more for fewer grants"
+    if node_limit is not None:
+        return ": raise --node-limit (and --time-limit if it was reached) to try harder"
     return ": raise --time-limit to try harder"
 
 

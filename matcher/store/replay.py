@@ -7,11 +7,13 @@ from dataclasses import dataclass
 
 import ortools
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from matcher import __version__
 from matcher.domain import Scenario
 from matcher.engine import SolveParams, solve
+from matcher.errors import MatcherError
 from matcher.result import Result
 from matcher.scenario_io import input_sha256
 from matcher.store import audit
@@ -28,21 +30,64 @@ class Replay:
     result: Result
     differences: list[str]
     warnings: list[str]
+    summary: str | None = None  # when it differs: the objective then and now, and whether the records are intact
 
     @property
     def identical(self) -> bool:
         return not self.differences
 
 
+class ChangedAndUnreadable(MatcherError):
+    """A run changed after it was saved into records that can no longer be read: a replay's
+    differences are the change itself (``lines``), with nothing to re-solve."""
+
+    def __init__(self, lines: list[str]):
+        super().__init__(lines[0])
+        self.lines = lines
+
+
+def loaded(engine: Engine, run_id: int, changed: list[str], load):
+    """``load(engine, run_id=...)``; when it fails on a run that changed after it was saved, the
+    change is what a replay reports (ChangedAndUnreadable), not a failure to read."""
+    try:
+        return load(engine, run_id=run_id)
+    except MatcherError as exc:
+        if changed:
+            raise ChangedAndUnreadable([*changed, str(exc)]) from None
+        raise
+
+
 def replay_run(engine: Engine, *, run_id: int, by: str) -> Replay:
     """Re-solve run ``run_id`` exactly as it was solved, compare, and record the replay in the audit chain."""
     changed = changed_records(engine, run_id)
-    stored = load_run(engine, run_id=run_id)
+    stored = loaded(engine, run_id, changed, load_run)
     result = solve(stored.scenario, SolveParams(**stored.params))
     found = changed + differences(stored.result, result)
-    replay = Replay(run_id, stored, result, found, run_warnings(stored.run, stored.scenario, bool(found)))
-    with_retry(lambda: _record(engine, replay, by))
+    summary = (objective_line(stored.result, result) + ("" if changed else
+               "; the run's records match its audit entry")) if found else None
+    replay = Replay(run_id, stored, result, found, run_warnings(stored.run, stored.scenario, bool(found)), summary)
+    recorded(engine, replay, by, _record)
     return replay
+
+
+def recorded(engine: Engine, replay, by: str, record) -> None:
+    """Append the replay to the audit chain; a store that cannot be written (read-only access) does
+    not cost the reader the comparison: a warning says the replay was not recorded."""
+    try:
+        with_retry(lambda: record(engine, replay, by))
+    except SQLAlchemyError as exc:
+        line = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0]
+        replay.warnings.append(f"this replay could not be recorded in the audit chain ({line})")
+
+
+def objective_line(old: Result, new: Result) -> str:
+    """The objective terms as stored and as replayed: whether the replay is as good, at a glance."""
+    terms = list(dict.fromkeys([*old.objective, *new.objective]))
+    parts = []
+    for t in terms:
+        a, b = old.objective.get(t), new.objective.get(t)
+        parts.append(f"{t} {_term(a)}" if a == b else f"{t} {_term(a)} -> {_term(b)}")
+    return "objective: " + (", ".join(parts) if parts else "no allocation either time")
 
 
 def changed_records(engine: Engine, run_id: int) -> list[str]:
@@ -108,9 +153,19 @@ def differences(old: Result, new: Result) -> list[str]:
     oldr, newr = {o.id: o for o in old.requests}, {o.id: o for o in new.requests}
     for rid in sorted(oldr.keys() | newr.keys()):
         a, b = oldr.get(rid), newr.get(rid)
-        if a != b:
+        if a == b:
+            continue
+        if _outcome(a) != _outcome(b):
             out.append(f"request {rid}: {_outcome(a)} -> {_outcome(b)}")
+        else:  # the same status, money and reason codes: the reasons' wording differs
+            out.append(f"request {rid}: reasons {json.dumps(a.reasons)} -> {json.dumps(b.reasons)}")  # type: ignore[union-attr]
     return out
+
+
+def _term(v: float | None) -> str:
+    if v is None:
+        return "none"
+    return f"{v:,.0f}" if float(v).is_integer() else f"{v:,.6g}"
 
 
 def _allocations(r: Result) -> dict[tuple[str, str, str], tuple[int, int | None, int]]:

@@ -18,14 +18,16 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from matcher.domain import Scenario
+from matcher.engine.params import SolveParams
 from matcher.errors import MatcherError
 from matcher.result import Allocation, DonorUse, RequestOutcome, Result, SolverInfo, StageInfo
 from matcher.scenario_io import canonical_json, parse_scenario, scenario_data
 from matcher.store import audit
 from matcher.store.models import (
+    AuditEntry,
     Run,
     RunAllocation,
     RunDonor,
@@ -80,6 +82,7 @@ def _save_once(engine: Engine, scenario: Scenario, result: Result, params: dict[
         created_at = now_utc()
         snap = import_snapshot(session, scenario.name, snapshot_json, by, created_at)
         run = _run_row(result, params, by, note, snap, created_at)
+        run.id = new_id(session, Run)
         session.add(run)
         session.flush()
         _add_children(session, run.id, result)  # type: ignore[arg-type]
@@ -94,19 +97,36 @@ def _save_once(engine: Engine, scenario: Scenario, result: Result, params: dict[
 
 
 def import_snapshot(session: Session, name: str, snapshot_json: str, by: str, created_at: str) -> ScenarioSnapshot:
-    """The stored snapshot with this content; stored (and its import recorded) the first time only."""
+    """The stored snapshot with this content; stored (and its import recorded) the first time only.
+    A stored snapshot whose content no longer matches its hash was edited: no run is tied to it."""
     sha = audit.sha256_text(snapshot_json)
     snap = session.exec(select(ScenarioSnapshot).where(ScenarioSnapshot.sha256 == sha)).first()
     if snap is not None:
+        if audit.sha256_text(snap.canonical_json) != snap.sha256:
+            raise MatcherError(f"scenario snapshot {snap.id} ({snap.name}) was changed after it was saved: its content "
+                               "no longer matches its hash, so no run is saved against it; `matcher audit verify` "
+                               "names the entry")
         return snap
-    snap = ScenarioSnapshot(name=name, sha256=sha, canonical_json=snapshot_json, imported_at=created_at,
-                            imported_by=by)
+    snap = ScenarioSnapshot(id=new_id(session, ScenarioSnapshot), name=name, sha256=sha,
+                            canonical_json=snapshot_json, imported_at=created_at, imported_by=by)
     session.add(snap)
     session.flush()
     parts = audit.snapshot_parts(session, snap.id)  # type: ignore[arg-type]
     audit.append_entry(session, kind=audit.SCENARIO_IMPORTED, parts=parts, by=by, created_at=created_at,  # type: ignore[arg-type]
                        scenario_id=snap.id)
     return snap
+
+
+def new_id(session: Session, model: type[Run] | type[ScenarioSnapshot]) -> int | None:
+    """A new run or snapshot id that was never used, even by a row deleted since: on SQLite, one past
+    both the table's largest id and the largest the audit chain names (SQLite would hand out a deleted
+    last row's id again, and the chain would then take the new row for the old one, edited). None on
+    PostgreSQL, whose sequences never hand out an id twice."""
+    if session.get_bind().dialect.name != "sqlite":
+        return None
+    named = AuditEntry.run_id if model is Run else AuditEntry.scenario_id
+    used = [session.exec(select(func.max(model.id))).one(), session.exec(select(func.max(named))).one()]
+    return 1 + max((u for u in used if u is not None), default=0)
 
 
 def _run_row(result: Result, params: dict[str, Any], by: str, note: str, snap: ScenarioSnapshot,
@@ -198,10 +218,13 @@ def load_run(engine: Engine, *, run_id: int) -> StoredRun:
         try:
             scenario = parse_scenario(json.loads(snap.canonical_json), source=f"run {run_id} snapshot")
             params = json.loads(run.params_json)
-        except ValueError as exc:  # JSON edited by hand into something unreadable
-            raise MatcherError(f"run {run_id}: its stored records cannot be read ({type(exc).__name__}: {exc}); "
+            SolveParams(**params)  # a replay needs them as parameters, not just as JSON
+            result = _result(session, run)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:  # records edited into something unreadable
+            first = (str(exc).strip().splitlines() or [""])[0]
+            raise MatcherError(f"run {run_id}: its stored records cannot be read ({type(exc).__name__}: {first}); "
                                "run `matcher audit verify`") from None
-        return StoredRun(run=run, scenario=scenario, result=_result(session, run), params=params)
+        return StoredRun(run=run, scenario=scenario, result=result, params=params)
 
 
 def _result(session: Session, run: Run) -> Result:

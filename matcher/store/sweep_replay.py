@@ -14,8 +14,8 @@ from sqlmodel import Session
 from matcher import __version__
 from matcher.scenario_io import canonical_json, scenario_data
 from matcher.store import audit
-from matcher.store.replay import changed_records, run_warnings
-from matcher.store.runs import now_utc, with_retry
+from matcher.store.replay import changed_records, loaded, recorded, run_warnings
+from matcher.store.runs import now_utc
 from matcher.store.sweeps import StoredSweep, draw_doc, load_sweep
 from matcher.sweep import SweepResult, run_sweep
 from matcher.sweep.document import sweep_data
@@ -41,12 +41,12 @@ def replay_sweep(engine: Engine, *, run_id: int, by: str, executor: Executor, ex
                  on_progress=None) -> SweepReplay:
     """Run saved sweep ``run_id`` again on ``executor``, compare, and record the replay in the audit chain."""
     changed = changed_records(engine, run_id)
-    stored = load_sweep(engine, run_id=run_id)
+    stored = loaded(engine, run_id, changed, load_sweep)
     raw = scenario_data(stored.scenario)
     result = run_sweep(raw, stored.spec, executor, executor_name, on_progress)
     found = changed + sweep_differences(stored, result)
     replay = SweepReplay(run_id, stored, result, found, run_warnings(stored.run, stored.scenario, bool(found)))
-    with_retry(lambda: _record(engine, replay, by))
+    recorded(engine, replay, by, _record)
     return replay
 
 

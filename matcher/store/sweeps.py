@@ -23,7 +23,7 @@ from matcher.errors import MatcherError
 from matcher.scenario_io import canonical_json, input_sha256, parse_scenario, scenario_data
 from matcher.store import audit
 from matcher.store.models import Run, RunDraw, RunSweep, ScenarioSnapshot
-from matcher.store.runs import import_snapshot, now_utc, pause_if_asked, with_retry
+from matcher.store.runs import import_snapshot, new_id, now_utc, pause_if_asked, with_retry
 from matcher.sweep import SolvedDraw, SweepResult, SweepSpec
 from matcher.sweep.document import result_from_data, sweep_data
 from matcher.sweep.work import Outcome
@@ -78,6 +78,7 @@ def _save_once(engine: Engine, scenario: Scenario, spec: SweepSpec, result: Swee
         created_at = now_utc()
         snap = import_snapshot(session, scenario.name, snapshot_json, by, created_at)
         run = _run_row(scenario, spec, result, by, note, snap.id, created_at)  # type: ignore[arg-type]
+        run.id = new_id(session, Run)
         session.add(run)
         session.flush()
         session.add(RunSweep(run_id=run.id, spec_json=canonical_json(spec_data(spec)),  # type: ignore[arg-type]
@@ -142,8 +143,9 @@ def load_sweep(engine: Engine, *, run_id: int) -> StoredSweep:
             draws = [_doc_of(r) for r in rows]
             scenario = parse_scenario(json.loads(snap.canonical_json), source=f"run {run_id} snapshot")
             spec, output = spec_of(json.loads(sweep.spec_json)), json.loads(sweep.output_json)
-        except (ValueError, TypeError, KeyError) as exc:  # JSON edited by hand into something unreadable
-            raise MatcherError(f"run {run_id}: its stored records cannot be read ({type(exc).__name__}: {exc}); "
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:  # JSON edited into something unreadable
+            first = (str(exc).strip().splitlines() or [""])[0]
+            raise MatcherError(f"run {run_id}: its stored records cannot be read ({type(exc).__name__}: {first}); "
                                "run `matcher audit verify`") from None
         return StoredSweep(run=run, scenario=scenario, spec=spec, output=output, executor=sweep.executor,
                            workers=sweep.workers, draws=draws)
