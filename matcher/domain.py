@@ -422,10 +422,9 @@ def _unknown(ident: str, known: dict, what: str) -> str:
 
 
 def _check_commitments(s: Scenario, donors: dict, requests: dict, partners: dict) -> list[Problem]:
+    """Commitments that name no donor or request, an in-kind donor, or a request the donor's earmarks
+    exclude. Commitments over a limit are valid input and make the round infeasible: commitment_conflicts."""
     problems: list[Problem] = []
-    per_donor: dict[str, int] = {}
-    per_request: dict[str, int] = {}
-    per_pair: dict[tuple[str, str], int] = {}
     for i, c in enumerate(s.commitments):
         if c.donor not in donors:
             problems.append(Problem(f"commitments[{i}].donor", _unknown(c.donor, donors, "donor")))
@@ -442,29 +441,35 @@ def _check_commitments(s: Scenario, donors: dict, requests: dict, partners: dict
         block = earmark_block(d, r, partners.get(r.partner) if r.partner else None)
         if block:
             problems.append(Problem(f"commitments[{i}]", f"donor '{d.id}' may not fund '{r.id}': its {block}"))
+    return problems
+
+
+def commitment_conflicts(s: Scenario) -> list[str]:
+    """Commitments the hard rules cannot hold: over the donor's budget, over the request's amount,
+    above the donor's max_grant. The format allows them and the round is then infeasible (spec:
+    "infeasible (the hard rules admit no solution, e.g. commitments over budget)"); each line says
+    which commitment and what to change."""
+    donors = {d.id: d for d in s.donors}
+    requests = {r.id: r for r in s.requests}
+    per_donor: dict[str, int] = {}
+    per_request: dict[str, int] = {}
+    per_pair: dict[tuple[str, str], int] = {}
+    out: list[str] = []
+    for i, c in enumerate(s.commitments):
+        d, r = donors[c.donor], requests[c.request]
         per_donor[d.id] = per_donor.get(d.id, 0) + c.amount
         per_request[r.id] = per_request.get(r.id, 0) + c.amount
         per_pair[(d.id, r.id)] = per_pair.get((d.id, r.id), 0) + c.amount
         if per_donor[d.id] > s.budget_in_currency(d):
-            problems.append(
-                Problem(
-                    f"commitments[{i}].amount",
-                    f"commitments of '{d.id}' reach {per_donor[d.id]}, over its budget of"
-                    f" {s.budget_in_currency(d)} {s.currency}; lower the commitments or raise the budget",
-                )
-            )
+            out.append(f"commitments[{i}]: commitments of '{d.id}' reach {per_donor[d.id]:,}, over its budget of "
+                       f"{s.budget_in_currency(d):,} {s.currency}; lower the commitments or raise the budget")
         if per_request[r.id] > r.amount:
-            problems.append(
-                Problem(
-                    f"commitments[{i}].amount",
-                    f"commitments to '{r.id}' reach {per_request[r.id]}, over its amount {r.amount}",
-                )
-            )
+            out.append(f"commitments[{i}]: commitments to '{r.id}' reach {per_request[r.id]:,}, over its amount "
+                       f"{r.amount:,}; lower the commitments or raise the amount")
         if d.max_grant is not None and per_pair[(d.id, r.id)] > d.max_grant:
-            problems.append(
-                Problem(f"commitments[{i}].amount", f"commitment is above max_grant {d.max_grant} of '{d.id}'")
-            )
-    return problems
+            out.append(f"commitments[{i}]: {per_pair[(d.id, r.id)]:,} committed by '{d.id}' to '{r.id}', above its "
+                       f"max_grant {d.max_grant:,}")
+    return out
 
 
 def _check_offers(s: Scenario, donors: dict, requests: dict, partners: dict) -> list[Problem]:

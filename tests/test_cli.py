@@ -110,13 +110,24 @@ BAD_INPUTS = {
         dict(data=_with(donors=[{"id": "DEU", "budget": 100, "currency": "EUX"}])),
         "s.yaml: donors[0].currency: 'EUX' is not an ISO 4217 currency code; did you mean 'UGX'?",
     ),
-    "commitment over budget": (
-        dict(data=_with(extra_request={}, commitments=[
-            {"donor": "DEU", "request": "A", "amount": 95}, {"donor": "DEU", "request": "B", "amount": 10}])),
-        "s.yaml: commitments[1].amount: commitments of 'DEU' reach 105, over its budget of 100 USD;"
-        " lower the commitments or raise the budget",
-    ),
 }
+
+
+def test_commitments_over_budget_are_a_valid_round_that_is_infeasible(tmp_path):
+    """The spec's own example: "infeasible (the hard rules admit no solution, e.g. commitments over
+    budget)". It was refused as bad input (exit 1); now valid, solved as infeasible (exit 3), and the
+    note names the commitment."""
+    data = _with(extra_request={}, commitments=[
+        {"donor": "DEU", "request": "A", "amount": 95}, {"donor": "DEU", "request": "B", "amount": 10}])
+    checked, path, _ = run(tmp_path, ["validate", "FILE"], data=data)
+    assert checked.exit_code == 0
+    why = "commitments[1]: commitments of 'DEU' reach 105, over its budget of 100 USD; lower the commitments or " \
+          "raise the budget"
+    assert checked.stderr == f"Note: infeasible as written: {why}\n"
+    solved, _, _ = run(tmp_path, ["solve", "FILE", "--format", "json"], data=data)
+    assert solved.exit_code == 3
+    assert json.loads(solved.stdout)["status"] == "infeasible"
+    assert solved.stderr.rstrip().endswith(f"Commitments the rules cannot hold: {why}.")
 
 
 @pytest.mark.parametrize("command", ["validate", "solve"])

@@ -10,6 +10,7 @@ from matcher.engine import SolveParams, solve
 from matcher.engine.compile import compile_problem
 from matcher.engine.readout import Solution
 from matcher.engine.solve import _better_first
+from matcher.errors import MatcherError
 from matcher.graph import analyse
 from matcher.validate import check_solution
 
@@ -142,3 +143,42 @@ def test_the_greedy_start_never_replaces_a_plan_that_places_more_money_first():
     greedy = Solution({}, set(), [19_999_970, 10])  # 10 units fewer, more coverage
     assert _better_first(p, made, greedy, ["volume", "coverage", "grants"]) is None
     assert _better_first(p, greedy, made, ["volume", "coverage", "grants"]) is made
+
+
+def test_amounts_beyond_what_the_solver_handles_are_refused_not_answered_wrongly():
+    """With amounts of 7e9-1e10 IDR HiGHS returned coverage 1 as "optimal" where FRA-MARK 7e9 and
+    NER-PSSM 3e9 give 16.3 (the same round in units of 1e9 solves right): refused, naming the place."""
+    s = scenario(
+        [{"id": "JPN", "budget": 10_000_000_000}],
+        [{"id": "FRA-MARK", "country": "FRA", "theme": "marking", "amount": 7_000_000_000, "priority": 5},
+         {"id": "NER-PSSM", "country": "NER", "theme": "stockpile", "amount": 10_000_000_000, "min_funding": 0,
+          "priority": 1}],
+        policy={"region_floors": {"africa": 0.3}},
+    )
+    with pytest.raises(MatcherError, match=r"^donors\[JPN\]\.budget: 10,000,000,000 USD is above 1,000,000,000, "):
+        solve(s, SolveParams(time_limit=20))
+
+
+def test_a_budget_beyond_all_that_is_asked_is_no_obstacle():
+    """A donor's envelope larger than every request together never binds, whatever its size."""
+    s = scenario(
+        [{"id": "EU", "budget": 50_000_000_000}],
+        [{"id": "R0", "country": "NER", "theme": "marking", "amount": 300_000},
+         {"id": "R1", "country": "MLI", "theme": "marking", "amount": 200_000}],
+    )
+    r = solve(s, SolveParams(time_limit=20))
+    assert r.status == "optimal"
+    assert funded(r) == {"R0": 300_000, "R1": 200_000}
+
+
+def test_commitments_from_more_donors_than_a_request_may_have_are_infeasible():
+    """Spec: commitments "count against every limit"; two committed donors under max_donors_per_request 1
+    crashed the default path ("the solution breaks hard rules: rule 7") where the full model said infeasible."""
+    s = scenario(
+        [{"id": "D1", "budget": 10}, {"id": "D2", "budget": 10}],
+        [{"id": "R1", "country": "NER", "theme": "legislation", "amount": 8}],
+        commitments=[{"donor": "D1", "request": "R1", "amount": 2}, {"donor": "D2", "request": "R1", "amount": 1}],
+        policy={"max_donors_per_request": 1},
+    )
+    for method in ("auto", "full"):
+        assert solve(s, SolveParams(time_limit=10, method=method)).status == "infeasible"

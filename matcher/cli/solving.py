@@ -47,10 +47,15 @@ def validate(file: str) -> None:
         f"{file}: valid scenario '{s.name}': {len(s.donors)} donors, {len(s.requests)} requests, "
         f"{len(s.partners)} partners, {len(s.commitments)} commitments, {len(s.offers)} offers"
     )
+    from matcher.domain import commitment_conflicts
+
+    for conflict in commitment_conflicts(s):  # valid input, but no allocation can keep these
+        click.echo(f"Note: infeasible as written: {conflict}", err=True)
 
 
 def infeasible_note(scenario) -> str:
     """What to check when the hard rules admit no allocation, naming must_fund requests no donor may fund."""
+    from matcher.domain import commitment_conflicts
     from matcher.graph import eligibility_graph, request_node
 
     g = eligibility_graph(scenario)
@@ -58,6 +63,15 @@ def infeasible_note(scenario) -> str:
     note = "The hard rules admit no allocation (check commitments, must_fund, prerequisites, caps and region floors)."
     if stranded:
         note += f" must_fund but no donor may fund it: {', '.join(stranded)}."
+    conflicts = commitment_conflicts(scenario)
+    limit = scenario.policy.max_donors_per_request
+    committed: dict[str, set[str]] = {}
+    for c in scenario.commitments:
+        committed.setdefault(c.request, set()).add(c.donor)
+    conflicts += [f"commitments to '{r}' come from {len(ds)} donors, over max_donors_per_request {limit}"
+                  for r, ds in committed.items() if limit is not None and len(ds) > limit]
+    if conflicts:
+        note += " Commitments the rules cannot hold: " + "; ".join(conflicts) + "."
     return note
 
 

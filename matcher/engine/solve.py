@@ -28,7 +28,7 @@ import ortools
 from ortools.math_opt.python import mathopt
 
 from matcher import __version__
-from matcher.domain import Scenario
+from matcher.domain import Scenario, commitment_conflicts
 from matcher.engine.aggregate import Arcs, build_aggregate
 from matcher.engine.compile import Problem, compile_problem
 from matcher.engine.components import solve_in_parts
@@ -94,8 +94,17 @@ class _Clock:
         return seconds if share is None else min(seconds, share)
 
 
+# The largest amount, in scenario-currency units, that the engine solves reliably. HiGHS works to
+# absolute tolerances near 1e-7 in double precision: with amounts of 5e9-1e10 a round came back
+# "optimal" at coverage 1 where 16.3 is possible, and the bundled LAC round with every amount times
+# 10,000 lost 2% of its coverage, still called optimal (times 3,000 it solved right). Above this, a
+# round is refused with a way out rather than answered wrongly (benchmarks/RESULTS.md, session 12).
+MAX_SOLVABLE_AMOUNT = 10**9
+
+
 def solve(scenario: Scenario, params: SolveParams | None = None) -> Result:
     """Optimise the scenario's objective terms in order and return a validated Result."""
+    _check_scale(scenario)
     params = params or SolveParams()
     merged = solve_in_parts(scenario, params, solve)  # independent parts apart, where that is faster
     if merged is not None:
@@ -133,11 +142,31 @@ def solve(scenario: Scenario, params: SolveParams | None = None) -> Result:
     return result_of(problem, best, status, infos, info, params.explain)
 
 
+def _check_scale(s: Scenario) -> None:
+    """MatcherError naming the first amount above MAX_SOLVABLE_AMOUNT in the scenario currency."""
+    demand = sum(r.amount for r in s.requests)  # a budget beyond every request together never binds
+    places = [(f"donors[{d.id}].{key}", min(demand, s.convert(v, d.currency))) for d in s.donors
+              for key, v in (("budget", d.budget), ("min_grant", d.min_grant), ("max_grant", d.max_grant))
+              if v is not None]
+    places += [(f"requests[{r.id}].amount", r.amount) for r in s.requests]
+    places += [(f"commitments[{c.donor}->{c.request}].amount", c.amount) for c in s.commitments]
+    places += [(f"offers[{o.donor}->{o.request}].{key}", v) for o in s.offers for key, v in (("value", o.value),
+                                                                                           ("cost", o.cost))]
+    for place, amount in places:
+        if amount > MAX_SOLVABLE_AMOUNT:
+            raise MatcherError(
+                f"{place}: {amount:,} {s.currency} is above {MAX_SOLVABLE_AMOUNT:,}, the largest amount the solver "
+                f"handles reliably in whole units; state the round in a currency of larger units"
+                + ("" if s.currency in ("USD", "EUR") else " (e.g. USD, with fx rates for the donors' own currencies)"))
+
+
 def _money_round(problem: Problem, terms: list[str], method: str, params: SolveParams, clock: _Clock):
     """Every round that is not a plain assignment: the decomposed path, the full model where that is
     needed or asked for. Returns the outcome and the engine's name."""
-    outcome = _decomposed(problem, terms, params, clock) if method == "decomposed" else None
     engine = "mathopt-highs-decomposed"
+    if commitment_conflicts(problem.scenario) or _committed_beyond_donor_limit(problem.scenario):
+        return (None, "infeasible", []), engine  # commitments stand in every allocation: none keeps the rules
+    outcome = _decomposed(problem, terms, params, clock) if method == "decomposed" else None
     if isinstance(outcome, _Unrealised) and len(problem.pair_donor) > SMALL_PAIRS:
         # too big for the full model in the time left: say so, with the money stages' true bounds
         for st in outcome.stages:  # no allocation reaches the plan's values: only the bounds stand
@@ -153,6 +182,19 @@ def _money_round(problem: Problem, terms: list[str], method: str, params: SolveP
         if _first_stage_better(full, outcome):
             outcome, engine = full, "mathopt-highs-full"
     return outcome, engine
+
+
+def _committed_beyond_donor_limit(s: Scenario) -> bool:
+    """Whether some request has commitments from more donors than ``max_donors_per_request``: the
+    commitments stand in every allocation, so none keeps the limit (the decomposed path's repairs
+    took the commitments as given and broke it)."""
+    limit = s.policy.max_donors_per_request
+    if limit is None:
+        return False
+    donors: dict[str, set[str]] = {}
+    for c in s.commitments:
+        donors.setdefault(c.request, set()).add(c.donor)
+    return any(len(ds) > limit for ds in donors.values())
 
 
 def _time_for_crumbs(params: SolveParams, clock: _Clock) -> bool:
