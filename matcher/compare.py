@@ -27,8 +27,16 @@ FORMATS = ("table", "json", "csv")
 GROUPS = ("region", "theme", "priority")
 
 
+NO_ALLOCATION = ("infeasible", "unknown")  # statuses without an allocation to measure
+
+
 def measures(scenario: Scenario, result: Result) -> dict[str, Any]:
-    """Every measure of one solved option, as plain JSON-able data."""
+    """Every measure of one solved option, as plain JSON-able data. An option without an allocation
+    (infeasible, or none found in time) has its status and no figures: none (null, '-'), not zeros
+    that would read as an allocation that funds nothing."""
+    if result.status in NO_ALLOCATION:
+        figures = measures(scenario, result.model_copy(update={"status": "feasible"}))
+        return {k: ({} if isinstance(v, dict) else None) for k, v in figures.items()} | {"status": result.status}
     funded = {o.id: o.funded for o in result.requests}
     status = [o.status for o in result.requests]
     placed = sum(funded.values())
@@ -95,11 +103,16 @@ def changes(options: list[Option]) -> list[dict[str, Any]]:
     for o in options:
         assert o.result is not None, "solve options before comparing them"
         for out in o.result.requests:
-            outcomes.setdefault(out.id, {})[o.label] = {"funded": out.funded, "status": out.status}
+            if o.result.status in NO_ALLOCATION:
+                outcomes.setdefault(out.id, {})[o.label] = {"funded": None, "status": "no allocation"}
+            else:
+                outcomes.setdefault(out.id, {})[o.label] = {"funded": out.funded, "status": out.status}
     rows = []
     for rid, per in outcomes.items():
         cells = {o.label: per.get(o.label) for o in options}
-        amounts = {None if c is None else c["funded"] for c in cells.values()}
+        # between options with an allocation (one without has nothing to compare a request's funding with)
+        amounts = {None if c is None else c["funded"] for c in cells.values()
+                   if c is None or c["status"] != "no allocation"}
         if len(amounts) > 1:
             rows.append({"request": rid, "outcomes": cells})
     return rows
@@ -148,8 +161,12 @@ def rows(doc: dict[str, Any]) -> list[tuple[str, str, list[Any]]]:
         out += [(section, k, [m[lb][section].get(k) for lb in labels]) for k in keys]
     for ch in doc["changes"]:
         cells = [ch["outcomes"][lb] for lb in labels]
-        out.append(("request", ch["request"], [None if c is None else f"{c['status']} {c['funded']}" for c in cells]))
+        out.append(("request", ch["request"], [None if c is None else _outcome_cell(c) for c in cells]))
     return out
+
+
+def _outcome_cell(c: dict[str, Any]) -> str:
+    return c["status"] if c["funded"] is None else f"{c['status']} {c['funded']:,}"
 
 
 def render(doc: dict[str, Any], fmt: str) -> str:
@@ -204,7 +221,8 @@ def to_table(doc: dict[str, Any]) -> str:
             c.add_row(key, *[v if v is not None else "(absent)" for v in values])
         con.print(c)
     else:
-        con.print("No request's outcome changes between the options.")
+        some = any(m["status"] in NO_ALLOCATION for m in doc["measures"].values())
+        con.print("No request's outcome changes between the options" + (" that have an allocation." if some else "."))
     return buf.getvalue()
 
 

@@ -56,6 +56,31 @@ def test_compare_bad_set_names_the_fix(files):
     assert res.stderr.startswith("Error: 'donors[Z].budget': no donors entry with id 'Z' (known: A, B)")
 
 
+def test_compare_refuses_options_in_different_currencies(files):
+    """2,000,000 EUR was shown under "Options compared (USD)" and compared with USD one to one."""
+    (files / "eur.yaml").write_text(yaml.safe_dump({**two_countries(), "currency": "EUR"}), encoding="utf-8")
+    for command in (["compare"], ["report", "-o", str(files / "r.html")]):
+        res = run(*command, str(files / "base.yaml"), str(files / "eur.yaml"), *FAST)
+        assert res.exit_code == 1
+        assert res.stderr.startswith("Error: the options are in different currencies (")
+        assert res.stderr.count("\n") == 1
+    assert not (files / "r.html").exists()
+
+
+def test_an_infeasible_option_has_no_figures_and_says_why(files):
+    """It showed coverage 0, every request unfunded and a "lowest country", as if it were an allocation."""
+    res = run("compare", str(files / "base.yaml"), "--set", "donors[A].budget=0",  # B funds marking only
+              "--set", "requests[R1].must_fund=true", "--format", "json", *FAST)
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    other = doc["options"][1]
+    m = doc["measures"][other]
+    assert m["status"] == "infeasible"
+    assert m["coverage"] is None and m["money_placed"] is None and m["coverage_by_region"] == {}
+    assert doc["changes"] == []  # nothing to compare a request's funding with
+    assert f"Note: option {other} is infeasible. The hard rules admit no allocation" in res.stderr
+
+
 def test_explain_table_and_json(files):
     res = run("explain", str(files / "base.yaml"), "R4", *FAST)
     assert res.exit_code == 0, res.output

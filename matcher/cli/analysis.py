@@ -10,7 +10,7 @@ import click
 
 from matcher import jsonout
 from matcher.cli.common import cli, handle_errors, write_output
-from matcher.cli.solving import params_from, solve_options
+from matcher.cli.solving import infeasible_note, params_from, solve_options
 from matcher.errors import MatcherError
 from matcher.options import Option, load_option, unique_labels
 
@@ -22,6 +22,11 @@ def _options(args: tuple[str, ...], sets: tuple[str, ...]) -> list[Option]:
     options = [load_option(a) for a in args]
     if sets:
         options.append(load_option(args[0], sets))
+    currencies = {o.scenario.currency for o in options}
+    if len(currencies) > 1:  # side by side, 2,000,000 EUR would read as USD
+        each = ", ".join(f"{a}: {o.scenario.currency}" for a, o in zip(args, options, strict=False))
+        raise MatcherError(f"the options are in different currencies ({each}); state them in one currency "
+                           "(the same `currency`, donors' own currencies converted with `fx`)")
     return unique_labels(options)
 
 
@@ -54,7 +59,7 @@ def compare_cmd(inputs, sets, fmt, output, time_limit, seed, node_limit, progres
 
     \b
     Example:
-      matcher compare examples/west-africa.yaml examples/deu-cut.yaml examples/cap-10.yaml
+      matcher compare examples/west-africa.yaml examples/deu-cut.yaml examples/diversion-first.yaml
       matcher compare examples/west-africa.yaml --set 'donors[DEU].budget*=0.8' --format csv
     """
     from matcher.compare import compare, render
@@ -65,6 +70,16 @@ def compare_cmd(inputs, sets, fmt, output, time_limit, seed, node_limit, progres
     params = params_from(time_limit, seed, node_limit, progress)
     solved = [o.solved(params) for o in options]
     write_output(render(compare(solved), fmt), output)
+    _no_allocation_notes(solved)
+
+
+def _no_allocation_notes(solved) -> None:
+    """Why an option has no figures: its infeasible note, or the limits."""
+    for o in solved:
+        if o.result.status == "infeasible":
+            click.echo(f"Note: option {o.label} is infeasible. {infeasible_note(o.scenario)}", err=True)
+        elif o.result.status == "unknown":
+            click.echo(f"Note: option {o.label}: no allocation found within the limits; raise --time-limit.", err=True)
 
 
 @cli.command("explain")
@@ -204,4 +219,5 @@ def report_cmd(inputs, output, title, sets, time_limit, seed, node_limit, progre
     params = params_from(time_limit, seed, node_limit, progress)
     solved = [o.solved(params) for o in options]
     write_output(render_html(solved, title), output)
+    _no_allocation_notes(solved)
     click.echo(f"wrote {output}: {len(solved)} option{'s' if len(solved) != 1 else ''}", err=True)

@@ -18,7 +18,7 @@ from plotly.io.json import to_json_plotly
 from plotly.offline import get_plotlyjs
 
 from matcher import __version__
-from matcher.compare import SCALARS, SHARES, compare, fmt_value, rows
+from matcher.compare import NO_ALLOCATION, SCALARS, SHARES, compare, fmt_value, rows
 from matcher.options import Option
 
 NOT_PLACED = "not allocated"
@@ -126,6 +126,11 @@ def _option_section(option: Option, n: int, figures: list) -> str:
     s, r = option.scenario, option.result
     assert r is not None, "solve the option before reporting it"
     cur = s.currency
+    if r.status in NO_ALLOCATION:
+        why = ("the hard rules admit no allocation (see the note on the command line)" if r.status == "infeasible"
+               else "no allocation was found within the limits")
+        return (f'<section><h2>{_e(option.label)}</h2><p class="muted">{_e(s.title or s.name)} · input sha256 '
+                f'{_e(r.solver.input_sha256[:12])}</p><p><b>{_e(r.status)}</b>: {_e(why)}.</p></section>')
     placed = sum(o.funded for o in r.requests)
     asked = sum(o.amount for o in r.requests)
     count = {st: sum(1 for o in r.requests if o.status == st) for st in ("funded", "partial", "unfunded")}
