@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 from datetime import date, datetime
@@ -14,7 +15,7 @@ from matcher.engine import SolveParams, solve
 from matcher.errors import MatcherError
 from matcher.iati import ReportingOrg, activities_xml, read_activities
 from matcher.reference import countries
-from matcher.scenario_io import parse_scenario
+from matcher.scenario_io import load_scenario, parse_scenario
 from matcher.sheets import SheetError
 
 etree = pytest.importorskip("lxml.etree")
@@ -160,7 +161,12 @@ def test_import_of_our_export_loses_only_what_the_readme_says(tmp_path):
     got_requests = {r.id: {"country": r.country, "theme": r.theme, "amount": r.amount, "partner": r.partner,
                            "agenda": list(r.agenda), "title": r.title} for r in back.requests}
     assert got_requests == want_requests
-    assert all((r.priority, r.min_funding, r.requires, r.must_fund) == (3, 1.0, [], False) for r in back.requests)
+    funded = {o.id: o.funded for o in result.requests}
+    share = {r.id: 1.0 if funded[r.id] >= r.amount else math.floor(funded[r.id] / r.amount * 10**6) / 10**6
+             for r in published}  # a request funded in part keeps that part possible
+    assert {r.id: (r.priority, r.min_funding, r.requires, r.must_fund) for r in back.requests} == {
+        rid: (3, share[rid], [], False) for rid in share}
+    assert solve(back, SolveParams(time_limit=10)).status != "infeasible"  # its own commitments stand
 
     names = {d.id: d.name for d in s.donors}
     committed: dict[str, int] = {}
@@ -178,3 +184,18 @@ def test_import_of_our_export_loses_only_what_the_readme_says(tmp_path):
     assert {p.id: (p.name, p.type, p.max_projects) for p in back.partners} == {
         pid: (partner_of[pid].name, back_type.get(partner_of[pid].type, partner_of[pid].type), None) for pid in kept}
     assert (back.policy, back.fx, back.fx_date, back.offers, back.currency) == (type(s.policy)(), {}, None, [], "USD")
+
+
+def test_a_request_funded_in_part_comes_back_solvable(tmp_path):
+    """West Africa's NGA-COMM-01 is funded 104,000 of 200,000: imported with the default all-or-nothing
+    minimum, its own 104,000 commitment made the round infeasible (exit 3)."""
+    s = load_scenario(ROOT / "examples" / "west-africa.yaml")
+    result = solve(s, SolveParams(time_limit=20, node_limit=200))
+    part = [o for o in result.requests if o.status == "partial"]
+    assert part, "the example should fund a request in part"
+    path = tmp_path / "activities.xml"
+    path.write_bytes(activities_xml(s, result, ORG, WHEN, NOW))
+    back = read_activities(path, name="back").scenario
+    again = {r.id: r for r in back.requests}[part[0].id]
+    assert again.min_funding * again.amount <= part[0].funded
+    assert solve(back, SolveParams(time_limit=20, node_limit=200)).status in ("optimal", "feasible")

@@ -123,6 +123,11 @@ def _activity(act, number: int, state: _State, currency: str | None, default_the
     if len(state.problems) > problems_before:
         return
     request: dict[str, Any] = {"id": request_id, "country": country, "theme": theme, "amount": amount}
+    committed = sum(c["amount"] for c in commitments)
+    if 0 < committed < amount:
+        # IATI carries no minimum share: a request committed in part keeps that part possible (with the
+        # default all-or-nothing, its own commitments would make the round infeasible)
+        request["min_funding"] = math.floor(committed / amount * 10**6) / 10**6
     title = act.findtext("title/narrative")
     if title and title.strip():
         request["title"] = title.strip()
