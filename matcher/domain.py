@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from datetime import date
 from decimal import ROUND_FLOOR, Decimal
 from typing import Annotated, Literal
@@ -27,6 +28,9 @@ def _number(v: object) -> object:
     if isinstance(v, bool):
         raise ValueError(f"{str(v).lower()} is not a number (YAML reads yes/no/on/off as true/false); write a number")
     if isinstance(v, str):
+        if re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+", v.strip()):  # YAML 1.1 reads 1e12 as text
+            raise ValueError(f"'{v}' is read as text (YAML takes an exponent only after a dot and a sign, e.g. "
+                             f"1.0e+12); write the number in full")
         raise ValueError(f"'{v}' is text, not a number; write the number without quotes")
     return v
 
@@ -418,6 +422,8 @@ def _duplicates(section: str, ids: list[str]) -> list[Problem]:
 
 
 def _unknown(ident: str, known: dict, what: str) -> str:
+    if not known:
+        return f"'{ident}' is not a known {what} id: the scenario defines no {what}s; add it to the {what}s list"
     return _suggest(ident, list(known), f"a known {what} id")
 
 

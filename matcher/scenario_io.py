@@ -81,6 +81,8 @@ def read_data(path: str | Path) -> Any:
         return yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader, in C when libyaml is there
     except DuplicateKey as exc:
         raise MatcherError(f"{path}{exc}") from None
+    except ValueError as exc:  # a value YAML parses and cannot build, e.g. the date 2027-02-30
+        raise MatcherError(f"{path}: invalid YAML value: {exc}; write dates as real YYYY-MM-DD days") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""

@@ -106,6 +106,20 @@ BAD_INPUTS = {
         dict(text='{"name": "t", "name": "u"}', name="s.json"),
         "s.json: the key 'name' is written twice in one object (the reader would keep the last); keep one",
     ),
+    "impossible date": (
+        dict(text="name: t\ncurrency: USD\nfx_date: 2027-02-30\ndonors: []\nrequests: []\n"),
+        "s.yaml: invalid YAML value: day is out of range for month; write dates as real YYYY-MM-DD days",
+    ),
+    "exponent YAML reads as text": (
+        dict(text="name: t\ncurrency: USD\ndonors: [{id: A, budget: 1e12}]\nrequests: []\n"),
+        "s.yaml: donors[0].budget: '1e12' is read as text (YAML takes an exponent only after a dot and a sign, "
+        "e.g. 1.0e+12); write the number in full",
+    ),
+    "partner when none are defined": (
+        dict(data=_with(extra_request={"partner": "UNDP"})),
+        "s.yaml: requests[1].partner: 'UNDP' is not a known partner id: the scenario defines no partners; add it "
+        "to the partners list",
+    ),
     "unknown currency": (
         dict(data=_with(donors=[{"id": "DEU", "budget": 100, "currency": "EUX"}])),
         "s.yaml: donors[0].currency: 'EUX' is not an ISO 4217 currency code; did you mean 'UGX'?",
