@@ -137,3 +137,21 @@ def test_a_command_that_only_reads_refuses_a_database_without_a_store(store_url)
     engine = make_engine(store_url)
     assert inspect(engine).get_table_names() == []
     engine.dispose()
+
+
+def test_db_upgrade_of_a_store_newer_than_this_matcher_is_one_error_line(tmp_path):
+    """It was "unexpected CommandError: Can't locate revision"; the other commands already said this."""
+    from click.testing import CliRunner
+    from sqlalchemy import create_engine, text
+
+    from matcher.cli import cli
+
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    assert CliRunner().invoke(cli, ["db", "upgrade", "--db", url]).exit_code == 0
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    engine.dispose()
+    out = CliRunner().invoke(cli, ["db", "upgrade", "--db", url])
+    assert out.exit_code == 1
+    assert out.stderr == "Error: the database is at schema 0099, newer than this matcher knows; upgrade matcher\n"

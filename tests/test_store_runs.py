@@ -227,3 +227,21 @@ def test_a_replay_that_differs_in_reason_wording_shows_the_wording(store_url, ok
     assert out.exit_code == 5
     worded = [line for line in out.stdout.splitlines() if line.startswith("request ")]
     assert worded and all(' reasons ["edited reason' in line and "] -> [" in line for line in worded)
+
+
+@pytest.mark.parametrize(("url", "message"), [
+    ("mysql://auditor:S3cret@db.example/matcher", "Error: --db mysql://auditor:***@db.example/matcher: mysql is not "
+                                                  "supported"),
+    ("postgresql+psycopg://auditor:S3cret@127.0.0.1:notaport/m", "Error: --db: not a valid URL (invalid literal"),
+])
+def test_a_bad_database_url_is_one_line_without_the_password(url, message):
+    out = CliRunner().invoke(cli, ["runs", "--db", url])
+    assert out.exit_code == 1
+    assert out.stderr.startswith(message) and out.stderr.count("\n") == 1
+    assert "S3cret" not in out.stderr
+
+
+def test_a_run_id_beyond_any_store_is_a_usage_error(store_url):
+    out = CliRunner().invoke(cli, ["show", "9223372036854775808", "--db", store_url])
+    assert out.exit_code == 2
+    assert "is not in the range 1<=x<=2147483647" in out.stderr

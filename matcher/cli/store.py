@@ -32,6 +32,7 @@ from matcher.sweep import open_executor
 # commands that use them, so that solve, compare and the rest start without them.
 
 EXIT_REPLAY_DIFFERS = 5
+RUN_ID = click.IntRange(min=1, max=2**31 - 1)  # a run id as every store keeps it (PostgreSQL's integer)
 MAX_DIFF_LINES = 40  # a replay's differences listed one by one; beyond that, a count
 
 
@@ -176,7 +177,7 @@ def _cell(v) -> str:
 
 
 @cli.command("show")
-@click.argument("run_id", metavar="RUN", type=int)
+@click.argument("run_id", metavar="RUN", type=RUN_ID)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
               help="json is the solution document of `matcher solve --format json`.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
@@ -233,7 +234,7 @@ def _sweep_text(stored, fmt: str) -> str:
 
 
 @cli.command("replay")
-@click.argument("run_id", metavar="RUN", type=int)
+@click.argument("run_id", metavar="RUN", type=RUN_ID)
 @click.option("--by", default=None, help="Who made the replay.  [default: the OS user]")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="For a saved sweep: worker processes (default: this machine's cores).")

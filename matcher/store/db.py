@@ -41,17 +41,22 @@ def make_engine(url: str | None = None) -> Engine:
     url = resolve_url(url)
     try:
         parsed = make_url(url)
-    except ArgumentError:
+        shown = parsed.render_as_string(hide_password=True)  # never a password on the terminal
+    except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
+        why = "not a database URL" if isinstance(exc, ArgumentError) else f"not a valid URL ({exc})"
         raise MatcherError(
-            f"--db {url!r}: not a database URL; use a file path or e.g. postgresql+psycopg://user@host/db"
+            f"--db: {why}; use a file path or e.g. postgresql+psycopg://user@host:5432/db"
         ) from None
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, parsed.database)
     if parsed.get_backend_name() != "postgresql":
-        raise MatcherError(f"--db {url}: {parsed.get_backend_name()} is not supported; the store runs on SQLite "
+        raise MatcherError(f"--db {shown}: {parsed.get_backend_name()} is not supported; the store runs on SQLite "
                            "(a file path) or PostgreSQL (postgresql+psycopg://user@host/db)")
     try:
         return create_engine(url, pool_pre_ping=True)
+    except ValueError as exc:  # a port that is not a number
+        raise MatcherError(f"--db {shown}: not a valid URL ({exc}); e.g. postgresql+psycopg://user@host:5432/db"
+                           ) from None
     except ModuleNotFoundError as exc:
         raise MatcherError(
             f"--db {url}: the driver {exc.name!r} is not installed; pip install 'psycopg[binary]'"
@@ -112,6 +117,9 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_UPGRADE_LOCK})
         before = MigrationContext.configure(conn).get_current_revision()
+        known = {r.revision for r in ScriptDirectory.from_config(_script_config()).walk_revisions()}
+        if before is not None and before not in known:
+            raise MatcherError(f"the database is at schema {before}, newer than this matcher knows; upgrade matcher")
         if before != head_revision():
             cfg = alembic_config(engine)
             cfg.attributes["connection"] = conn
@@ -158,7 +166,7 @@ def _must_exist(url: str | None) -> None:
     resolved = resolve_url(url)
     try:
         parsed = make_url(resolved)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         return  # make_engine says what is wrong with it
     database = parsed.database
     if (parsed.get_backend_name() == "sqlite" and database and database != ":memory:"
