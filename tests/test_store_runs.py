@@ -245,3 +245,18 @@ def test_a_run_id_beyond_any_store_is_a_usage_error(store_url):
     out = CliRunner().invoke(cli, ["show", "9223372036854775808", "--db", store_url])
     assert out.exit_code == 2
     assert "is not in the range 1<=x<=2147483647" in out.stderr
+
+
+def test_a_note_with_newlines_stays_on_its_line(store_url, ok_small, tmp_path):
+    """A note could add a fake "params:" line to `show`'s header and break the `runs` table."""
+    path = tmp_path / "s.yaml"
+    write_yaml(path, ok_small)
+    note = "draft\nparams: method=auto, node_limit=2000"
+    assert CliRunner().invoke(cli, ["run", str(path), "--db", store_url, "--note", note]).exit_code == 0
+    shown = CliRunner().invoke(cli, ["show", "1", "--db", store_url]).stdout.splitlines()
+    assert shown[1] == "note: draft\\nparams: method=auto, node_limit=2000"
+    assert [line for line in shown if line.startswith("params:")] == [shown[2]]
+    listed = CliRunner().invoke(cli, ["runs", "--db", store_url]).stdout.splitlines()
+    assert len(listed) == 2 and listed[1].endswith("draft\\nparams: method=auto, node_limit=2000")
+    as_json = json.loads(CliRunner().invoke(cli, ["runs", "--db", store_url, "--format", "json"]).stdout)
+    assert as_json[0]["note"] == note  # the data keeps it as written

@@ -150,6 +150,11 @@ def runs_cmd(scenario: str | None, fmt: str, db_url: str | None) -> None:
     click.echo(_format_rows(rows, fmt), nl=False)
 
 
+def _one_line(text: str) -> str:
+    """A note or name as one line: a newline in it could otherwise fake a header line of `show`."""
+    return text.replace("\\", "\\\\").replace("\r", "\\r").replace("\n", "\\n")
+
+
 def _format_rows(rows: list[dict], fmt: str) -> str:
     if fmt == "json":
         return jsonout.dumps(rows)
@@ -171,8 +176,10 @@ def _format_rows(rows: list[dict], fmt: str) -> str:
 def _cell(v) -> str:
     if v is None:
         return "-"
-    if isinstance(v, float):
-        return f"{v:g}" if abs(v) < 1e6 else f"{v:,.0f}"
+    if isinstance(v, str):
+        return _one_line(v)
+    if isinstance(v, float):  # one way for every size: 500,000 next to 5,210,000; coverage keeps its decimals
+        return f"{v:,.0f}" if v.is_integer() else f"{v:,.6g}"
     return str(v)
 
 
@@ -214,7 +221,7 @@ def show_cmd(run_id: int, fmt: str, output: str | None, db_url: str | None) -> N
         r = stored.run
         head = f"run {r.id} · {r.created_at} · by {r.by} · input sha256 {r.input_sha256[:12]}"
         params = ", ".join(f"{k}={v}" for k, v in stored.params.items())
-        text = f"{head}\n{'note: ' + r.note + chr(10) if r.note else ''}params: {params}\n\n{text}"
+        text = f"{head}\n{'note: ' + _one_line(r.note) + chr(10) if r.note else ''}params: {params}\n\n{text}"
     write_output(text, output)
 
 
@@ -229,7 +236,7 @@ def _sweep_text(stored, fmt: str) -> str:
     head = f"run {r.id} · sweep · {r.created_at} · by {r.by} · input sha256 {r.input_sha256[:12]}"
     options = ", ".join(f"{k}={v}" for k, v in spec_data(stored.spec).items() if k != "params" and v not in (None, []))
     params = ", ".join(f"{k}={v}" for k, v in stored.spec.params.public().items())
-    note = f"note: {r.note}\n" if r.note else ""
+    note = f"note: {_one_line(r.note)}\n" if r.note else ""
     return f"{head}\n{note}sweep: {options}\nparams: {params}\n\n{text}"
 
 
