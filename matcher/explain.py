@@ -173,18 +173,26 @@ def forced_in(
         for o in after.requests
         if o.funded < before_f[o.id]
     ]
+    # the money freed elsewhere can fund other requests more: without them the cost does not add up
+    gains = [
+        {"request": o.id, "before": before_f[o.id], "after": o.funded}
+        for o in after.requests
+        if o.funded > before_f[o.id] and o.id != request_id
+    ]
     cost = optimal_coverage(result) - optimal_coverage(after)
     names = ", ".join(d["request"] for d in displaced) or "no other request"
+    also = f", funds {', '.join(g['request'] for g in gains)} more" if gains else ""
     proven = money_proven(after) and money_proven(result)
     return {
         "feasible": True,
         "status": after.status,
         "proven": proven,
         "displaced": displaced,
+        "gains": gains,
         "coverage_before": optimal_coverage(result),
         "coverage_after": optimal_coverage(after),
         "coverage_cost": cost,
-        "text": f"forcing it in displaces {names} and costs {cost:,.4g} of priority-weighted coverage"
+        "text": f"forcing it in displaces {names}{also} and costs {cost:,.4g} of priority-weighted coverage"
         + ("" if proven else " (not proven optimal: an estimate, see the stage bounds)"),
     }
 
@@ -227,6 +235,6 @@ def to_text(doc: dict[str, Any]) -> str:
         if not doc["extra_budget"]:
             lines.append("  no money donor may fund it; change an earmark or add a donor")
         lines.append(f"If forced in: {doc['forced']['text']}")
-        for d in doc["forced"].get("displaced", []):
+        for d in doc["forced"].get("displaced", []) + doc["forced"].get("gains", []):
             lines.append(f"  {d['request']}: {d['before']:,} -> {d['after']:,}")
     return "\n".join(lines) + "\n"

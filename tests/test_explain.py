@@ -108,3 +108,18 @@ def test_what_ifs_skip_the_grants_stage_and_keep_the_answer(ok_small_scenario, b
 def test_a_mistyped_request_gets_the_nearest_id():
     with pytest.raises(MatcherError, match=r"no request 'R01' in scenario 'two-countries'; did you mean 'R1'\?"):
         explain(parse_scenario(two_countries()), "R01", PARAMS)
+
+
+def test_forcing_in_names_the_requests_that_gain_too():
+    """West Africa's NGA-COMM-01 forced in displaces BFA-DDR-01 and frees money that funds GHA-REC-01: the
+    explanation named only the loser, so its cost (0.08) could not be reconciled with the loss (-2.08)."""
+    from pathlib import Path
+
+    from matcher.scenario_io import load_scenario
+
+    s = load_scenario(Path(__file__).resolve().parent.parent / "examples" / "west-africa.yaml")
+    params = SolveParams(time_limit=30, node_limit=200)
+    forced = explain(s, "NGA-COMM-01", params, solve(s, params))["forced"]
+    assert [d["request"] for d in forced["displaced"]] == ["BFA-DDR-01"]
+    assert forced["gains"] == [{"request": "GHA-REC-01", "before": 0, "after": 150000}]
+    assert "funds GHA-REC-01 more" in forced["text"]
