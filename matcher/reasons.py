@@ -252,11 +252,16 @@ class _Context:
         better = (head + [""] * (count - len(head)))[:count]  # _listing names the head and counts the rest
         names = _listing([d.id for d in eligible], 4)
         if better:
+            # and, where the same budgets also went to requests buying less per unit (all or nothing, or
+            # the rest that fit), say so: "spent on requests with more" alone overstated it
+            lower = [q for _v, q in takers[n:] if q != r.id]
+            also = (f"; also on {_listing(lower, 3)}, with less per {self.s.currency} but fitting what was "
+                    "left as a whole") if lower else ""
             return [
                 (
                     "budget_spent",
                     f"eligible donors' budgets ({names}) spent on requests with as much or more priority weight "
-                    f"per {self.s.currency} requested: " + _listing(better, MAX_NAMED),
+                    f"per {self.s.currency} requested: " + _listing(better, MAX_NAMED) + also,
                 )
             ]
         if self.funded[r.id] > 0:

@@ -34,3 +34,18 @@ def test_partial_request_names_only_the_others_that_took_the_money():
     )
     assert funded(result) == {"A": 25, "B": 75}
     assert result.requests[0].reasons[-1].endswith("per USD requested: B")
+
+
+def test_money_spent_says_when_the_same_budgets_also_funded_requests_that_buy_less():
+    """B (16 for 60) and A (4 for 40, all or nothing) fill DEU's 100; C (8 for 50) does not fit beside B.
+    "spent on requests with as much or more priority weight" alone read as if all of it went to such."""
+    s = scenario(
+        [{"id": "DEU", "budget": 100}],
+        [req("A", priority=3, amount=40), req("B", priority=5, amount=60), req("C", priority=4, amount=50)],
+    )
+    result = solved(s)
+    assert funded(result) == {"A": 40, "B": 60, "C": 0}
+    assert result.requests[2].reasons == [
+        "eligible donors' budgets (DEU) spent on requests with as much or more priority weight per USD requested: B; "
+        "also on A, with less per USD but fitting what was left as a whole"
+    ]
