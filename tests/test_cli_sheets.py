@@ -313,3 +313,17 @@ def test_the_result_table_names_export_knows_are_the_ones_it_writes():
     s = load_scenario(Path(__file__).resolve().parent.parent / "scenarios" / "lac-unlirec-2027.yaml")
     r = solve(s, SolveParams(node_limit=100, polish_seconds=0))
     assert tuple(t.name for t in result_tables(r, s)) == RESULT_TABLES
+
+
+def test_xlsx_export_over_an_existing_workbook_needs_force(scenario_file, tmp_path):
+    """template and CSV export refused to overwrite; xlsx export replaced a workbook someone may have edited."""
+    book = tmp_path / "round.xlsx"
+    assert run("export", str(scenario_file), "--format", "xlsx", "-o", str(book)).exit_code == 0
+    book.write_bytes(b"edited by hand")
+    again = run("export", str(scenario_file), "--format", "xlsx", "-o", str(book))
+    assert again.exit_code == 1
+    assert again.stderr == f"Error: {book}: exists, perhaps edited since; choose another name, or add --force to " \
+                           "replace it\n"
+    assert book.read_bytes() == b"edited by hand"
+    assert run("export", str(scenario_file), "--format", "xlsx", "-o", str(book), "--force").exit_code == 0
+    assert book.read_bytes() != b"edited by hand"

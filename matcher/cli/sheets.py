@@ -115,7 +115,8 @@ def import_cmd(source: str, output: str, name: str | None, currency: str | None,
 @click.option("--value-date", type=click.DateTime(["%Y-%m-%d"]), default=None,
               help="IATI: date of the commitments and their values (default: the scenario's fx_date, else today).")
 @click.option("--force", is_flag=True,
-              help="csv: write into a folder that holds an earlier export, replacing its CSV files.")
+              help="Replace an existing workbook or IATI file; csv: write into a folder that holds an earlier "
+                   "export, replacing its CSV files.")
 @solve_options
 @handle_errors
 def export_cmd(source: str, fmt: str, output: str, do_solve: bool, result_file: str | None, org_ref: str,
@@ -141,6 +142,9 @@ def export_cmd(source: str, fmt: str, output: str, do_solve: bool, result_file: 
         _need_suffix(output, XLSX_SUFFIXES, "the export")
     if fmt == "iati":
         _need_suffix(output, (".xml",), "the IATI export")
+    if fmt in ("xlsx", "iati") and Path(output).exists() and not force:  # as template does: it may hold edits
+        raise MatcherError(f"{output}: exists, perhaps edited since; choose another name, or add --force to "
+                           "replace it")
     if fmt == "csv" and Path(output).is_dir() and _export_files_in(Path(output)) and not force:
         raise MatcherError(f"{output}: the folder already holds an export's CSV files (perhaps of another "
                            "scenario); choose a new folder, or add --force to replace them")
