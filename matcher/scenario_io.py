@@ -114,8 +114,32 @@ def _problem(error: Any) -> Problem:
     if kind == "missing":
         return Problem(path, "required key is missing")
     if kind == "value_error":
-        msg = msg.removeprefix("Value error, ")
-    return Problem(path, f"{msg} (got {error.get('input')!r})" if kind != "value_error" else msg)
+        return Problem(path, msg.removeprefix("Value error, "))
+    got = error.get("input")
+    ctx = error.get("ctx") or {}
+    fixes = {  # what to write instead, for the mistakes people make
+        "greater_than_equal": lambda: f"{got!r} is below the smallest allowed, {ctx.get('ge')}; write "
+                                      f"{ctx.get('ge')} or more",
+        "greater_than": lambda: f"{got!r} is not above {ctx.get('gt')}; write a number above {ctx.get('gt')}",
+        "less_than_equal": lambda: f"{got!r} is above the largest allowed, {ctx.get('le')}; write "
+                                   f"{ctx.get('le')} or less",
+        "int_from_float": lambda: f"{got!r} is not a whole number; write a whole number (money is in whole "
+                                  "currency units)",
+        "string_pattern_mismatch": lambda: (
+            f"{got!r}: a name is lowercase letters, digits, '.', '_' and '-', starting with a letter or digit "
+            f"(e.g. {_slug(got)!r})" if loc and loc[-1] == "name" else f"{msg} (got {got!r})"),
+    }
+    if kind in fixes:
+        return Problem(path, fixes[kind]())
+    return Problem(path, f"{msg} (got {got!r})")
+
+
+def _slug(text: Any) -> str:
+    """A scenario name made from ``text``: lowercase, other characters as '-'."""
+    import re
+
+    slug = re.sub(r"[^a-z0-9._-]+", "-", str(text).lower()).strip("-._")
+    return slug or "round-2027"
 
 
 def scenario_data(scenario: Scenario) -> dict[str, Any]:

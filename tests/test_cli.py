@@ -67,11 +67,11 @@ BAD_INPUTS = {
     ),
     "negative amount": (
         dict(data=_with(donors=[{"id": "DEU", "budget": -5}])),
-        "s.yaml: donors[0].budget: Input should be greater than or equal to 0 (got -5)",
+        "s.yaml: donors[0].budget: -5 is below the smallest allowed, 0; write 0 or more",
     ),
     "negative request amount": (
         dict(data=_with(extra_request={"amount": -10})),
-        "s.yaml: requests[1].amount: Input should be greater than 0 (got -10)",
+        "s.yaml: requests[1].amount: -10 is not above 0; write a number above 0",
     ),
     "duplicate id": (
         dict(data=_with(extra_request={"id": "A"})),
@@ -105,6 +105,16 @@ BAD_INPUTS = {
     "json key written twice": (
         dict(text='{"name": "t", "name": "u"}', name="s.json"),
         "s.json: the key 'name' is written twice in one object (the reader would keep the last); keep one",
+    ),
+    "name with capitals and a space": (
+        dict(text="name: Sahel Round\ncurrency: USD\ndonors: []\nrequests: []\n"),
+        "s.yaml: name: 'Sahel Round': a name is lowercase letters, digits, '.', '_' and '-', starting with a letter "
+        "or digit (e.g. 'sahel-round')",
+    ),
+    "money with cents": (
+        dict(text="name: t\ncurrency: USD\ndonors: [{id: A, budget: 5.5}]\nrequests: []\n"),
+        "s.yaml: donors[0].budget: 5.5 is not a whole number; write a whole number (money is in whole currency "
+        "units)",
     ),
     "impossible date": (
         dict(text="name: t\ncurrency: USD\nfx_date: 2027-02-30\ndonors: []\nrequests: []\n"),

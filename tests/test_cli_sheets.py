@@ -142,7 +142,7 @@ def _bad_books():
         "empty-required": (put("requests", "B3", None), "requests row 3, column country (B3): empty required"),
         "sheet-name": (rename, "requests: sheet 'requests' is missing (not read: 'Requests 2027')"),
         "country": (put("requests", "B3", "XXX"), "requests row 3, column country (B3): 'XXX' is not an ISO"),
-        "negative": (put("requests", "E3", -5000), "requests row 3, column amount (E3): Input should be greater"),
+        "negative": (put("requests", "E3", -5000), "requests row 3, column amount (E3): -5000 is not above 0"),
         "huge": (put("donors", "D2", 1e30), "donors row 2, column budget (D2): 1e+30 is larger"),
         "priority-text": (put("requests", "F2", "high"), "requests row 2, column priority (F2): 'high' is not"),
         "empty-workbook": (lambda wb: [wb.remove(ws) for ws in wb.worksheets[1:]] and

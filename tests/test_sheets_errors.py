@@ -143,7 +143,7 @@ def test_unknown_country_code(book):
 
 def test_negative_amount(book):
     edit(book, lambda wb: wb["requests"].__setitem__("E3", -5000))
-    assert problems(book) == ["requests row 3, column amount (E3): Input should be greater than 0 (got -5000)"]
+    assert problems(book) == ["requests row 3, column amount (E3): -5000 is not above 0; write a number above 0"]
 
 
 @pytest.mark.parametrize("typed, shown", [(1e30, "1e+30"), (10**19, "1e+19"),

@@ -105,8 +105,8 @@ def test_grid_csv_has_one_row_per_point(tmp_path, one_uncertain):
          "Error: --vary 'donors[JPN].budget': write PATH=VALUES, e.g. policy.max_country_share=0.05,0.1,0.2 or "
          "donors[DEU].budget=*0.6..*1.2:7"),
         (["--vary", "policy.max_country_share=0.1,1.5"],
-         "Error: grid point policy.max_country_share=1.5: policy.max_country_share: Input should be less than or "
-         "equal to 1 (got 1.5)"),
+         "Error: grid point policy.max_country_share=1.5: policy.max_country_share: 1.5 is above the largest "
+         "allowed, 1; write 1 or less"),
         ([], "Error: nothing to sweep: give --draws N (uncertain pledges) and/or --vary PATH=VALUES (a grid)"),
         (["--draws", "3", "--scheduler", "tcp://127.0.0.1:1"],
          "Error: --scheduler is for --executor dask; add --executor dask or drop --scheduler"),
