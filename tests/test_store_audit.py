@@ -149,3 +149,22 @@ def test_a_deleted_runs_id_is_never_given_again(three_runs, ok_small):
     out = verify(three_runs)
     assert out.exit_code == 1
     assert "run 3 is missing; it was deleted" in out.output
+
+
+def test_reading_commands_leave_a_sqlite_copy_byte_for_byte(tmp_path, ok_small):
+    """An auditor checksums a copy (VACUUM INTO, rollback journal), then verifies it: every reading
+    command switched it to WAL, so the checksum changed."""
+    import hashlib
+    import sqlite3
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    save_tiny(url, ok_small)
+    copy = tmp_path / "copy.db"
+    with sqlite3.connect(tmp_path / "store.db") as conn:
+        conn.execute(f"VACUUM INTO '{copy}'")
+    before = hashlib.sha256(copy.read_bytes()).hexdigest()
+    for args in (["audit", "verify"], ["runs"], ["show", "1"]):
+        out = CliRunner().invoke(cli, [*args, "--db", str(copy)])
+        assert out.exit_code == 0, out.output
+    assert hashlib.sha256(copy.read_bytes()).hexdigest() == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("copy")) == ["copy.db"]

@@ -133,7 +133,7 @@ def runs_cmd(scenario: str | None, fmt: str, db_url: str | None) -> None:
     from matcher.store import db
     from matcher.store.runs import list_runs, run_terms
 
-    engine = db.open_store(db_url, create=False)
+    engine = db.open_store(db_url, create=False, reading=True)
     runs = list_runs(engine, scenario=scenario)
     terms = run_terms(engine, run_ids=[r.id for r in runs])  # type: ignore[misc]
     engine.dispose()
@@ -204,7 +204,7 @@ def show_cmd(run_id: int, fmt: str, output: str | None, db_url: str | None) -> N
     from matcher.store.runs import load_run
     from matcher.store.sweeps import SWEEP, load_sweep, run_kind
 
-    engine = db.open_store(db_url, create=False)
+    engine = db.open_store(db_url, create=False, reading=True)
     changed = audit.check_run(engine, run_id)
     if changed is not None:
         click.echo(f"Warning: run {run_id} was changed after it was saved ({changed}); what follows is not "
@@ -334,7 +334,7 @@ def audit_verify(db_url: str | None) -> None:
     """
     from matcher.store import audit, db
 
-    engine = db.open_store(db_url, create=False)
+    engine = db.open_store(db_url, create=False, reading=True)
     v = audit.verify(engine)
     engine.dispose()
     if not v.ok:

@@ -36,7 +36,7 @@ def resolve_url(url: str | None) -> str:
     return url
 
 
-def make_engine(url: str | None = None) -> Engine:
+def make_engine(url: str | None = None, reading: bool = False) -> Engine:
     """A new engine for the URL (see ``resolve_url``), with the SQLite settings this store relies on."""
     url = resolve_url(url)
     try:
@@ -48,7 +48,7 @@ def make_engine(url: str | None = None) -> Engine:
             f"--db: {why}; use a file path or e.g. postgresql+psycopg://user@host:5432/db"
         ) from None
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(url, parsed.database)
+        return _sqlite_engine(url, parsed.database, reading)
     if parsed.get_backend_name() != "postgresql":
         raise MatcherError(f"--db {shown}: {parsed.get_backend_name()} is not supported; the store runs on SQLite "
                            "(a file path) or PostgreSQL (postgresql+psycopg://user@host/db)")
@@ -63,7 +63,10 @@ def make_engine(url: str | None = None) -> Engine:
         ) from None
 
 
-def _sqlite_engine(url: str, database: str | None) -> Engine:
+def _sqlite_engine(url: str, database: str | None, reading: bool = False) -> Engine:
+    """``reading``: for commands that only read (runs, show, audit verify): the file's journal mode is
+    left as it is (switching a copy to WAL changed its bytes, so an auditor's checksum of it) and
+    transactions take no write lock (BEGIN, not BEGIN IMMEDIATE: a read-only file can be read)."""
     if database and database != ":memory:" and not Path(database).parent.exists():
         folder = Path(database).parent
         raise MatcherError(f"--db {url}: folder {folder} does not exist; create it or choose another path")
@@ -76,12 +79,13 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        cur.execute("PRAGMA journal_mode=WAL")
+        if not reading:
+            cur.execute("PRAGMA journal_mode=WAL")
         cur.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -133,13 +137,13 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def open_store(url: str | None = None, *, create: bool = True) -> Engine:
+def open_store(url: str | None = None, *, create: bool = True, reading: bool = False) -> Engine:
     """An engine on a ready database: a fresh one is migrated on first use; an old one must be upgraded.
     ``create`` False (commands that only read: runs, show, replay, audit verify): a SQLite file that
     does not exist is an error, not a new empty store that a mistyped path would "verify" as intact."""
     if not create:
         _must_exist(url)
-    engine = make_engine(url)
+    engine = make_engine(url, reading)
     try:
         rev = current_revision(engine)
     except Exception as exc:  # noqa: BLE001 - any driver error here means "cannot reach the database"
