@@ -89,6 +89,10 @@ def test_export_with_result_still_imports_to_the_scenario(ok_small, tmp_path):
     assert allocated == {(a.donor, a.request): a.amount for a in result.allocations}
     outcomes = {r[0]: (r[7], r[9]) for r in wb["outcomes"].iter_rows(min_row=2, values_only=True)}
     assert outcomes == {o.id: (o.funded, o.status) for o in result.requests}
+    # converted figures say their currency (DEU's budget is in EUR on the donors sheet, in USD here)
+    totals = list(wb["donor_totals"].iter_rows(values_only=True))
+    assert totals[0][-1] == "currency" and {row[-1] for row in totals[1:] if row[1] == "funds"} == {"USD"}
+    assert next(wb["allocations"].iter_rows(values_only=True))[-1] == "currency"
     assert wb["outcomes"].auto_filter.ref and wb["outcomes"].freeze_panes == "A2"
     assert scenario_data(read_workbook(path)) == scenario_data(s)
 

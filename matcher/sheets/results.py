@@ -46,7 +46,7 @@ def _allocations(result: Result, scenario: Scenario) -> Table:
     for a in result.allocations:
         r = requests[a.request]
         rows.append([a.donor, donors[a.donor].name, a.request, r.country, r.m49_region, r.theme, a.kind, a.amount,
-                     a.units, a.committed])
+                     a.units, a.committed, result.currency])
     columns = [
         _col("donor", TEXT, "Donor id."), _col("donor_name", TEXT, "Donor name."),
         _col("request", TEXT, "Request id."), _col("country", TEXT, "ISO alpha-3 of the request."),
@@ -55,6 +55,7 @@ def _allocations(result: Result, scenario: Scenario) -> Table:
         _col("amount", INT, f"Grant or delivery value, {result.currency}."),
         _col("units", INT, "In-kind units delivered."),
         _col("committed", INT, f"Part of the amount committed before the solve, {result.currency}."),
+        _col("currency", TEXT, "Currency of amount and committed: the scenario's (a donor's own is converted)."),
     ]
     return Table("allocations", columns, rows)
 
@@ -87,7 +88,8 @@ def _donor_totals(result: Result) -> Table:
     rows = []
     for d in result.donors:
         remaining = d.budget - d.allocated if d.budget is not None else None
-        rows.append([d.id, d.kind, d.budget, d.allocated, remaining, d.capacity, d.used, d.unit])
+        rows.append([d.id, d.kind, d.budget, d.allocated, remaining, d.capacity, d.used, d.unit,
+                     result.currency if d.kind == "funds" else None])
     columns = [
         _col("donor", TEXT, "Donor id."), _col("kind", TEXT, "funds or in_kind."),
         _col("budget", INT, f"Envelope in {result.currency}."),
@@ -95,5 +97,7 @@ def _donor_totals(result: Result) -> Table:
         _col("remaining", INT, f"Budget left, {result.currency}."),
         _col("capacity", INT, "In-kind units available."), _col("used", INT, "In-kind units used."),
         _col("unit", TEXT, "In-kind unit."),
+        _col("currency", TEXT, "Currency of budget, allocated and remaining: the scenario's (a donor's own "
+                               "budget converted, so it may differ from the donors sheet)."),
     ]
     return Table("donor_totals", columns, rows)
