@@ -132,13 +132,14 @@ def to_text(doc: dict[str, Any]) -> str:
     """The graph report a coordinator reads before solving."""
     cur = doc["currency"]
     lines = [
-        f"{doc['scenario']}: {len(doc['components'])} components; demand {doc['demand']:,} {cur}, "
+        f"{doc['scenario']}: {_count(len(doc['components']), 'component')}; demand {doc['demand']:,} {cur}, "
         f"at most {doc['reachable']:,} can reach it (max-flow bound)"
     ]
     for n, c in enumerate(doc["components"], 1):
         flag = f"  SHORT BY {c['shortfall']:,}" if c["shortfall"] > 0 else ""
         lines.append(
-            f"component {n}: {len(c['donors'])} donors, {len(c['requests'])} requests; demand {c['demand']:,}, "
+            f"component {n}: {_count(len(c['donors']), 'donor')}, {_count(len(c['requests']), 'request')}; "
+            f"demand {c['demand']:,}, "
             f"reachable {c['reachable']:,}{flag}"
         )
         lines.append(f"  donors: {_short(c['donors'])}")
@@ -154,3 +155,7 @@ def to_text(doc: dict[str, Any]) -> str:
 def _short(items: list[str], most: int = 12) -> str:
     shown = ", ".join(items[:most])
     return shown + (f" and {len(items) - most} more" if len(items) > most else "")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
