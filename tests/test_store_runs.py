@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import ortools
 import pytest
@@ -260,3 +261,14 @@ def test_a_note_with_newlines_stays_on_its_line(store_url, ok_small, tmp_path):
     assert len(listed) == 2 and listed[1].endswith("draft\\nparams: method=auto, node_limit=2000")
     as_json = json.loads(CliRunner().invoke(cli, ["runs", "--db", store_url, "--format", "json"]).stdout)
     assert as_json[0]["note"] == note  # the data keeps it as written
+
+
+def test_show_lists_the_runs_replays_and_their_verdicts(store_url, ok_small):
+    """A replay was recorded only as hashes: nobody could see later that a run once replayed differently."""
+    run_id, _ = save_tiny(store_url, ok_small)
+    assert CliRunner().invoke(cli, ["replay", str(run_id), "--db", store_url, "--by", "auditor"]).exit_code == 0
+    sql(store_url, "UPDATE run_allocation SET amount = 300000 WHERE request = 'NER-1'")
+    assert CliRunner().invoke(cli, ["replay", str(run_id), "--db", store_url, "--by", "auditor"]).exit_code == 5
+    shown = CliRunner().invoke(cli, ["show", str(run_id), "--db", store_url]).stdout.splitlines()
+    line = next(x for x in shown if x.startswith("replays: "))
+    assert re.fullmatch(r"replays: \S+Z by auditor: identical; \S+Z by auditor: differs in 2 places", line)

@@ -210,22 +210,33 @@ def show_cmd(run_id: int, fmt: str, output: str | None, db_url: str | None) -> N
         click.echo(f"Warning: run {run_id} was changed after it was saved ({changed}); what follows is not "
                    "what was saved. `matcher audit verify` checks the whole store", err=True)
     if run_kind(engine, run_id=run_id) == SWEEP:
-        text = _sweep_text(load_sweep(engine, run_id=run_id), fmt)
+        text = _sweep_text(load_sweep(engine, run_id=run_id), fmt, audit.replays_of(engine, run_id))
         engine.dispose()
         write_output(text, output)
         return
     stored = load_run(engine, run_id=run_id)
+    replays = audit.replays_of(engine, run_id)
     engine.dispose()
     text = render(stored.result, stored.scenario, fmt)
     if fmt == "table":
         r = stored.run
         head = f"run {r.id} · {r.created_at} · by {r.by} · input sha256 {r.input_sha256[:12]}"
         params = ", ".join(f"{k}={v}" for k, v in stored.params.items())
-        text = f"{head}\n{'note: ' + _one_line(r.note) + chr(10) if r.note else ''}params: {params}\n\n{text}"
+        text = (f"{head}\n{'note: ' + _one_line(r.note) + chr(10) if r.note else ''}params: {params}\n"
+                f"{_replays_line(replays)}\n{text}")
     write_output(text, output)
 
 
-def _sweep_text(stored, fmt: str) -> str:
+def _replays_line(replays: list[tuple[str, str, str]]) -> str:
+    """The run's recorded replays, newest last: what an auditor checks first."""
+    if not replays:
+        return ""
+    shown = "; ".join(f"{when} by {_one_line(by)}: {verdict}" for when, by, verdict in replays[-5:])
+    more = f" ({len(replays) - 5} earlier)" if len(replays) > 5 else ""
+    return f"replays{more}: {shown}\n"
+
+
+def _sweep_text(stored, fmt: str, replays: list[tuple[str, str, str]]) -> str:
     """A saved sweep (a StoredSweep) as `matcher sweep` printed it, with the run's header above the table."""
     from matcher.store.sweeps import spec_data, stored_result
 
@@ -237,7 +248,7 @@ def _sweep_text(stored, fmt: str) -> str:
     options = ", ".join(f"{k}={v}" for k, v in spec_data(stored.spec).items() if k != "params" and v not in (None, []))
     params = ", ".join(f"{k}={v}" for k, v in stored.spec.params.public().items())
     note = f"note: {_one_line(r.note)}\n" if r.note else ""
-    return f"{head}\n{note}sweep: {options}\nparams: {params}\n\n{text}"
+    return f"{head}\n{note}sweep: {options}\nparams: {params}\n{_replays_line(replays)}\n{text}"
 
 
 @cli.command("replay")

@@ -47,6 +47,21 @@ def hash_parts(parts: dict[str, Any]) -> dict[str, str]:
     return {name: sha256_text(canonical_json(value)) for name, value in parts.items()}
 
 
+def verdict_text(differences: list[str]) -> str:
+    """A replay's verdict as its audit entry keeps it in plain words."""
+    n = len(differences)
+    return "identical" if not n else f"differs in {n} place{'s' if n != 1 else ''}"
+
+
+def replays_of(engine, run_id: int) -> list[tuple[str, str, str]]:
+    """(when, by, verdict) of every recorded replay of the run, oldest first; the verdict of a replay
+    recorded before matcher 0.3.0 kept only its hash: "verdict not kept"."""
+    with Session(engine) as session:
+        query = select(AuditEntry).where(AuditEntry.kind == RUN_REPLAYED, AuditEntry.run_id == run_id)
+        entries = session.exec(query.order_by(col(AuditEntry.seq))).all()
+    return [(e.created_at, e.by, json.loads(e.parts_json).get("verdict") or "verdict not kept") for e in entries]
+
+
 def lock_for_append(session: Session) -> None:
     """Serialise writers of the chain, now: entries are timestamped after the lock, so time follows ``seq``.
 

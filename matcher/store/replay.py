@@ -193,6 +193,7 @@ def _record(engine: Engine, replay: Replay, by: str) -> None:
         "allocations": replay.result.model_dump(mode="json")["allocations"],
         "outcomes": replay.result.model_dump(mode="json")["requests"],
     })
+    parts["verdict"] = audit.verdict_text(replay.differences)  # readable, and covered by the entry's hash
     with Session(engine) as session, session.begin():
         audit.lock_for_append(session)
         audit.append_entry(session, kind=audit.RUN_REPLAYED, parts=parts, by=by, created_at=now_utc(),

@@ -114,6 +114,7 @@ def _record(engine: Engine, replay: SweepReplay, by: str) -> None:
         "draws": [draw_doc(s) for s in replay.result.solved],
         "summary": sweep_data(replay.result),
     })
+    parts["verdict"] = audit.verdict_text(replay.differences)  # readable, and covered by the entry's hash
     with Session(engine) as session, session.begin():
         audit.lock_for_append(session)
         audit.append_entry(session, kind=audit.RUN_REPLAYED, parts=parts, by=by, created_at=now_utc(),
