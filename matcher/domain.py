@@ -46,7 +46,8 @@ DEFAULT_PRIORITY_WEIGHTS = {1: 1.0, 2: 2.0, 3: 4.0, 4: 8.0, 5: 16.0}
 
 def _suggest(value: str, choices: tuple[str, ...] | frozenset[str] | list[str], what: str) -> str:
     """``'stockpiles' is not a theme; did you mean 'stockpile'?`` with the vocabulary when short."""
-    close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.6)
+    same_but_case = [c for c in choices if c.casefold() == value.casefold()]  # usd, mli, ner-pssm-01
+    close = same_but_case or difflib.get_close_matches(value, list(choices), n=1, cutoff=0.6)
     hint = f"; did you mean '{close[0]}'?" if close else ""
     listing = "" if len(choices) > 20 else f" (one of: {', '.join(sorted(choices))})"  # the spec: list the vocabulary
     return f"'{value}' is not {what}{hint}{listing}"
@@ -62,7 +63,8 @@ def _check_currency(code: str | None) -> str | None:
     if code is None:
         return code
     if not (len(code) == 3 and code.isalpha() and code.isupper()):
-        raise ValueError(f"'{code}' is not an ISO 4217 currency code (three capital letters, e.g. EUR)")
+        hint = f"; did you mean '{code.upper()}'?" if len(code) == 3 and code.isalpha() else ""
+        raise ValueError(f"'{code}' is not an ISO 4217 currency code (three capital letters, e.g. EUR){hint}")
     from matcher.iati.codelists import codelist  # the IATI Currency codelist (ISO 4217), bundled
 
     known = codelist("Currency")

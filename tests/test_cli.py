@@ -116,6 +116,10 @@ BAD_INPUTS = {
         "s.yaml: donors[0].budget: 5.5 is not a whole number; write a whole number (money is in whole currency "
         "units)",
     ),
+    "lower-case country": (
+        dict(data=_with(extra_request={"country": "mli"})),
+        "s.yaml: requests[1].country: 'mli' is not an ISO 3166-1 alpha-3 country code; did you mean 'MLI'?",
+    ),
     "impossible date": (
         dict(text="name: t\ncurrency: USD\nfx_date: 2027-02-30\ndonors: []\nrequests: []\n"),
         "s.yaml: invalid YAML value: day is out of range for month; write dates as real YYYY-MM-DD days",

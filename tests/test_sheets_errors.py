@@ -184,7 +184,7 @@ def test_error_value_cell(book):
 def test_lower_case_currency(book):
     edit(book, lambda wb: wb["scenario"].__setitem__("C5", "usd"))
     assert problems(book) == ["scenario row 5, column value (C5): 'usd' is not an ISO 4217 currency code"
-                              " (three capital letters, e.g. EUR)"]
+                              " (three capital letters, e.g. EUR); did you mean 'USD'?"]
 
 
 def test_date_in_a_list_cell_and_text_in_a_boolean_cell(book):

@@ -272,3 +272,14 @@ def test_show_lists_the_runs_replays_and_their_verdicts(store_url, ok_small):
     shown = CliRunner().invoke(cli, ["show", str(run_id), "--db", store_url]).stdout.splitlines()
     line = next(x for x in shown if x.startswith("replays: "))
     assert re.fullmatch(r"replays: \S+Z by auditor: identical; \S+Z by auditor: differs in 2 places", line)
+
+
+def test_run_warns_when_it_saves_a_wall_clock_search(store_url, ok_small, tmp_path):
+    """sweep --save said a stopped sweep would not replay exactly; run said nothing."""
+    path = write_yaml(tmp_path / "s.yaml", ok_small)
+    out = CliRunner().invoke(cli, ["run", str(path), "--db", store_url, "--polish", "1"])
+    assert out.exit_code == 0
+    assert ("Warning: --polish 1 searched for fewer grants in wall time; a replay may end with other grants"
+            in out.stderr)
+    quiet = CliRunner().invoke(cli, ["run", str(path), "--db", store_url])
+    assert "Warning" not in quiet.stderr

@@ -98,6 +98,13 @@ def run_cmd(file: str, note: str, by: str | None, db_url: str | None, time_limit
     engine.dispose()
     click.echo(run_id)
     click.echo(f"saved run {run_id}: {scenario.name}, {result.status}, {_terms_text(result.objective)}", err=True)
+    if node_limit is None and time_limit and result.solver.seconds >= 0.5 * time_limit:
+        click.echo(f"Warning: the solve took {result.solver.seconds:.1f} s of its {time_limit:g} s time limit; where "
+                   "the limit stopped a step, a replay may differ. For a run that replays exactly, give --node-limit N "
+                   "and a time limit it does not reach", err=True)
+    if polish and node_limit is None:
+        click.echo(f"Warning: --polish {polish:g} searched for fewer grants in wall time; a replay may end with "
+                   "other grants", err=True)
     if result.status == "infeasible":
         click.echo(infeasible_note(scenario), err=True)
         sys.exit(EXIT_INFEASIBLE)
