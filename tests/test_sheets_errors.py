@@ -303,3 +303,13 @@ def test_empty_csv_folder(tmp_path):
 def test_csv_not_utf8(folder):
     (folder / "partners.csv").write_bytes("id,name\nSAS,Enqu\xeate\n".encode("latin-1"))
     assert problems(folder) == ["partners.csv: not UTF-8 (byte 16); save it as 'CSV UTF-8'"]
+
+
+def test_csv_whole_numbers_written_with_a_decimal_zero_are_read(folder):
+    """xlsx reads 250000.0 as 250000; CSV refused it. Three zeros stay refused: in a decimal-comma
+    locale 250.000 means 250,000, and must not be read as 250."""
+    text = (folder / "requests.csv").read_text(encoding="utf-8-sig")
+    (folder / "requests.csv").write_text(text.replace("250000", "250000.0", 1), encoding="utf-8")
+    assert [r.amount for r in read_csv_dir(folder).requests][1] == 250000
+    (folder / "requests.csv").write_text(text.replace("250000", "250.000", 1), encoding="utf-8")
+    assert problems(folder) == ["requests.csv row 3, column amount: '250.000' is not a whole number"]

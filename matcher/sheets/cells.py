@@ -114,7 +114,11 @@ def _int(value: Any) -> int:
     if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
         raise CellProblem(f"{value} is not a whole number")
     if isinstance(value, str):
-        if not re.fullmatch(r"[+-]?\d+", value):
+        # 250000.0 or .00: a spreadsheet's number saved as CSV, as xlsx reads it. Never three zeros: in a
+        # decimal-comma locale 250.000 is two hundred and fifty thousand, and is refused as ambiguous
+        if re.fullmatch(r"[+-]?\d+\.0{1,2}", value):
+            value = value.split(".")[0]
+        elif not re.fullmatch(r"[+-]?\d+", value):
             raise CellProblem(f"'{value}' is not a whole number")
     return _bounded(int(value), value)
 
