@@ -312,4 +312,5 @@ def test_csv_whole_numbers_written_with_a_decimal_zero_are_read(folder):
     (folder / "requests.csv").write_text(text.replace("250000", "250000.0", 1), encoding="utf-8")
     assert [r.amount for r in read_csv_dir(folder).requests][1] == 250000
     (folder / "requests.csv").write_text(text.replace("250000", "250.000", 1), encoding="utf-8")
-    assert problems(folder) == ["requests.csv row 3, column amount: '250.000' is not a whole number"]
+    assert problems(folder) == ["requests.csv row 3, column amount: '250.000' is not a whole number; amounts are "
+                                "whole currency units"]
