@@ -102,6 +102,10 @@ def test_export_iati_from_result_file(scenario_file, tmp_path):
     out = tmp_path / "a.xml"
     r = run("export", str(scenario_file), "--result", str(result), "--format", "iati", "-o", str(out))
     assert r.exit_code == 0, r.output
+    assert "Warning: the activities carry the placeholder organisation XM-SALW-COORDINATION" in r.stderr
+    named = run("export", str(scenario_file), "--result", str(result), "--format", "iati", "-o",
+                str(tmp_path / "b.xml"), "--org-ref", "XM-DAC-41114")
+    assert named.exit_code == 0 and "Warning" not in named.stderr
     back = tmp_path / "back.yaml"
     assert run("import", str(out), "-o", str(back)).exit_code == 0
     committed = {(c["donor"], c["request"]): c["amount"] for c in yaml.safe_load(back.read_text())["commitments"]}

@@ -24,6 +24,8 @@ from matcher.validate import solution_problems
 
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
 
+PLACEHOLDER_ORG_REF = "XM-SALW-COORDINATION"  # not a registered IATI organisation: export warns
+
 
 @dataclass(frozen=True)
 class ExportSource:
@@ -108,7 +110,7 @@ def import_cmd(source: str, output: str, name: str | None, currency: str | None,
 @click.option("--solve", "do_solve", is_flag=True, help="Solve the scenario and export its result too.")
 @click.option("--result", "result_file", type=click.Path(dir_okay=False), default=None,
               help="A result of this scenario from `matcher solve --format json`, to export with it.")
-@click.option("--org-ref", default="XM-SALW-COORDINATION", show_default=True,
+@click.option("--org-ref", default=PLACEHOLDER_ORG_REF, show_default=True,
               help="IATI: identifier of the reporting organisation (use your registered one).")
 @click.option("--org-name", default="SALW assistance coordination", show_default=True,
               help="IATI: name of the reporting organisation.")
@@ -156,6 +158,9 @@ def export_cmd(source: str, fmt: str, output: str, do_solve: bool, result_file: 
     _export(src, fmt, output, org_ref, org_name, value_date)
     status = f" with its result ({src.result.status})" if src.result is not None else ""
     click.echo(f"wrote {output}: scenario '{src.scenario.name}'{status}", err=True)
+    if fmt == "iati" and org_ref == PLACEHOLDER_ORG_REF:
+        click.echo(f"Warning: the activities carry the placeholder organisation {PLACEHOLDER_ORG_REF}; give your "
+                   "registered IATI identifier with --org-ref before publishing them", err=True)
 
 
 def _export(src: ExportSource, fmt: str, output: str, org_ref: str, org_name: str, value_date: datetime | None) -> None:
