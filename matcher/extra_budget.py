@@ -195,13 +195,13 @@ def _answer(scenario: Scenario, s: _Search) -> dict[str, Any]:
             "time": "then the time for what-ifs ran out",
             "unproven": "a re-solve was not proven optimal within its node limit",
         }.get(s.stopped or "", "")
-        return {
-            **base,
-            "found": False,
-            "exact": False,
-            "tried_up_to": s.lo,
-            "text": f"no extra budget from {s.donor.id} up to {s.lo:,} {cur} funds it in full ({why})",
-        }
+        demand = sum(r.amount for r in scenario.requests)
+        if s.stopped == "exhausted" and scenario.convert(s.lo, s.donor.currency) >= demand:
+            # the search's last step is no figure to read: more than everything requested did not do it
+            text = f"no extra budget from {s.donor.id} funds it in full, however large ({why})"
+        else:
+            text = f"no extra budget from {s.donor.id} up to {s.lo:,} {cur} funds it in full ({why})"
+        return {**base, "found": False, "exact": False, "tried_up_to": s.lo, "text": text}
     exact = s.hi - s.lo <= 1
     doc = {
         **base,

@@ -123,3 +123,20 @@ def test_forcing_in_names_the_requests_that_gain_too():
     assert [d["request"] for d in forced["displaced"]] == ["BFA-DDR-01"]
     assert forced["gains"] == [{"request": "GHA-REC-01", "before": 0, "after": 150000}]
     assert "funds GHA-REC-01 more" in forced["text"]
+
+
+def test_extra_budget_that_cannot_help_says_so_without_a_search_figure():
+    """A partner's project cap binds: the search doubled the extra budget until it gave up, and the last
+    figure (e.g. "up to 341,336,064 EUR") read as if it meant something."""
+    s = parse_scenario({
+        "name": "cap", "currency": "USD",
+        "partners": [{"id": "P", "type": "ngo", "max_projects": 1}],
+        "donors": [{"id": "D", "budget": 100}],
+        "requests": [{"id": "R1", "country": "NER", "theme": "marking", "amount": 60, "partner": "P", "priority": 5},
+                     {"id": "R2", "country": "MLI", "theme": "marking", "amount": 30, "partner": "P"}],
+    })
+    params = SolveParams(time_limit=20, node_limit=200)
+    doc = explain(s, "R2", params, solve(s, params))
+    (extra,) = doc["extra_budget"]
+    assert not extra["found"]
+    assert extra["text"] == "no extra budget from D funds it in full, however large (another rule binds)"
