@@ -317,7 +317,10 @@ def _full(problem: Problem, terms: list[str], params: SolveParams, clock: _Clock
     for n, term in enumerate(terms):
         model = build(problem, grants_counted="grants" in terms[: n + 1])
         keep_earlier_stages(problem, model, stages)
-        outcome = _solve_stage(problem, model, term, params, clock.share(len(terms) - n), best)
+        # the grants stage under a work limit here too (unless --polish asks for wall time): the same answer
+        # on every run, as on the decomposed path
+        stage_params = _grants_work(params) if term == "grants" and not params.polish_seconds else params
+        outcome = _solve_stage(problem, model, term, stage_params, clock.share(len(terms) - n), best)
         if outcome is None:  # proven infeasible; only the first stage can be, later ones start feasible
             status = "infeasible" if best is None else "feasible"
             break
