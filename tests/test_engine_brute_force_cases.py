@@ -12,6 +12,7 @@ from matcher.engine.readout import Solution
 from matcher.engine.solve import _better_first
 from matcher.errors import MatcherError
 from matcher.graph import analyse
+from matcher.scenario_io import parse_scenario
 from matcher.validate import check_solution
 
 
@@ -182,3 +183,15 @@ def test_commitments_from_more_donors_than_a_request_may_have_are_infeasible():
     )
     for method in ("auto", "full"):
         assert solve(s, SolveParams(time_limit=10, method=method)).status == "infeasible"
+
+
+def test_min_and_max_grant_are_scenario_currency_for_the_scale_check():
+    """max_grant is in the scenario currency (compile.py): 950,000,000 USD was converted with the donor's
+    EUR rate to 1,026,000,000 and refused."""
+    s = parse_scenario({
+        "name": "scale-fx", "currency": "USD", "fx": {"EUR": 1.08},
+        "donors": [{"id": "EU", "budget": 800_000_000, "currency": "EUR", "max_grant": 950_000_000}],
+        "requests": [{"id": "R1", "country": "MLI", "theme": "marking", "amount": 600_000_000, "min_funding": 0},
+                     {"id": "R2", "country": "NER", "theme": "tracing", "amount": 600_000_000, "min_funding": 0}],
+    })
+    assert solve(s, SolveParams(time_limit=20)).objective["volume"] == 864_000_000

@@ -107,6 +107,9 @@ def test_grid_csv_has_one_row_per_point(tmp_path, one_uncertain):
         (["--vary", "policy.max_country_share=0.1,1.5"],
          "Error: grid point policy.max_country_share=1.5: policy.max_country_share: 1.5 is above the largest "
          "allowed, 1; write 1 or less"),
+        (["--vary", "requests[NER-1].amount=*1..*10000:2"],  # was an "error" draw, "HiGHS raised ...", exit 0
+         "Error: requests[NER-1].amount: 2,000,000,000 USD is above 1,000,000,000, the largest amount the solver "
+         "handles reliably in whole units; state the round in a currency of larger units"),
         ([], "Error: nothing to sweep: give --draws N (uncertain pledges) and/or --vary PATH=VALUES (a grid)"),
         (["--draws", "3", "--scheduler", "tcp://127.0.0.1:1"],
          "Error: --scheduler is for --executor dask; add --executor dask or drop --scheduler"),

@@ -96,3 +96,11 @@ def test_tasks_cover_every_distinct_draw_once_in_order_never_across_points_and_s
     first = [len(c.pledges) for c in chunks if c.point == 0]
     assert first[0] == MAX_CHUNK and first == sorted(first, reverse=True)  # large tasks first, then smaller
     assert all(n <= 5 for n in first[-5:]) and len(chunks[-1].pledges) == 1
+
+
+def test_a_commitment_beyond_the_whole_pledge_lifts_no_draw_above_the_pledge():
+    """Commitments over budget are valid and infeasible; the committed floor (1,500) lifted JPN's draws
+    above its pledge of 1,000, and a sweep called an infeasible round feasible in every draw."""
+    s = _scenario([{"id": "JPN", "budget": 1000, "confidence": 0.9}],
+                  [{"donor": "JPN", "request": "NER-1", "amount": 1500}])
+    assert {draw_pledges(s, 0, d)["JPN"] for d in range(30)} == {1000}

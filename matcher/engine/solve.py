@@ -104,7 +104,7 @@ MAX_SOLVABLE_AMOUNT = 10**9
 
 def solve(scenario: Scenario, params: SolveParams | None = None) -> Result:
     """Optimise the scenario's objective terms in order and return a validated Result."""
-    _check_scale(scenario)
+    check_scale(scenario)
     params = params or SolveParams()
     merged = solve_in_parts(scenario, params, solve)  # independent parts apart, where that is faster
     if merged is not None:
@@ -142,12 +142,15 @@ def solve(scenario: Scenario, params: SolveParams | None = None) -> Result:
     return result_of(problem, best, status, infos, info, params.explain)
 
 
-def _check_scale(s: Scenario) -> None:
+def check_scale(s: Scenario) -> None:
     """MatcherError naming the first amount above MAX_SOLVABLE_AMOUNT in the scenario currency."""
     demand = sum(r.amount for r in s.requests)  # a budget beyond every request together never binds
-    places = [(f"donors[{d.id}].{key}", min(demand, s.convert(v, d.currency))) for d in s.donors
-              for key, v in (("budget", d.budget), ("min_grant", d.min_grant), ("max_grant", d.max_grant))
-              if v is not None]
+    places = [(f"donors[{d.id}].budget", min(demand, s.budget_in_currency(d))) for d in s.donors if d.budget]
+    places += [(f"donors[{d.id}].{key}", min(demand, v)) for d in s.donors  # scenario currency, as compile reads them
+               for key, v in (("min_grant", d.min_grant), ("max_grant", d.max_grant)) if v is not None]
+    if s.donors and any(d.budget_range for d in s.donors):  # a sweep may draw up to the top of a range
+        places += [(f"donors[{d.id}].budget_range", min(demand, s.convert(d.budget_range[1], d.currency)))
+                   for d in s.donors if d.budget_range]
     places += [(f"requests[{r.id}].amount", r.amount) for r in s.requests]
     places += [(f"commitments[{c.donor}->{c.request}].amount", c.amount) for c in s.commitments]
     places += [(f"offers[{o.donor}->{o.request}].{key}", v) for o in s.offers for key, v in (("value", o.value),

@@ -98,7 +98,16 @@ def committed_floors(scenario: Scenario) -> dict[str, int]:
     for (did, _rid), amount in per_pair.items():
         # a committed grant is at least the donor's minimum grant (engine/compile.py), so is its money
         committed[did] = committed.get(did, 0) + max(amount, donors[did].min_grant or 0)
-    return {did: _budget_covering(scenario, donors[did], amount) for did, amount in committed.items()}
+    # never above the pledge: commitments beyond the whole envelope make the round infeasible as written
+    # (domain.commitment_conflicts), and every draw must be so too, not rescued by a floor above it
+    return {did: min(_budget_covering(scenario, donors[did], amount), _most(donors[did]))
+            for did, amount in committed.items()}
+
+
+def _most(donor: Donor) -> int:
+    """The most a donor's envelope can bring in a draw (donor currency)."""
+    top = donor.budget_range[1] if donor.budget_range is not None else 0
+    return max(donor.budget or 0, top)
 
 
 def _budget_covering(scenario: Scenario, donor: Donor, amount: int) -> int:

@@ -16,6 +16,7 @@ from typing import Any
 
 from matcher.domain import Scenario
 from matcher.engine import SolveParams
+from matcher.engine.solve import check_scale
 from matcher.errors import MatcherError, ScenarioError
 from matcher.paths import apply_assignment
 from matcher.scenario_io import parse_scenario, scenario_data
@@ -104,6 +105,7 @@ def plan(raw: dict[str, Any], spec: SweepSpec) -> list[_Point]:
     for values, data in grid_points(base, axes):
         scenario = _point_scenario(values, data)
         check_uncertainty(scenario)
+        check_scale(scenario)  # amounts the engine refuses: one Error line now, not an "error" draw each
         keys, distinct, arrivals = _draws(scenario, spec)
         points.append(_Point(values, data, scenario, keys, distinct, arrivals))
     return points
