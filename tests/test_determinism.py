@@ -1,11 +1,13 @@
-"""The default answer does not depend on the machine's speed: only the time limit reads the clock.
+"""The default answer does not depend on the speed of Python's clock: the grants stage is work-limited.
 
-What auditors rely on (``matcher replay``): a run saved with the defaults re-solves to the same
-allocation on another machine or under another load. Here "another machine" is a clock that runs
-eight times fast: every wall-clock decision of the engine (how long a stage may take, whether there
-is time for one more step) sees eight times the elapsed time, as on a machine eight times slower,
-while the solver's own work is the same. (With matcher 0.2.0's default, 5 s of wall time for the
-grants stage, this failed on Sahel: the slow clock cut the grants search short.)
+What auditors rely on (``matcher replay``): a run re-solves to the same allocation on another machine
+or under another load. Here "another machine" is a Python clock that runs eight times fast: every
+decision the engine takes from it (how long a stage may take, whether there is time for one more
+step, how long the grants stage may search) sees eight times the elapsed time, as on a machine eight
+times slower. (With matcher 0.2.0's default, 5 s of wall time for the grants stage, this failed on
+Sahel: the slow clock cut the grants search short.) What this cannot see: the fixed caps handed to
+HiGHS itself by the steps that mend a plan's grants (0.5 s, 2 s; README, Limits), which HiGHS times
+on its own clock; on the bundled rounds they do not bind, and --node-limit removes them.
 """
 
 from __future__ import annotations

@@ -82,7 +82,7 @@ def run_cmd(file: str, note: str, by: str | None, db_url: str | None, time_limit
 
     \b
     Example:
-      matcher run scenarios/sahel-pssm-2027.yaml --note "first draft"
+      matcher run scenarios/sahel-pssm-2027.yaml --note "first draft" --node-limit 2000
       matcher run round.yaml --db postgresql+psycopg://postgres@127.0.0.1:5432/matcher
     """
     scenario = load_scenario(file)

@@ -121,6 +121,10 @@ def _clock_notes(run: Run) -> list[str]:
     if polish and run.node_limit is None:
         out.append(f"run {run.id} was solved with --polish {polish:g}, a search for fewer grants in wall time, so its "
                    "grants may differ on another machine or under another load")
+    if run.node_limit is None and run.kind != "sweep":
+        out.append(f"run {run.id} was solved without --node-limit: the steps that turn a plan into whole grants "
+                   "stop at fixed wall-clock caps (0.5-2 s) when a rule breaks the plan's first split, so a slower "
+                   "or busier machine may end with other grants; save with --node-limit N to replay exactly")
     if run.kind == "sweep" and run.node_limit is None and run.time_limit is not None:
         out.append(f"run {run.id} is a sweep solved under a time limit of {run.time_limit:g} s per solve: a draw "
                    "that the limit stopped (not optimal) may replay differently; save with --node-limit N for an "
