@@ -213,3 +213,14 @@ def test_a_draw_the_solver_fails_on_is_kept_as_an_error_and_the_sweep_goes_on(on
         "note: the solver failed on 1 draw(s) (HiGHS raised an internal error twice); they count as funding no "
         "request; the rest of the sweep stands; please report it with the scenario"
     ]
+
+
+def test_a_grid_point_without_an_allocation_shows_its_status_not_zeros(tmp_path, one_uncertain):
+    """A point where PER-1 must be funded but no donor may fund it showed "0 | 0 | 0%" as if it funded nothing."""
+    data = {**one_uncertain, "donors": [{**d, "countries": ["NER"]} for d in one_uncertain["donors"]]}
+    res = CliRunner().invoke(cli, ["sweep", _write(tmp_path, data), "--vary", "requests[PER-1].must_fund=false,true",
+                                   "--quiet"])
+    assert res.exit_code == 0, res.output
+    rows = [line for line in res.stdout.splitlines() if line.startswith("│")]
+    assert "infeasible" not in rows[0] and rows[1].split("│")[2].strip() == "infeasible"
+    assert {c.strip() for c in rows[1].split("│")[3:-1]} == {"-"}

@@ -112,6 +112,11 @@ def grid_table(result: SweepResult, cur: str) -> str:
     for p in result.points:
         row = grid_row(p)
         cells = [_cell(p.values[k]) for k in result.paths]
+        if p.solved == 0:  # no allocation at this point (infeasible, or none found): its status, not zeros
+            status = ", ".join(sorted(p.statuses)) or "no solve"
+            cells += ["-", "-"] * bool(result.draws) + [status, "-", "-", "-", "-", "-"] + ["-"] * bool(result.draws)
+            t.add_row(*cells)
+            continue
         if result.draws:
             cells += [_range(p.coverage, _num), _range(p.placed, _money)]
         cells += [
