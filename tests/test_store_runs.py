@@ -285,3 +285,25 @@ def test_run_warns_when_it_saves_a_wall_clock_search(store_url, ok_small, tmp_pa
             in out.stderr)
     quiet = CliRunner().invoke(cli, ["run", str(path), "--db", store_url])
     assert "Warning" not in quiet.stderr
+
+
+def test_a_replay_on_a_store_it_cannot_write_keeps_its_verdict(store_url, ok_small, monkeypatch):
+    """Read-only access (an auditor's role): the replay re-solved, then failed on the INSERT of its audit
+    entry and never said whether the run was identical."""
+    run_id, _ = save_tiny(store_url, ok_small)
+    url = store_url
+    if store_url.startswith("postgresql"):  # a role that may only read
+        url = store_url + "?options=-c%20default_transaction_read_only%3Don"
+    else:  # as root this process writes any file: make the write fail as a read-only file would
+        from sqlalchemy.exc import OperationalError
+
+        import matcher.store.replay as replay_module
+
+        def refuse(*_args):
+            raise OperationalError("INSERT", {}, Exception("attempt to write a readonly database"))
+
+        monkeypatch.setattr(replay_module, "_record", refuse)
+    out = CliRunner().invoke(cli, ["replay", str(run_id), "--db", url])
+    assert out.exit_code == 0, out.output
+    assert "replay identical" in out.stdout
+    assert "Warning: this replay could not be recorded in the audit chain" in out.stderr

@@ -281,16 +281,20 @@ def replay_cmd(run_id: int, by: str | None, workers: int | None, db_url: str | N
     from matcher.store import db
     from matcher.store.replay import ChangedAndUnreadable
 
-    engine = db.open_store(db_url, create=False)
+    # read without a write lock or a journal switch (a read-only copy can be replayed); the verdict is
+    # written through a second engine, and a store that cannot take it keeps the verdict on screen
+    engine = db.open_store(db_url, create=False, reading=True)
+    writer = db.make_engine(db_url)
     try:
-        _replay(engine, run_id, by, workers)
+        _replay(engine, writer, run_id, by, workers)
     except ChangedAndUnreadable as exc:
         _report_replay(run_id, [], exc.lines, "")
     finally:
         engine.dispose()
+        writer.dispose()
 
 
-def _replay(engine, run_id: int, by: str | None, workers: int | None) -> None:
+def _replay(engine, writer, run_id: int, by: str | None, workers: int | None) -> None:
     from matcher.store.replay import replay_run
     from matcher.store.runs import default_by
     from matcher.store.sweep_replay import replay_sweep
@@ -298,11 +302,12 @@ def _replay(engine, run_id: int, by: str | None, workers: int | None) -> None:
 
     if run_kind(engine, run_id=run_id) == SWEEP:
         with open_executor("local", workers) as ex:
-            replay = replay_sweep(engine, run_id=run_id, by=by or default_by(), executor=ex, executor_name="local")
+            replay = replay_sweep(engine, run_id=run_id, by=by or default_by(), executor=ex, executor_name="local",
+                                  writer=writer)
         _report_replay(run_id, replay.warnings, replay.differences,
                        f"run {run_id}: replay identical (sweep, {len(replay.result.solved)} solves)")
         return
-    replay = replay_run(engine, run_id=run_id, by=by or default_by())
+    replay = replay_run(engine, run_id=run_id, by=by or default_by(), writer=writer)
     _report_replay(run_id, replay.warnings, replay.differences,
                    f"run {run_id}: replay identical ({len(replay.result.allocations)} allocations, "
                    f"{len(replay.result.requests)} requests)", replay.summary)

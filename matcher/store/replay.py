@@ -57,8 +57,9 @@ def loaded(engine: Engine, run_id: int, changed: list[str], load):
         raise
 
 
-def replay_run(engine: Engine, *, run_id: int, by: str) -> Replay:
-    """Re-solve run ``run_id`` exactly as it was solved, compare, and record the replay in the audit chain."""
+def replay_run(engine: Engine, *, run_id: int, by: str, writer: Engine | None = None) -> Replay:
+    """Re-solve run ``run_id`` exactly as it was solved, compare, and record the replay in the audit chain
+    (through ``writer`` when given: the reading ``engine`` may be one that takes no write lock)."""
     changed = changed_records(engine, run_id)
     stored = loaded(engine, run_id, changed, load_run)
     result = solve(stored.scenario, SolveParams(**stored.params))
@@ -66,7 +67,7 @@ def replay_run(engine: Engine, *, run_id: int, by: str) -> Replay:
     summary = (objective_line(stored.result, result) + ("" if changed else
                "; the run's records match its audit entry")) if found else None
     replay = Replay(run_id, stored, result, found, run_warnings(stored.run, stored.scenario, bool(found)), summary)
-    recorded(engine, replay, by, _record)
+    recorded(writer or engine, replay, by, _record)
     return replay
 
 
@@ -75,7 +76,7 @@ def recorded(engine: Engine, replay, by: str, record) -> None:
     not cost the reader the comparison: a warning says the replay was not recorded."""
     try:
         with_retry(lambda: record(engine, replay, by))
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, MatcherError) as exc:  # MatcherError: the database layer's own message
         line = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0]
         replay.warnings.append(f"this replay could not be recorded in the audit chain ({line})")
 

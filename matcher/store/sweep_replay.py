@@ -38,7 +38,7 @@ class SweepReplay:
 
 
 def replay_sweep(engine: Engine, *, run_id: int, by: str, executor: Executor, executor_name: str,
-                 on_progress=None) -> SweepReplay:
+                 on_progress=None, writer: Engine | None = None) -> SweepReplay:
     """Run saved sweep ``run_id`` again on ``executor``, compare, and record the replay in the audit chain."""
     changed = changed_records(engine, run_id)
     stored = loaded(engine, run_id, changed, load_sweep)
@@ -46,7 +46,7 @@ def replay_sweep(engine: Engine, *, run_id: int, by: str, executor: Executor, ex
     result = run_sweep(raw, stored.spec, executor, executor_name, on_progress)
     found = changed + sweep_differences(stored, result)
     replay = SweepReplay(run_id, stored, result, found, run_warnings(stored.run, stored.scenario, bool(found)))
-    recorded(engine, replay, by, _record)
+    recorded(writer or engine, replay, by, _record)
     return replay
 
 
