@@ -101,8 +101,8 @@ def changed_records(engine: Engine, run_id: int) -> list[str]:
 
 def run_warnings(run: Run, scenario: Scenario, differs: bool) -> list[str]:
     """What may make a replay differ for reasons other than tampering: versions and hashing always;
-    the clock only when the replay differs (a default run reads the clock for its time limit alone,
-    and most runs never reach it, so an identical replay needs no excuse)."""
+    the clock only when the replay differs (an identical replay needs no excuse): --polish, the fixed
+    caps of a run without --node-limit, a time limit the run came near."""
     out: list[str] = []
     if (run.ortools_version, run.matcher_version) != (ortools.__version__, __version__):
         out.append(f"run {run.id} was solved with matcher {run.matcher_version} and OR-Tools {run.ortools_version}; "
@@ -116,7 +116,8 @@ def run_warnings(run: Run, scenario: Scenario, differs: bool) -> list[str]:
 
 
 def _clock_notes(run: Run) -> list[str]:
-    """Where the stored run read the wall clock: a time limit it came near, or a --polish search."""
+    """Where the stored run read the wall clock: a --polish search, the fixed caps of the steps that mend
+    a plan's grants (no --node-limit), a time limit it came near."""
     out = []
     polish = _polish_seconds(run)
     if polish and run.node_limit is None:
