@@ -98,13 +98,14 @@ def realise(p: Problem, plan: Plan, params, left: Callable[[], float | None]) ->
         if c not in broken:
             grants.update(xs)
             continue
-        seconds = cap(params, _until(deadline), 0.5)
+        mending = params if params.node_limit is not None else replace(params, node_limit=MEND_NODE_LIMIT)
+        seconds = cap(mending, _until(deadline), 0.5)  # a work limit, not 0.5 s: the same grants on any machine
         x = None
-        if seconds is None or seconds > 0.05 or params.node_limit is not None:
+        if seconds is None or seconds > 0.05 or mending.node_limit is not None:
             supply: dict[int, int] = defaultdict(int)
             for k, v in xs.items():
                 supply[int(p.pair_donor[k])] += v
-            x, _bound, _opt = fewest_grants(p, need, slots, p.classes[c], supply, xs, params, seconds, True)
+            x, _bound, _opt = fewest_grants(p, need, slots, p.classes[c], supply, xs, mending, seconds, True)
         if x is not None:
             grants.update(x)
             continue
@@ -123,6 +124,7 @@ def _until(deadline: float | None) -> float | None:
 # repair dealt with the few grants the exchanges left broken; on S it keeps the plan exactly in
 # 0.1-0.2 s.
 RESTRICTED_MAX = 400
+MEND_NODE_LIMIT = 200  # a class's grants MIP (any grants will do) without --node-limit: work, not wall time
 REROUTE_ROUNDS = 8
 
 

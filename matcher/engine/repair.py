@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 from ortools.math_opt.python import mathopt
@@ -121,7 +122,10 @@ def repair(
     for n, term in enumerate(stages):
         expr, sense = exprs[term]
         mo.maximize(expr) if sense == "max" else mo.minimize(expr)
-        seconds = left() if n == 0 else cap(params, left(), 2.0)
+        # the later stages keep the first's value and only settle ties: a work limit, not 2 s of wall time,
+        # so the same grants on any machine (without --node-limit; with it, that limit)
+        stage = params if n == 0 or params.node_limit is not None else replace(params, node_limit=REPAIR_NODE_LIMIT)
+        seconds = left() if n == 0 else cap(stage, left(), 2.0)
         whole = (bounds or {}).get(term)
         fixed_part = _fixed_value(p, rest, term)
         tolerance = None
@@ -129,7 +133,7 @@ def repair(
             mo.add_linear_constraint(expr <= whole - fixed_part + LEX_TOLERANCE * abs(whole))
             # the gap that matters is the whole round's: stop once within --gap of the whole bound
             tolerance = max(LEX_TOLERANCE / 2, params.relative_gap) * abs(whole)
-        result = solve_highs(mo, highs_parameters(params, seconds, tolerance), hint if n == 0 else None)
+        result = solve_highs(mo, highs_parameters(stage, seconds, tolerance), hint if n == 0 else None)
         if not result.has_primal_feasible_solution():
             if values is None:
                 return None
@@ -148,6 +152,7 @@ def repair(
     return grants, new
 
 
+REPAIR_NODE_LIMIT = 500  # a later repair stage's work without --node-limit
 CANDIDATES = 10  # donors considered per re-optimised request at least: those with the most money left
 PAIRS = 40_000  # and as many more as keep the repair model within about this many pairs
 

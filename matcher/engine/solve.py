@@ -541,7 +541,8 @@ def _within_gap(value: float, bound: float, params: SolveParams) -> bool:
     return relative_gap(value, bound) <= max(LEX_TOLERANCE, params.relative_gap)
 
 
-REBOUND_SECONDS = 2.0
+REBOUND_NODE_LIMIT = 500  # the rebound's work without --node-limit (it had a 2 s cap: bound and status then
+# depended on the machine's speed)
 
 
 def _rebound(problem: Problem, arcs: Arcs, best: Solution, earlier: list[Stage], term: str, params, clock) -> float:
@@ -551,9 +552,9 @@ def _rebound(problem: Problem, arcs: Arcs, best: Solution, earlier: list[Stage],
     if params.node_limit is None:
         if seconds is not None and seconds < 0.2:
             return _trivial_bound(problem, term)
-        # a bound, not an allocation: HiGHS's bound when it stops is still true (M at 60 s: 4.7 s
-        # for the volume bound uncapped, 3.3 s with the cap, model building included, same bound)
-        seconds = REBOUND_SECONDS if seconds is None else min(seconds, REBOUND_SECONDS)
+        # a bound, not an allocation: HiGHS's bound when it stops is still true (M at 60 s: 4.7 s for the
+        # volume bound uncapped, 3.3 s with a 2 s cap); a work limit, so that it is the same on any machine
+        params = dataclasses.replace(params, node_limit=REBOUND_NODE_LIMIT)
     model = build_aggregate(problem, arcs, crumbs=len(problem.pair_donor) <= SMALL_PAIRS)  # tighter, where cheap
     keep_earlier_stages(problem, model, [Stage(st.term, st.value, st.bound, st.status, 0.0) for st in earlier])
     expr = term_expression(problem, model, term)

@@ -101,8 +101,8 @@ def changed_records(engine: Engine, run_id: int) -> list[str]:
 
 def run_warnings(run: Run, scenario: Scenario, differs: bool) -> list[str]:
     """What may make a replay differ for reasons other than tampering: versions and hashing always;
-    the clock only when the replay differs (an identical replay needs no excuse): --polish, the fixed
-    caps of a run without --node-limit, a time limit the run came near."""
+    the clock only when the replay differs (an identical replay needs no excuse): --polish, or a time
+    limit the run came near."""
     out: list[str] = []
     if (run.ortools_version, run.matcher_version) != (ortools.__version__, __version__):
         out.append(f"run {run.id} was solved with matcher {run.matcher_version} and OR-Tools {run.ortools_version}; "
@@ -116,17 +116,12 @@ def run_warnings(run: Run, scenario: Scenario, differs: bool) -> list[str]:
 
 
 def _clock_notes(run: Run) -> list[str]:
-    """Where the stored run read the wall clock: a --polish search, the fixed caps of the steps that mend
-    a plan's grants (no --node-limit), a time limit it came near."""
+    """Where the stored run read the wall clock: a --polish search, or a time limit it came near."""
     out = []
     polish = _polish_seconds(run)
     if polish and run.node_limit is None:
         out.append(f"run {run.id} was solved with --polish {polish:g}, a search for fewer grants in wall time, so its "
                    "grants may differ on another machine or under another load")
-    if run.node_limit is None and run.kind != "sweep":
-        out.append(f"run {run.id} was solved without --node-limit: the steps that turn a plan into whole grants "
-                   "stop at fixed wall-clock caps (0.5-2 s) when a rule breaks the plan's first split, so a slower "
-                   "or busier machine may end with other grants; save with --node-limit N to replay exactly")
     if run.kind == "sweep" and run.node_limit is None and run.time_limit is not None:
         out.append(f"run {run.id} is a sweep solved under a time limit of {run.time_limit:g} s per solve: a draw "
                    "that the limit stopped (not optimal) may replay differently; save with --node-limit N for an "
