@@ -454,9 +454,9 @@ def _check_commitments(s: Scenario, donors: dict, requests: dict, partners: dict
 
 def commitment_conflicts(s: Scenario) -> list[str]:
     """Commitments the hard rules cannot hold: over the donor's budget, over the request's amount,
-    above the donor's max_grant. The format allows them and the round is then infeasible (spec:
-    "infeasible (the hard rules admit no solution, e.g. commitments over budget)"); each line says
-    which commitment and what to change."""
+    above the donor's max_grant, from more donors than max_donors_per_request. The format allows
+    them and the round is then infeasible (spec: "infeasible (the hard rules admit no solution,
+    e.g. commitments over budget)"); each line says which commitment and what to change."""
     donors = {d.id: d for d in s.donors}
     requests = {r.id: r for r in s.requests}
     per_donor: dict[str, int] = {}
@@ -477,6 +477,12 @@ def commitment_conflicts(s: Scenario) -> list[str]:
         if d.max_grant is not None and per_pair[(d.id, r.id)] > d.max_grant:
             out.append(f"commitments[{i}]: {per_pair[(d.id, r.id)]:,} committed by '{d.id}' to '{r.id}', above its "
                        f"max_grant {d.max_grant:,}")
+    limit = s.policy.max_donors_per_request
+    committed: dict[str, set[str]] = {}
+    for c in s.commitments:
+        committed.setdefault(c.request, set()).add(c.donor)
+    out += [f"commitments to '{rid}' come from {len(ds)} donors, over max_donors_per_request {limit}"
+            for rid, ds in committed.items() if limit is not None and len(ds) > limit]
     return out
 
 

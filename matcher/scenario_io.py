@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -136,8 +137,6 @@ def _problem(error: Any) -> Problem:
 
 def _slug(text: Any) -> str:
     """A scenario name made from ``text``: lowercase, other characters as '-'."""
-    import re
-
     slug = re.sub(r"[^a-z0-9._-]+", "-", str(text).lower()).strip("-._")
     return slug or "round-2027"
 

@@ -64,12 +64,6 @@ def infeasible_note(scenario) -> str:
     if stranded:
         note += f" must_fund but no donor may fund it: {', '.join(stranded)}."
     conflicts = commitment_conflicts(scenario)
-    limit = scenario.policy.max_donors_per_request
-    committed: dict[str, set[str]] = {}
-    for c in scenario.commitments:
-        committed.setdefault(c.request, set()).add(c.donor)
-    conflicts += [f"commitments to '{r}' come from {len(ds)} donors, over max_donors_per_request {limit}"
-                  for r, ds in committed.items() if limit is not None and len(ds) > limit]
     if conflicts:
         note += " Commitments the rules cannot hold: " + "; ".join(conflicts) + "."
     return note

@@ -167,7 +167,7 @@ def _money_round(problem: Problem, terms: list[str], method: str, params: SolveP
     """Every round that is not a plain assignment: the decomposed path, the full model where that is
     needed or asked for. Returns the outcome and the engine's name."""
     engine = "mathopt-highs-decomposed"
-    if commitment_conflicts(problem.scenario) or _committed_beyond_donor_limit(problem.scenario):
+    if commitment_conflicts(problem.scenario):
         return (None, "infeasible", []), engine  # commitments stand in every allocation: none keeps the rules
     outcome = _decomposed(problem, terms, params, clock) if method == "decomposed" else None
     if isinstance(outcome, _Unrealised) and len(problem.pair_donor) > SMALL_PAIRS:
@@ -185,19 +185,6 @@ def _money_round(problem: Problem, terms: list[str], method: str, params: SolveP
         if _first_stage_better(full, outcome):
             outcome, engine = full, "mathopt-highs-full"
     return outcome, engine
-
-
-def _committed_beyond_donor_limit(s: Scenario) -> bool:
-    """Whether some request has commitments from more donors than ``max_donors_per_request``: the
-    commitments stand in every allocation, so none keeps the limit (the decomposed path's repairs
-    took the commitments as given and broke it)."""
-    limit = s.policy.max_donors_per_request
-    if limit is None:
-        return False
-    donors: dict[str, set[str]] = {}
-    for c in s.commitments:
-        donors.setdefault(c.request, set()).add(c.donor)
-    return any(len(ds) > limit for ds in donors.values())
 
 
 def _time_for_crumbs(params: SolveParams, clock: _Clock) -> bool:
