@@ -198,6 +198,12 @@ class Request(_Frozen):
         return self
 
     @property
+    def prerequisites(self) -> list[str]:
+        """The requests this one requires (rule 8), each once and never itself: a request that
+        requires itself or names one twice asks nothing more (the spec's rule holds trivially)."""
+        return [q for q in dict.fromkeys(self.requires) if q != self.id]
+
+    @property
     def m49_region(self) -> str:
         """The request's UN M49 region, given or derived from its country."""
         return self.region or countries()[self.country].region
@@ -396,12 +402,6 @@ def check_scenario(s: Scenario) -> list[Problem]:
         for j, q in enumerate(r.requires):
             if q not in requests:
                 problems.append(Problem(f"requests[{i}].requires[{j}]", _unknown(q, requests, "request")))
-            elif q == r.id:
-                problems.append(Problem(f"requests[{i}].requires[{j}]", "a request cannot require itself"))
-    if s.policy.region_floors and sum(s.policy.region_floors.values()) > 1 + 1e-9:
-        regions_only = [g for g in s.policy.region_floors if g in REGIONS]
-        if sum(s.policy.region_floors[g] for g in regions_only) > 1 + 1e-9:
-            problems.append(Problem("policy.region_floors", "the floors of the M49 regions add up to more than 1"))
     if problems:
         return problems
     problems += _check_commitments(s, donors, requests, partners)
@@ -430,8 +430,9 @@ def _unknown(ident: str, known: dict, what: str) -> str:
 
 
 def _check_commitments(s: Scenario, donors: dict, requests: dict, partners: dict) -> list[Problem]:
-    """Commitments that name no donor or request, an in-kind donor, or a request the donor's earmarks
-    exclude. Commitments over a limit are valid input and make the round infeasible: commitment_conflicts."""
+    """Commitments that name no donor or request, or an in-kind donor. Commitments the rules cannot
+    hold (over a limit, or to a request the donor's earmarks exclude) are valid input and make the
+    round infeasible: commitment_conflicts."""
     problems: list[Problem] = []
     for i, c in enumerate(s.commitments):
         if c.donor not in donors:
@@ -440,25 +441,40 @@ def _check_commitments(s: Scenario, donors: dict, requests: dict, partners: dict
         if c.request not in requests:
             problems.append(Problem(f"commitments[{i}].request", _unknown(c.request, requests, "request")))
             continue
-        d, r = donors[c.donor], requests[c.request]
+        d = donors[c.donor]
         if d.kind != "funds":
             problems.append(
                 Problem(f"commitments[{i}].donor", f"'{d.id}' is an in-kind donor; commit its deliveries as offers")
             )
-            continue
-        block = earmark_block(d, r, partners.get(r.partner) if r.partner else None)
-        if block:
-            problems.append(Problem(f"commitments[{i}]", f"donor '{d.id}' may not fund '{r.id}': its {block}"))
     return problems
 
 
+def unusual_rules(s: Scenario) -> list[str]:
+    """Rules the format allows that are surely not what their author meant, each with what it does:
+    a request that requires itself or names a prerequisite twice (nothing more is asked), floors of
+    the M49 regions that add up to more than 1 (only an allocation of nothing keeps them)."""
+    out = []
+    for i, r in enumerate(s.requests):
+        if r.id in r.requires:
+            out.append(f"requests[{i}].requires: '{r.id}' requires itself; that asks nothing, so it is ignored")
+        if len(set(r.requires)) < len(r.requires):
+            out.append(f"requests[{i}].requires: a prerequisite is named twice; once is enough")
+    floors = sum(v for g, v in s.policy.region_floors.items() if g in REGIONS)
+    if floors > 1 + 1e-9:
+        out.append(f"policy.region_floors: the floors of the M49 regions add up to {floors:g}, more than 1: "
+                   "only an allocation of nothing keeps them; lower them to add up to at most 1")
+    return out
+
+
 def commitment_conflicts(s: Scenario) -> list[str]:
-    """Commitments the hard rules cannot hold: over the donor's budget, over the request's amount,
-    above the donor's max_grant, from more donors than max_donors_per_request. The format allows
-    them and the round is then infeasible (spec: "infeasible (the hard rules admit no solution,
-    e.g. commitments over budget)"); each line says which commitment and what to change."""
+    """Commitments the hard rules cannot hold: to a request the donor's earmarks exclude (rule 1),
+    over the donor's budget, over the request's amount, above the donor's max_grant, from more
+    donors than max_donors_per_request. The format allows them and the round is then infeasible
+    (spec: "infeasible (the hard rules admit no solution, e.g. commitments over budget)"); each
+    line says which commitment and what to change."""
     donors = {d.id: d for d in s.donors}
     requests = {r.id: r for r in s.requests}
+    partners = {p.id: p for p in s.partners}
     per_donor: dict[str, int] = {}
     per_request: dict[str, int] = {}
     per_pair: dict[tuple[str, str], int] = {}
@@ -468,6 +484,10 @@ def commitment_conflicts(s: Scenario) -> list[str]:
         per_donor[d.id] = per_donor.get(d.id, 0) + c.amount
         per_request[r.id] = per_request.get(r.id, 0) + c.amount
         per_pair[(d.id, r.id)] = per_pair.get((d.id, r.id), 0) + c.amount
+        block = earmark_block(d, r, partners.get(r.partner) if r.partner else None)
+        if block:
+            out.append(f"commitments[{i}]: donor '{d.id}' may not fund '{r.id}': its {block}; remove the "
+                       "commitment or widen the earmark")
         if per_donor[d.id] > s.budget_in_currency(d):
             out.append(f"commitments[{i}]: commitments of '{d.id}' reach {per_donor[d.id]:,}, over its budget of "
                        f"{s.budget_in_currency(d):,} {s.currency}; lower the commitments or raise the budget")

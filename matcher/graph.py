@@ -119,7 +119,7 @@ def _linked_across(scenario: Scenario, components: list[dict]) -> bool:
     """True when a prerequisite or a partner's project limit joins requests of two components."""
     where = {r: n for n, c in enumerate(components) for r in c["requests"]}
     for r in scenario.requests:
-        if any(where.get(q, -1) != where.get(r.id, -1) for q in r.requires):
+        if any(where.get(q, -1) != where.get(r.id, -1) for q in r.prerequisites):
             return True
     for p in scenario.partners:
         if p.max_projects is not None:

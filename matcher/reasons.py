@@ -162,7 +162,7 @@ class _Context:
         return str(earmark_block(d, r, self._partner(r)))
 
     def prerequisites(self, r) -> list[Reason]:
-        missing = [q for q in r.requires if self.funded[q] <= 0]
+        missing = [q for q in r.prerequisites if self.funded[q] <= 0]
         return [("prerequisite_unfunded", f"prerequisite unfunded: {', '.join(missing)}")] if missing else []
 
     def partner_capacity(self, r) -> list[Reason]:

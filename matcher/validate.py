@@ -201,7 +201,7 @@ def _prerequisites(s, funded) -> list[str]:
         f"rule 8: {r.id} is funded but its prerequisite {q} is not"
         for r in s.requests
         if funded[r.id] > 0
-        for q in r.requires
+        for q in r.prerequisites
         if funded[q] <= 0
     ]
 

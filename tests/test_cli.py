@@ -158,6 +158,56 @@ def test_commitments_over_budget_are_a_valid_round_that_is_infeasible(tmp_path):
     assert solved.stderr.rstrip().endswith(f"Commitments the rules cannot hold: {why}.")
 
 
+def test_a_commitment_the_donors_earmarks_exclude_is_a_valid_round_that_is_infeasible(tmp_path):
+    """Rule 1 against rule 11: no allocation keeps both, so the spec's answer is `infeasible` (exit 3); it
+    was refused as bad input (exit 1). The note says what to change."""
+    data = _with(donors=[{"id": "DEU", "budget": 100, "themes": ["marking"]}],
+                 commitments=[{"donor": "DEU", "request": "A", "amount": 10}])
+    checked, _, _ = run(tmp_path, ["validate", "FILE"], data=data)
+    assert checked.exit_code == 0
+    why = ("commitments[0]: donor 'DEU' may not fund 'A': its themes earmark ['marking'] excludes 'stockpile'; "
+           "remove the commitment or widen the earmark")
+    assert checked.stderr == f"Note: infeasible as written: {why}\n"
+    solved, _, _ = run(tmp_path, ["solve", "FILE", "--format", "json"], data=data)
+    assert solved.exit_code == 3
+    assert json.loads(solved.stdout)["status"] == "infeasible"
+
+
+@pytest.mark.parametrize(("changes", "note", "funded"), [
+    (dict(extra_request={"requires": ["B", "A", "A"]}),
+     ["requests[1].requires: 'B' requires itself; that asks nothing, so it is ignored",
+      "requests[1].requires: a prerequisite is named twice; once is enough"], {"A": 90, "B": 10}),
+    (dict(extra_request={"country": "PER"}, policy={"region_floors": {"africa": 0.7, "americas": 0.5}}),
+     ["policy.region_floors: the floors of the M49 regions add up to 1.2, more than 1: only an allocation of "
+      "nothing keeps them; lower them to add up to at most 1"], {"A": 0, "B": 0}),
+])
+def test_rules_the_format_allows_but_no_one_means_are_solved_and_named(tmp_path, changes, note, funded):
+    """Spec-valid files that were refused (a request requiring itself, floors adding up to more than 1):
+    solved as the spec reads them, with a Note from validate."""
+    data = _with(**changes)
+    data["donors"][0]["budget"] = 100
+    data["requests"][0]["amount"] = 90
+    checked, _, _ = run(tmp_path, ["validate", "FILE"], data=data)
+    assert checked.exit_code == 0
+    assert checked.stderr == "".join(f"Note: {n}\n" for n in note)
+    solved, _, _ = run(tmp_path, ["solve", "FILE", "--format", "json"], data=data)
+    assert solved.exit_code == 0
+    doc = json.loads(solved.stdout)
+    assert doc["status"] == "optimal"
+    assert {r["id"]: r["funded"] for r in doc["requests"]} == funded
+
+
+def test_validate_says_when_solve_will_refuse_the_amounts(tmp_path):
+    """validate passed a round of amounts above 1e9 that solve then refused: it says so now."""
+    data = _with(donors=[{"id": "DEU", "budget": 2_700_000_000}],
+                 requests=[{"id": "A", "country": "NER", "theme": "stockpile", "amount": 1_500_000_000}])
+    checked, _, _ = run(tmp_path, ["validate", "FILE"], data=data)
+    assert checked.exit_code == 0
+    assert checked.stderr.startswith("Note: `matcher solve` refuses this round: donors[DEU].budget: 1,500,000,000")
+    solved, _, _ = run(tmp_path, ["solve", "FILE"], data=data)
+    assert solved.exit_code == 1
+
+
 @pytest.mark.parametrize("command", ["validate", "solve"])
 @pytest.mark.parametrize("case", list(BAD_INPUTS))
 def test_bad_input_is_one_error_line_exit_1_nothing_written(tmp_path, case, command):
@@ -319,7 +369,7 @@ def test_yaml_merge_keys_still_load_and_may_be_overridden(tmp_path):
 
 @pytest.mark.parametrize(("extra", "hint"), [
     ([], "the last tie-break: --polish S searches S seconds more for fewer grants"),
-    (["--node-limit", "200"], "the last tie-break: --polish 1 searches the full model for fewer grants, within "
+    (["--node-limit", "200"], "the last tie-break: --polish 1 (any seconds) searches the full model for fewer grants within "
                               "--node-limit"),
 ])
 def test_an_open_grants_stage_names_the_option_that_tries_harder(extra, hint):

@@ -195,3 +195,89 @@ def test_min_and_max_grant_are_scenario_currency_for_the_scale_check():
                      {"id": "R2", "country": "NER", "theme": "tracing", "amount": 600_000_000, "min_funding": 0}],
     })
     assert solve(s, SolveParams(time_limit=20)).objective["volume"] == 864_000_000
+
+
+@pytest.mark.parametrize("method", ["auto", "full"])
+def test_a_request_with_two_prerequisites_is_solved(method):
+    """R3 needs R1 and R2. Both rows of rule 8 carried one name, MathOpt refused the model and every such
+    file ended in "HiGHS failed" (exit 1): 63 of 70 random rounds with two prerequisites on a request."""
+    s = scenario(
+        [{"id": "A", "budget": 100}, {"id": "B", "budget": 50}],
+        [
+            {"id": "R1", "country": "NER", "theme": "stockpile", "amount": 60, "priority": 5},
+            {"id": "R2", "country": "BRA", "theme": "marking", "amount": 40, "priority": 3},
+            {"id": "R3", "country": "PHL", "theme": "tracing", "amount": 30, "priority": 2, "requires": ["R1", "R2"]},
+        ],
+    )
+    r = solve(s, SolveParams(time_limit=10, method=method))
+    assert r.status == "optimal"
+    assert r.objective["coverage"] == pytest.approx(22)  # all three: weights 16 + 4 + 2
+    assert funded(r) == {"R1": 60, "R2": 40, "R3": 30}
+
+
+def test_a_round_of_tens_of_millions_reaches_its_optimum():
+    """Coverage is kept in later stages by a row of weight/amount coefficients (1e-8 here): unscaled, HiGHS met
+    it only within its tolerance and the round came back "optimal" at 13.9073 with a bound of 13.9073. The
+    optimum, 13.959646910466583 (CP-SAT, exact): D0 -> R2 34,000,000; D2 -> R1 51,000,000, R3 46,000,000 and
+    R4 62,000,000. The same round in units of a million was always right."""
+    s = scenario(
+        [{"id": "D0", "budget": 59_000_000, "max_grant": 34_000_000}, {"id": "D2", "budget": 159_000_000}],
+        [
+            {"id": "R1", "country": "MLI", "theme": "record_keeping", "amount": 61_000_000, "min_funding": 0.7},
+            {"id": "R2", "country": "MLI", "theme": "record_keeping", "amount": 52_000_000, "min_funding": 0.5},
+            {"id": "R3", "country": "MLI", "theme": "transfer_control", "amount": 46_000_000, "min_funding": 0.3},
+            {"id": "R4", "country": "MLI", "theme": "record_keeping", "amount": 62_000_000},
+        ],
+        policy={"max_donors_per_request": 1},
+    )
+    for method in ("auto", "full"):
+        r = solve(s, SolveParams(time_limit=10, method=method))
+        assert r.status == "optimal"
+        assert r.objective["coverage"] == pytest.approx(13.959646910466583, rel=1e-6)
+        assert r.bound["coverage"] >= r.objective["coverage"] - 1e-9
+
+
+def test_a_later_stage_keeps_coverage_within_the_tolerance_with_room_for_the_solvers_own():
+    """The grants stage may move coverage by a relative 1e-6; HiGHS met that row within its own tolerance,
+    the allocation lost 1.05e-6 and the validator stopped the solve as an engine bug (exit 1)."""
+    s = scenario(
+        [{"id": "D0", "budget": 850_000}, {"id": "D1", "budget": 690_000}],
+        [
+            {"id": "R0", "country": "BRA", "theme": "record_keeping", "amount": 150_000},
+            {"id": "R1", "country": "BRA", "theme": "tracing", "amount": 980_000, "priority": 4, "min_funding": 0.15},
+            {"id": "R2", "country": "BRA", "theme": "tracing", "amount": 280_000, "priority": 1, "min_funding": 0},
+            {"id": "R4", "country": "BRA", "theme": "record_keeping", "amount": 880_000, "priority": 2,
+             "min_funding": 0.3},
+        ],
+        commitments=[{"donor": "D1", "request": "R2", "amount": 100_000},
+                     {"donor": "D1", "request": "R0", "amount": 50_000}],
+    )
+    r = solved(s)
+    assert r.status == "optimal"
+    assert r.objective["coverage"] == pytest.approx(1837 / 140, rel=1e-6)
+    assert r.objective["volume"] == 1_540_000
+    assert r.objective["grants"] == 5
+
+
+def test_the_fewest_grants_of_a_small_round_are_found_by_default():
+    """A 4 x 5 round (20 pairs): the full model's search for fewer grants, under 50 nodes, stopped at 8;
+    7 keep every rule (brute force), and with 1,000 nodes it finds and proves them."""
+    s = parse_scenario({
+        "name": "rnd", "currency": "USD", "fx": {"SEK": 0.7},
+        "policy": {"priority_weights": {"5": 32}, "agenda_weights": {"diversion": 3, "wps": 1.25}},
+        "donors": [{"id": "D0", "budget": 107, "themes": ["destruction", "community"]},
+                   {"id": "D1", "budget": 150, "currency": "SEK"},
+                   {"id": "D2", "budget": 108, "currency": "SEK", "min_grant": 23}, {"id": "D3", "budget": 55}],
+        "requests": [
+            {"id": "R0", "country": "IDN", "theme": "ddr", "amount": 51, "min_funding": 0.25, "agenda": ["diversion"]},
+            {"id": "R1", "country": "PHL", "theme": "community", "amount": 100, "priority": 1, "min_funding": 0.25},
+            {"id": "R2", "country": "KEN", "theme": "ddr", "amount": 98, "priority": 5},
+            {"id": "R3", "country": "MEX", "theme": "community", "amount": 27, "min_funding": 0.15,
+             "agenda": ["diversion", "sdg16.4"]},
+            {"id": "R4", "country": "IDN", "theme": "destruction", "amount": 86, "min_funding": 0.15,
+             "agenda": ["iti", "wps"]},
+        ],
+    }, source="fixture")
+    r = solved(s)
+    assert r.status == "optimal"
+    assert (r.objective["coverage"], r.objective["volume"], r.objective["grants"]) == (pytest.approx(61.8), 342, 7)

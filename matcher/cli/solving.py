@@ -18,7 +18,7 @@ from matcher.cli.common import (
     write_output,
 )
 from matcher.engine import SolveParams, solve
-from matcher.errors import ScenarioError
+from matcher.errors import MatcherError, ScenarioError
 from matcher.report.formats import FORMATS, render
 from matcher.scenario_io import load_scenario
 
@@ -47,10 +47,17 @@ def validate(file: str) -> None:
         f"{file}: valid scenario '{s.name}': {len(s.donors)} donors, {len(s.requests)} requests, "
         f"{len(s.partners)} partners, {len(s.commitments)} commitments, {len(s.offers)} offers"
     )
-    from matcher.domain import commitment_conflicts
+    from matcher.domain import commitment_conflicts, unusual_rules
+    from matcher.engine.solve import check_scale
 
     for conflict in commitment_conflicts(s):  # valid input, but no allocation can keep these
         click.echo(f"Note: infeasible as written: {conflict}", err=True)
+    for note in unusual_rules(s):  # valid input, surely not what was meant
+        click.echo(f"Note: {note}", err=True)
+    try:
+        check_scale(s)
+    except MatcherError as exc:  # valid input the solver refuses: say so before anyone runs `solve`
+        click.echo(f"Note: `matcher solve` refuses this round: {exc}", err=True)
 
 
 def infeasible_note(scenario) -> str:

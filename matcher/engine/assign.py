@@ -197,7 +197,7 @@ def _donors_per_request(p: Problem, m: _Model) -> None:
 def _prerequisites(p: Problem, m: _Model) -> None:
     """Rule 8: a request is funded only when every request it requires is funded."""
     for j, r in enumerate(p.scenario.requests):
-        for q in r.requires:
+        for q in r.prerequisites:
             m.cp.add_implication(m.y[j], m.y[p.request_index[q]])
 
 

@@ -95,6 +95,8 @@ def compile_problem(s: Scenario) -> Problem:
     for (i, j), amount in committed.items():
         lo, hi = start[j], start[j + 1]
         k = lo + np.searchsorted(pd[lo:hi], i)
+        if k >= hi or pd[k] != i:  # the donor's earmarks exclude the request: no allocation keeps the
+            continue  # commitment, and solve answers infeasible (domain.commitment_conflicts)
         promised[k] = amount
         # a commitment of 2 from a donor whose grants start at 3 is a grant of at least 3; where that is
         # above the budget or the request's amount, the rows for those make the round infeasible

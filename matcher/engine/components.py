@@ -79,7 +79,7 @@ def parts_of(scenario: Scenario) -> list[tuple[list[int], list[int]]]:
         uf.union(a, b)
         linked[a] = linked[b] = True
     for r in scenario.requests:
-        for q in r.requires:
+        for q in r.prerequisites:
             uf.union(request_index[r.id], request_index[q])
     limited: dict[str, int] = {}
     for r in scenario.requests:

@@ -41,7 +41,7 @@ def greedy_allocation(p: Problem) -> Solution | None:
     for _pass in range(2):  # a second pass funds requests whose prerequisites came later in the order
         for j in order:
             r = s.requests[j]
-            if funded[j] or any(funded[p.request_index[q]] == 0 for q in r.requires):
+            if funded[j] or any(funded[p.request_index[q]] == 0 for q in r.prerequisites):
                 continue
             if r.partner and caps.get(r.partner) is not None and projects[r.partner] >= caps[r.partner]:
                 continue
@@ -87,7 +87,7 @@ def _enforce_shares(p: Problem, x: dict[int, int], funded: list[int], committed:
     floors = {g: Fraction(str(v)) for g, v in s.policy.region_floors.items()}
     needed_by: dict[int, list[int]] = defaultdict(list)
     for j, r in enumerate(s.requests):
-        for q in r.requires:
+        for q in r.prerequisites:
             needed_by[p.request_index[q]].append(j)
     by_country: dict[str, int] = defaultdict(int)
     by_area: dict[str, int] = defaultdict(int)

@@ -167,8 +167,8 @@ def _donors_per_request(p: Problem, m: Model) -> None:
 def _prerequisites(p: Problem, m: Model) -> None:
     """Rule 8: a request is funded only when every request it requires is funded."""
     for j, r in enumerate(p.scenario.requests):
-        for q in r.requires:
-            m.mo.add_linear_constraint(m.y[j] <= m.y[p.request_index[q]], name=f"requires_{j}")
+        for q in r.prerequisites:
+            m.mo.add_linear_constraint(m.y[j] <= m.y[p.request_index[q]], name=f"requires_{j}_{p.request_index[q]}")
 
 
 def _country_caps(p: Problem, m: Model) -> None:

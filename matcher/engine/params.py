@@ -162,7 +162,10 @@ def _solve_once(model, parameters, model_params, msg_cb) -> mathopt.SolveResult:
             return mathopt.solve(model, mathopt.SolverType.HIGHS, params=parameters, msg_cb=msg_cb)
         except Exception as exc:  # noqa: BLE001
             first = exc
+    # ortools 9.15 fails while converting pybind11's StatusNotOk (AttributeError: no 'canonical_code'),
+    # which hides HiGHS's own message; that message is the error it was handling
+    cause = first.__context__ if isinstance(first, AttributeError) and first.__context__ is not None else first
     raise MatcherError(
-        f"HiGHS failed on the model '{model.name}' ({type(first).__name__}: {first}); this is a solver error, "
+        f"HiGHS failed on the model '{model.name}' ({type(cause).__name__}: {cause}); this is a solver error, "
         "not a problem with the scenario: try another --seed, and please report it with the scenario"
     ) from first

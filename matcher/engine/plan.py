@@ -32,6 +32,7 @@ from matcher.engine.stages import (
     highs_log,
     keep_earlier_stages,
     log_stage,
+    objective_scale,
     plan_value,
     relative_gap,
 )
@@ -149,19 +150,6 @@ def _solve_plan_stage(
     bound = float(result.termination.objective_bounds.dual_bound) / scale
     optimal = reason == mathopt.TerminationReason.OPTIMAL
     return Stage(term, value, bound, "optimal" if optimal else "feasible", seconds_used), plan
-
-
-def objective_scale(problem: Problem, term: str) -> float:
-    """The factor a stage's objective is multiplied by for HiGHS: coverage's coefficients (weight /
-    amount, 1e-6 and below on rounds of millions) scaled so that the smallest is 1, costs HiGHS
-    warns are "excessively small" and that sit at its dual tolerance (1e-7). On the 214 coverage
-    MIPs of 200 draws of an S sweep: 7.4-8.6 s -> 6.9-7.1 s, the same values. The stage's value
-    and bound are read back unscaled; HiGHS's own log lines show the scaled objective. The largest
-    coefficient is kept at most 1e6 (on rounds whose weights per unit span more than that)."""
-    if term != "coverage":
-        return 1.0
-    coefs = [w / r.amount for r, w in zip(problem.scenario.requests, problem.weights) if w > 0]
-    return min(1.0 / min(coefs), 1e6 / max(coefs)) if coefs else 1.0
 
 
 def _rounded(problem, model, term: str, choices: dict, params: SolveParams, seconds, bound: float):

@@ -20,8 +20,7 @@ from matcher.engine.compile import Problem
 from matcher.engine.params import highs_parameters, solve_highs
 from matcher.engine.realise import cap, donor_slots
 from matcher.engine.rows import add_row_blocks, add_variables, ids_of
-
-LEX_TOLERANCE = 1e-6
+from matcher.engine.stages import KEEP_SHARE, LEX_TOLERANCE, objective_scale
 
 
 def repair(
@@ -121,6 +120,8 @@ def repair(
         values = result
     for n, term in enumerate(stages):
         expr, sense = exprs[term]
+        scale = objective_scale(p, term)  # as the stage's objective and keep rows are: HiGHS's tolerance stays small
+        expr = scale * expr
         mo.maximize(expr) if sense == "max" else mo.minimize(expr)
         # the later stages keep the first's value and only settle ties: a work limit, not 2 s of wall time,
         # so the same grants on any machine (without --node-limit; with it, that limit)
@@ -130,9 +131,9 @@ def repair(
         fixed_part = _fixed_value(p, rest, term)
         tolerance = None
         if whole is not None and whole == whole:
-            mo.add_linear_constraint(expr <= whole - fixed_part + LEX_TOLERANCE * abs(whole))
+            mo.add_linear_constraint(expr <= scale * (whole - fixed_part + LEX_TOLERANCE * abs(whole)))
             # the gap that matters is the whole round's: stop once within --gap of the whole bound
-            tolerance = max(LEX_TOLERANCE / 2, params.relative_gap) * abs(whole)
+            tolerance = scale * max(LEX_TOLERANCE / 2, params.relative_gap) * abs(whole)
         result = solve_highs(mo, highs_parameters(stage, seconds, tolerance), hint if n == 0 else None)
         if not result.has_primal_feasible_solution():
             if values is None:
@@ -140,7 +141,7 @@ def repair(
             break
         values = result
         reached = result.objective_value()
-        slack = LEX_TOLERANCE * abs(reached)
+        slack = KEEP_SHARE * LEX_TOLERANCE * abs(reached)
         if sense == "max":
             mo.add_linear_constraint(expr >= reached - slack)
         else:
@@ -243,7 +244,7 @@ def _drop_unmet_prerequisites(p: Problem, given: dict[int, list[tuple[int, int]]
         for j, pieces in given.items():
             if not pieces or value[j]:
                 continue
-            for q in s.requests[j].requires:
+            for q in s.requests[j].prerequisites:
                 jq = p.request_index[q]
                 if jq in given and not given[jq] and not value[jq]:
                     given[j] = []
@@ -267,7 +268,7 @@ def _links(p: Problem, mo, y, rest: list[int], free: set[int]) -> bool:
         if partner.max_projects is not None and mine[partner.id]:
             mo.add_linear_constraint(mathopt.fast_sum(mine[partner.id]) <= partner.max_projects - taken[partner.id])
     for j, r in enumerate(s.requests):
-        for q in r.requires:
+        for q in r.prerequisites:
             jq = p.request_index[q]
             if j in free and jq in free:
                 mo.add_linear_constraint(y[j] <= y[jq])

@@ -103,7 +103,8 @@ def _hint(open_stages, node_limit: int | None) -> str:
     """What to give `solve` or `run` to try harder (under --node-limit, the nodes stop a search)."""
     if [st.term for st in open_stages] == ["grants"]:
         if node_limit is not None:
-            return ", the last tie-break: --polish 1 searches the full model for fewer grants, within --node-limit"
+            return (", the last tie-break: --polish 1 (any seconds) searches the full model for fewer grants within"
+                    " --node-limit; with --polish, raise --node-limit")
         return ", the last tie-break: --polish S searches S seconds more for fewer grants"
     if node_limit is not None:
         return ": raise --node-limit (and --time-limit if it was reached) to try harder"
