@@ -124,25 +124,38 @@ def test_bad_input_is_one_error_line_and_nothing_written(tmp_path, one_uncertain
 
 
 def test_notes_say_which_limit_stopped_the_solves(tmp_path, one_uncertain, monkeypatch):
+    """A `feasible` solve that used its time limit was stopped by it; one that did not (the grants stage's
+    work limit, 0.9 s of 60) replays exactly and was wrongly said to "vary between runs"."""
     from matcher.cli import sweep as sweep_cli
     from matcher.sweep.aggregate import PointSummary
+    from matcher.sweep.run import SolvedDraw
+    from matcher.sweep.work import Outcome
 
     def point(statuses):
         return PointSummary(values={}, draws=4, distinct=2, solved=2, statuses=statuses, asked=1, coverage=None,
                             placed=None, grants=None, requests=[], donors=[])
 
+    def made(status, seconds, draws):
+        return SolvedDraw(0, {}, draws, Outcome(status, None, 0, 0, {}, {}, {}, {}, seconds))
+
     class Result:
-        points = [point({"feasible": 2, "unknown": 2})]
+        points = [point({"feasible": 3, "unknown": 2})]
+        solved = [made("feasible", 9.5, [0, 1]), made("feasible", 0.9, [2]), made("unknown", 10.0, [3, 4])]
 
     lines = []
     monkeypatch.setattr(sweep_cli.click, "echo", lambda text, err=False: lines.append(text))
-    sweep_cli._limit_note(Result(), node_limit=None)
+    sweep_cli._limit_note(Result(), node_limit=None, time_limit=10)
     assert lines[0].startswith("note: 2 draw(s) found no allocation within the limits, and count as funding no request")
-    assert lines[1].startswith("note: 4 draw(s) stopped at the time limit before proving optimality")
+    assert lines[1].startswith("note: 4 solve(s) stopped at the time limit before proving optimality")
     lines.clear()
-    sweep_cli._limit_note(Result(), node_limit=50)
-    assert lines[1] == ("note: 4 draw(s) stopped at a limit before proving optimality; the sweep replays exactly when "
+    sweep_cli._limit_note(Result(), node_limit=50, time_limit=10)
+    assert lines[1] == ("note: 4 solve(s) stopped at a limit before proving optimality; the sweep replays exactly when "
                         "the node limit (50), not the time limit, stopped them")
+    lines.clear()
+    Result.solved = [made("feasible", 0.9, [0, 1, 2])]
+    Result.points = [point({"feasible": 3})]
+    sweep_cli._limit_note(Result(), node_limit=None, time_limit=60)
+    assert lines == []
 
 
 def test_draws_skip_the_grants_tie_break_but_keep_the_money_measures(tmp_path):
@@ -205,10 +218,11 @@ def test_a_draw_the_solver_fails_on_is_kept_as_an_error_and_the_sweep_goes_on(on
 
     class Result:
         points = [point]
+        solved = []
 
     lines = []
     monkeypatch.setattr(sweep_cli.click, "echo", lambda text, err=False: lines.append(text))
-    sweep_cli._limit_note(Result(), node_limit=None)
+    sweep_cli._limit_note(Result(), node_limit=None, time_limit=60)
     assert lines == [
         "note: the solver failed on 1 draw(s) (HiGHS raised an internal error twice); they count as funding no "
         "request; the rest of the sweep stands; please report it with the scenario"

@@ -60,3 +60,26 @@ def test_dask_cluster_gives_the_same_output_as_local(ranged, cluster, fmt):
 def test_dask_without_a_scheduler_starts_a_local_cluster(ranged):
     grid = ("--vary", "donors[JPN].confidence=0.5,1", "--format", "csv")
     assert _out(ranged, *grid, "--executor", "dask", "--workers", "2") == _out(ranged, *grid, "--workers", "2")
+
+
+def test_a_scheduler_without_workers_is_one_error_not_a_wait_for_ever(ranged, monkeypatch):
+    """A scheduler no worker had joined (or whose workers could not import matcher) left the sweep
+    waiting with nothing said; now it waits a while for a worker, then says what to start."""
+    from matcher.sweep import executors
+
+    monkeypatch.setattr(executors, "WORKER_WAIT_SECONDS", 1)
+    with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=None) as cluster:
+        address = cluster.scheduler_address
+        res = CliRunner().invoke(cli, ["sweep", ranged, "--draws", "4", "--quiet", "--executor", "dask",
+                                       "--scheduler", address])
+    assert res.exit_code == 1
+    assert res.stderr == (f"Error: --scheduler {address}: no Dask worker joined within 1 s; start one with "
+                          f"`dask worker {address}` where salw-matcher is installed\n")
+
+
+def test_a_scheduler_address_that_is_not_one_is_one_error(ranged):
+    res = CliRunner().invoke(cli, ["sweep", ranged, "--draws", "4", "--quiet", "--executor", "dask",
+                                   "--scheduler", "notanaddress"])
+    assert res.exit_code == 1
+    assert res.stderr.startswith("Error: --scheduler notanaddress: cannot reach the Dask scheduler (")
+    assert res.stderr.endswith("give its address as tcp://HOST:PORT\n")

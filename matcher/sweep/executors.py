@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import Protocol
 
 from matcher.errors import MatcherError
-from matcher.sweep.work import Chunk, Outcome, solve_chunk, tune_worker
+from matcher.sweep.work import Chunk, Outcome, solve_chunk, tune_worker, worker_versions
 
 EXECUTORS = ("local", "dask")
 OnChunk = Callable[[int, list[Outcome]], None]
@@ -124,9 +124,11 @@ def _dask_client(workers: int | None, scheduler: str | None):
     if scheduler:
         try:
             client = Client(scheduler, timeout="10s")
-        except OSError as exc:
-            raise MatcherError(f"--scheduler {scheduler}: cannot reach the Dask scheduler ({exc})") from None
+        except (OSError, ValueError, TypeError) as exc:
+            raise MatcherError(f"--scheduler {scheduler}: cannot reach the Dask scheduler ({exc}); give its "
+                               "address as tcp://HOST:PORT") from None
         with client:
+            _check_workers(client, scheduler)
             yield client
         return
     import dask
@@ -143,3 +145,29 @@ def _dask_client(workers: int | None, scheduler: str | None):
         with cluster, Client(cluster) as client:
             client.run(tune_worker)  # our own workers (a cluster given by --scheduler is left as it is)
             yield client
+
+
+WORKER_WAIT_SECONDS = 30
+
+
+def _check_workers(client, scheduler: str) -> None:
+    """A cluster given by --scheduler must have a worker that runs this matcher and OR-Tools: with no
+    worker, or workers that cannot import matcher (they shut down on the first task), a sweep waited
+    for ever with nothing said; with other versions, the same seed could give another table."""
+    try:
+        client.wait_for_workers(1, timeout=WORKER_WAIT_SECONDS)
+    except (TimeoutError, OSError):
+        raise MatcherError(f"--scheduler {scheduler}: no Dask worker joined within {WORKER_WAIT_SECONDS} s; start "
+                           f"one with `dask worker {scheduler}` where salw-matcher is installed") from None
+    try:
+        found = client.run(worker_versions)
+    except Exception as exc:  # noqa: BLE001  (whatever a worker raised: most often matcher is not installed)
+        raise MatcherError(f"--scheduler {scheduler}: a Dask worker cannot run the sweep ({type(exc).__name__}: "
+                           f"{exc}); install salw-matcher where the workers run") from None
+    mine = worker_versions()
+    other = {addr: v for addr, v in found.items() if v != mine}
+    if other:
+        addr, v = next(iter(other.items()))
+        raise MatcherError(f"--scheduler {scheduler}: worker {addr} runs matcher {v[0]} with OR-Tools {v[1]}, this "
+                           f"machine matcher {mine[0]} with OR-Tools {mine[1]}; the same seed could give another "
+                           "table: install the same versions on the workers")

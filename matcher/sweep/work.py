@@ -52,6 +52,15 @@ def tune_worker() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
+def worker_versions() -> tuple[str, str]:
+    """(matcher, OR-Tools) versions where this runs: a cluster's workers must match the sweep's own."""
+    import ortools
+
+    from matcher import __version__
+
+    return __version__, ortools.__version__
+
+
 def solve_chunk(chunk: Chunk) -> list[Outcome]:
     """Solve every draw in the chunk, in order."""
     params = SolveParams(**chunk.params)
