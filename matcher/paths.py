@@ -56,6 +56,21 @@ def _select(items: Any, selector: str, key: str, text: str) -> tuple[list, int]:
     raise MatcherError(f"'{text}': no {key} entry with id '{selector}' (known: {known})")
 
 
+def place(data: dict, text: str) -> tuple:
+    """Where a path points, with every [id] selector made a list index: ``donors[DEU].budget`` and
+    ``donors[0].budget`` are one place when DEU is the first donor (MatcherError as get_value)."""
+    node: Any = data
+    out: list = []
+    for key, selector in parse_path(text):
+        node = _child(node, key, text)
+        out.append(key)
+        if selector is not None:
+            items, i = _select(node, selector, key, text)
+            node = items[i]
+            out.append(i)
+    return tuple(out)
+
+
 def get_value(data: dict, text: str) -> Any:
     """The value at a path; MatcherError when a step does not exist."""
     node: Any = data

@@ -197,6 +197,16 @@ def test_rules_the_format_allows_but_no_one_means_are_solved_and_named(tmp_path,
     assert {r["id"]: r["funded"] for r in doc["requests"]} == funded
 
 
+def test_validate_says_when_sweep_will_refuse_the_uncertainty(tmp_path):
+    """validate passed a budget_range on an in-kind donor that sweep then refused: it says so now."""
+    data = _with(donors=[{"id": "DEU", "budget": 100},
+                         {"id": "MSAG", "kind": "in_kind", "capacity": 4, "unit": "team-week", "budget_range": [1, 4]}])
+    checked, _, _ = run(tmp_path, ["validate", "FILE"], data=data)
+    assert checked.exit_code == 0
+    assert checked.stderr == ("Note: `matcher sweep` refuses this round: donors[1].budget_range: 'MSAG' is an in-kind "
+                              "donor; use 'confidence' for its capacity\n")
+
+
 def test_validate_says_when_solve_will_refuse_the_amounts(tmp_path):
     """validate passed a round of amounts above 1e9 that solve then refused: it says so now."""
     data = _with(donors=[{"id": "DEU", "budget": 2_700_000_000}],

@@ -61,6 +61,12 @@ def test_several_axes_make_a_grid_first_axis_slowest():
          "at least 2 (e.g. ..:5)"),
         ("donors[DEU].budget=1,,2", "--vary 'donors[DEU].budget=1,,2': an empty value in the list '1,,2'; separate "
          "values with single commas"),
+        ("donors[DEU].budget=2..1:3", "--vary 'donors[DEU].budget=2..1:3': gives 1 twice (2, 1, 1); give distinct "
+         "values"),
+        ("policy.max_country_share=0.1,0.1", "--vary 'policy.max_country_share=0.1,0.1': gives 0.1 twice (0.1, 0.1); "
+         "give distinct values"),
+        ("donors[DEU].budget=*-0.5..*1:3", "--vary 'donors[DEU].budget=*-0.5..*1:3': '*-0.5..*1:3' has a negative "
+         "factor; factors are 0 or more (*0.6..*1.2:7)"),
         ("donors[DEU].name=*0.5..*2:3", "--vary 'donors[DEU].name=*0.5..*2:3': 'donors[DEU].name' is None, not a "
          "number, so it cannot be multiplied; give values a..b:n"),
     ],
@@ -74,3 +80,12 @@ def test_bad_expressions_name_the_expression_and_the_fix(expr, message):
 def test_a_path_varied_twice_is_refused():
     with pytest.raises(MatcherError, match=r"'policy.max_country_share' is already varied"):
         parse_axes(["policy.max_country_share=0.1", "policy.max_country_share=0.2"], BASE)
+
+
+def test_one_donor_named_two_ways_is_varied_once():
+    """donors[DEU] and donors[0] are one donor: the second axis overwrote the first while the rows kept
+    the first's labels (DEU = 100000 for a solve of 300000)."""
+    with pytest.raises(MatcherError) as err:
+        parse_axes(["donors[DEU].budget=1,2", "donors[0].budget=3,4"], BASE)
+    assert str(err.value) == ("--vary 'donors[0].budget=3,4': 'donors[0].budget' is already varied (as "
+                              "'donors[DEU].budget'); give all its values in one --vary")

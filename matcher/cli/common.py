@@ -40,8 +40,8 @@ def handle_errors(fn):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
-            raise
+        except (click.exceptions.Exit, click.ClickException, click.Abort, BrokenPipeError):
+            raise  # a closed pipe: main() ends quietly
         except SolutionError as exc:
             _fail(f"internal: {exc} Please report it with the scenario file.")
         except MatcherError as exc:
@@ -92,8 +92,13 @@ def main() -> int:
     writes to file descriptor 1 goes to standard error, in every command and in the worker
     processes it starts (HiGHS prints the odd diagnostic line there), so that ``--format json``
     output stays parseable."""
-    with _native_stdout_to_stderr():
-        return cli.main(prog_name="matcher")
+    try:
+        with _native_stdout_to_stderr():
+            return cli.main(prog_name="matcher")
+    except BrokenPipeError:  # the reader stopped early (`matcher show 1 --format csv | head`): not an error of ours
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python's own flush at exit would raise it again
+        return 0
 
 
 _native_apart = False  # True while main() keeps Python's stdout apart from file descriptor 1

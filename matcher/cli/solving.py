@@ -58,6 +58,12 @@ def validate(file: str) -> None:
         check_scale(s)
     except MatcherError as exc:  # valid input the solver refuses: say so before anyone runs `solve`
         click.echo(f"Note: `matcher solve` refuses this round: {exc}", err=True)
+    from matcher.sweep.draws import check_uncertainty
+
+    try:
+        check_uncertainty(s)
+    except MatcherError as exc:  # solve ignores the uncertainty keys; sweep reads them
+        click.echo(f"Note: `matcher sweep` refuses this round: {exc}", err=True)
 
 
 def infeasible_note(scenario) -> str:

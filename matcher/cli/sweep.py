@@ -112,6 +112,23 @@ def sweep_cmd(file: str, draws: int | None, seed: int, vary: tuple[str, ...], se
     if run_id is not None:
         click.echo(f"saved run {run_id}: sweep of {result.scenario}, {result.solves} solves", err=True)
     _limit_note(result, node_limit, time_limit)
+    if draws is None:
+        _uncertainty_unused_note(raw, sets)
+
+
+def _uncertainty_unused_note(raw: dict, sets: list[str]) -> None:
+    """A grid without --draws solves every pledge as written: say so when some pledge is uncertain."""
+    from matcher.paths import apply_assignment
+
+    data = raw
+    for expr in sets:
+        data = apply_assignment(data, expr)
+    donors = data.get("donors") if isinstance(data.get("donors"), list) else []
+    uncertain = [str(d.get("id")) for d in donors
+                 if isinstance(d, dict) and (d.get("confidence") is not None or d.get("budget_range") is not None)]
+    if uncertain:
+        click.echo(f"note: confidence and budget_range ({', '.join(uncertain)}) count only with --draws; every point "
+                   "was solved with the pledges as written (add --draws N to draw them)", err=True)
 
 
 def _progress_printer():

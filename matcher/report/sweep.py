@@ -91,8 +91,11 @@ def draws_table(result: SweepResult, cur: str) -> str:
     con.print(_requests(p, cur))
     share = f"{result.threshold * 100:.10g}%"  # exactly as given: 0.704 is 70.4%, not 70%
     listing = ", ".join(p.safe) if p.safe else "none"
+    together = ""
+    if p.safe_together is not None and len(p.safe) > 1:
+        together = f"; all {len(p.safe)} fully funded together in {_share(p.safe_together, 1)} of draws"
     con.print(f"Safe to promise (fully funded in at least {share} of draws): {len(p.safe)} of {len(p.requests)}: "
-              f"{listing}")
+              f"{listing}{together}")
     return buf.getvalue()
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from matcher.errors import MatcherError
-from matcher.paths import get_value, parse_path, parse_scalar, range_follows_budget, scaled, set_value
+from matcher.paths import get_value, parse_path, parse_scalar, place, range_follows_budget, scaled, set_value
 
 _RANGE = re.compile(r"^(?P<mul>\*)?(?P<a>[^.*:][^:]*?)\.\.(?P<mul2>\*)?(?P<b>[^:]+?)(?::(?P<n>.*))?$")
 EXAMPLES = "e.g. policy.max_country_share=0.05,0.1,0.2 or donors[DEU].budget=*0.6..*1.2:7"
@@ -43,8 +43,13 @@ def parse_vary(expr: str, base: dict[str, Any]) -> Axis:
     except MatcherError as exc:
         raise _bad(expr, str(exc)) from None
     if ".." in spec:
-        return Axis(path, _range_values(expr, path, spec, base))
-    return Axis(path, tuple(_scalar(expr, part) for part in _split_list(expr, spec)))
+        values = _range_values(expr, path, spec, base)
+    else:
+        values = tuple(_scalar(expr, part) for part in _split_list(expr, spec))
+    twice = [v for n, v in enumerate(values) if v in values[:n]]
+    if twice:  # two grid points the same: a range too fine for whole units, or a value written twice
+        raise _bad(expr, f"gives {twice[0]!r} twice ({', '.join(map(repr, values))}); give distinct values")
+    return Axis(path, values)
 
 
 def _bad(expr: str, why: str) -> MatcherError:
@@ -83,6 +88,8 @@ def _range_values(expr: str, path: str, spec: str, base: dict[str, Any]) -> tupl
     # rounded so 0.6..1.2 steps by exactly 0.1 and money is not floored from 799.99999 to 799
     steps = [round(a + (b - a) * k / (n - 1), 12) for k in range(n)]
     if m.group("mul"):
+        if min(a, b) < 0:
+            raise _bad(expr, f"'{spec}' has a negative factor; factors are 0 or more (*0.6..*1.2:7)")
         current = get_value(base, path)
         if not isinstance(current, (int, float)) or isinstance(current, bool):
             raise _bad(expr, f"'{path}' is {current!r}, not a number, so it cannot be multiplied; give values a..b:n")
@@ -115,8 +122,10 @@ def parse_axes(exprs: list[str], base: dict[str, Any]) -> list[Axis]:
     axes: list[Axis] = []
     for expr in exprs:
         axis = parse_vary(expr, base)
-        if any(a.path == axis.path for a in axes):
-            raise _bad(expr, f"'{axis.path}' is already varied; give all its values in one --vary")
+        same = next((a for a in axes if place(base, a.path) == place(base, axis.path)), None)
+        if same is not None:  # donors[DEU] and donors[0] may be one donor: the rows were labelled by the first
+            also = "" if same.path == axis.path else f" (as '{same.path}')"
+            raise _bad(expr, f"'{axis.path}' is already varied{also}; give all its values in one --vary")
         axes.append(axis)
     return axes
 
