@@ -281,3 +281,28 @@ def test_the_fewest_grants_of_a_small_round_are_found_by_default():
     r = solved(s)
     assert r.status == "optimal"
     assert (r.objective["coverage"], r.objective["volume"], r.objective["grants"]) == (pytest.approx(61.8), 342, 7)
+
+
+def test_a_grant_binary_off_within_tolerance_lets_no_money_through():
+    """Amounts of 1e7-1e8: HiGHS held a grant's binary at 1.4e-7 (within its integrality tolerance of 1e-6) and
+    let 10 units through a donor whose grants start at 32,000,000; the validator stopped the solve as an
+    engine bug. With the tolerance tightened to the largest grant, every grant keeps rule 5."""
+    s = parse_scenario({
+        "name": "rnd", "currency": "USD", "fx": {"JPY": 0.0067}, "policy": {"region_floors": {"asia": 0.1}},
+        "donors": [{"id": "D0", "budget": 8_805_000_000, "currency": "JPY", "exclude_countries": ["MEX"]},
+                   {"id": "D1", "budget": 71_000_000, "min_grant": 32_000_000}, {"id": "D2", "budget": 107_000_000},
+                   {"id": "D3", "budget": 41_000_000, "min_grant": 8_000_000, "max_grant": 86_000_000}],
+        "requests": [
+            {"id": "R0", "country": "AFG", "theme": "ddr", "amount": 77_000_000, "priority": 2},
+            {"id": "R1", "country": "AFG", "theme": "ddr", "amount": 63_000_000, "priority": 5},
+            {"id": "R2", "country": "MEX", "theme": "ddr", "amount": 64_000_000},
+            {"id": "R3", "country": "MEX", "theme": "ddr", "amount": 100_000_000, "priority": 1, "requires": ["R1"]},
+            {"id": "R4", "country": "MEX", "theme": "transfer_control", "amount": 96_000_000, "min_funding": 0.15},
+        ],
+        "commitments": [{"donor": "D0", "request": "R1", "amount": 6_000_000}],
+    }, source="fixture")
+    r = solved(s)
+    assert r.status == "optimal"
+    assert r.objective["volume"] == 277_993_500
+    assert r.objective["grants"] == 7
+    assert all(a.amount >= 32_000_000 for a in r.allocations if a.donor == "D1")

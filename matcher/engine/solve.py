@@ -35,7 +35,7 @@ from matcher.engine.components import solve_in_parts
 from matcher.engine.gapsearch import GapArrays, gap_arrays, search
 from matcher.engine.greedy import greedy_allocation
 from matcher.engine.model import SENSE, Model, build, term_expression
-from matcher.engine.params import SolveParams, highs_parameters, solve_highs
+from matcher.engine.params import SolveParams, highs_parameters, solve_highs, whole_grants
 from matcher.engine.plan import Planned, money_plan
 from matcher.engine.readout import Solution, allocations, read_solution, result_of, term_value
 from matcher.engine.realise import Plan, polish_grants, realise
@@ -589,8 +589,10 @@ def _exact_grants(problem: Problem, stages: list[Stage], params, clock, best: So
     if outcome is None or outcome[1] is None:
         return best, stage
     full_stage, solution = outcome
-    if not keeps_earlier(problem, solution, stages):  # HiGHS met a keep row only within its tolerance
-        say(params, "the full model's grants move an earlier term beyond its tolerance: keeping the re-split's")
+    counted = len(solution.x) + len(solution.delivered)
+    if not keeps_earlier(problem, solution, stages) or abs(counted - full_stage.value) > 0.5:
+        # HiGHS met a keep row, or a grant's on/off binary, only within its tolerance
+        say(params, "the full model's grants break a row within HiGHS's tolerance: keeping the re-split's")
         return best, stage
     if full_stage.value <= stage.value:
         full_stage.bound = max(full_stage.bound, stage.bound)
@@ -624,8 +626,10 @@ def _solve_stage(
     expr = scale * term_expression(problem, model, term)
     model.mo.maximize(expr) if SENSE[term] == "max" else model.mo.minimize(expr)
     t0 = time.perf_counter()
+    largest = float(problem.pair_cap.max()) if len(problem.pair_cap) else 0.0
     result = solve_highs(
-        model.mo, highs_parameters(params, seconds, 1e-9 * scale), _hints(model, hint), highs_log(params, term)
+        model.mo, whole_grants(highs_parameters(params, seconds, 1e-9 * scale), largest), _hints(model, hint),
+        highs_log(params, term)
     )
     seconds_used = time.perf_counter() - t0
     reason = result.termination.reason
