@@ -379,12 +379,13 @@ def test_yaml_merge_keys_still_load_and_may_be_overridden(tmp_path):
 
 @pytest.mark.parametrize(("extra", "hint"), [
     ([], "the last tie-break: --polish S searches S seconds more for fewer grants"),
-    (["--node-limit", "200"], "the last tie-break: --polish 1 (any seconds) searches the full model for fewer grants within "
-                              "--node-limit"),
+    (["--node-limit", "200"], "the last tie-break: --polish 1 (any seconds) searches the full model for fewer "
+                              "grants within --node-limit"),
 ])
 def test_an_open_grants_stage_names_the_option_that_tries_harder(extra, hint):
     """It said "raise --polish (seconds)" under --node-limit too, where seconds do not bound the search."""
-    out = CliRunner().invoke(cli, ["solve", str(ROOT / "scenarios" / "sahel-pssm-2027.yaml"), *extra])
+    out = CliRunner().invoke(cli, ["solve", str(ROOT / "scenarios" / "global-poa-2027.yaml"), *extra])
     assert out.exit_code == 0
-    line = next(x for x in out.stdout.splitlines() if x.startswith("not proven: grants"))
-    assert hint in line
+    text = " ".join(out.stdout.split())  # the table output wraps long lines at the terminal's width
+    assert "not proven: grants" in text
+    assert hint in text

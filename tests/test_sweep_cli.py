@@ -243,8 +243,9 @@ def test_a_grid_point_without_an_allocation_shows_its_status_not_zeros(tmp_path,
 def test_a_grid_without_draws_says_that_uncertain_pledges_were_taken_as_written(tmp_path, one_uncertain):
     """--set 'donors[JPN].confidence=0.7' with --vary alone ran on the pledge as written, silently."""
     one_uncertain["donors"][0].pop("confidence")
-    res = CliRunner().invoke(cli, ["sweep", _write(tmp_path, one_uncertain), "--vary", "donors[NOR].budget=50000,100000",
-                                   "--set", "donors[JPN].confidence=0.7", "--quiet", "--workers", "1"])
+    res = CliRunner().invoke(cli, ["sweep", _write(tmp_path, one_uncertain), "--vary",
+                                   "donors[NOR].budget=50000,100000", "--set", "donors[JPN].confidence=0.7",
+                                   "--quiet", "--workers", "1"])
     assert res.exit_code == 0, res.output
     assert res.stderr.splitlines()[-1] == (
         "note: confidence and budget_range (JPN) count only with --draws; every point was solved with the pledges "

@@ -39,13 +39,15 @@ def needs_grant_binaries(p: Problem, grants_counted: bool) -> list[bool]:
     return [grants_counted or per_request_rule or bool(s.donors[i].min_grant) for (i, _j) in p.pairs]
 
 
-def build(p: Problem, grants_counted: bool) -> Model:
-    """The whole model of rules 1-11 (and the in-kind rules); objectives are set by the caller."""
+def build(p: Problem, grants_counted: bool, whole_money: bool = True) -> Model:
+    """The whole model of rules 1-11 (and the in-kind rules); objectives are set by the caller.
+    ``whole_money`` False: grants and fundings continuous (the on/off binaries stay whole), a
+    relaxation whose bounds are true bounds (solve._relaxed_grants)."""
     s = p.scenario
     mo = mathopt.Model(name=s.name)
     partial = [p.min_amount[j] < r.amount for j, r in enumerate(s.requests)]
     x = {
-        k: mo.add_variable(lb=p.pair_lb[k], ub=p.pair_ub[k], is_integer=True, name=f"x_{i}_{j}")
+        k: mo.add_variable(lb=p.pair_lb[k], ub=p.pair_ub[k], is_integer=whole_money, name=f"x_{i}_{j}")
         for k, (i, j) in enumerate(p.pairs)
     }
     y = [mo.add_binary_variable(name=f"y_{j}") for j in range(p.n_requests)]
@@ -54,7 +56,8 @@ def build(p: Problem, grants_counted: bool) -> Model:
     u = {k: mo.add_binary_variable(name=f"u_{k}") for k in p.offers}
     m = Model(mo, x, y, z, u)
     # Explicit f[r] and total keep the share rules sparse; f is whole where a request may be partial.
-    m.f = [mo.add_variable(lb=0, ub=r.amount, is_integer=partial[j], name=f"f_{j}") for j, r in enumerate(s.requests)]
+    m.f = [mo.add_variable(lb=0, ub=r.amount, is_integer=whole_money and partial[j], name=f"f_{j}")
+           for j, r in enumerate(s.requests)]
     m.total = mo.add_variable(lb=0, name="total")
     _funding(p, m)
     _budgets(p, m)

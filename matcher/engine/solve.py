@@ -21,6 +21,7 @@ Every result goes through the independent validator in readout.result_of.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from dataclasses import dataclass
 
@@ -396,6 +397,8 @@ def _decomposed(problem: Problem, terms: list[str], params: SolveParams, clock: 
     elif not proven and pairs <= TINY_PAIRS:  # the full model proves it in milliseconds to half a second
         tiny = params if params.node_limit is not None else dataclasses.replace(params, node_limit=TINY_NODE_LIMIT)
         best, stage = _exact_grants(problem, stages, tiny, clock, best, stage, _Polish(params))
+    elif not proven and pairs <= RELAXED_PAIRS:
+        best, stage = _relaxed_grants(problem, stages, params, clock, best, stage)
     stage.seconds = time.perf_counter() - t0
     stages.append(stage)
     log_stage(params, stage)
@@ -577,6 +580,63 @@ TINY_PAIRS = 40  # and below this many, cheap enough to do so by default, under 
 # nodes of that search by default: 50 (GRANTS_NODE_LIMIT) left a 4 x 5 round at 8 grants where 7 keep
 # every rule (found by a brute-force check of 1,200 such rounds); 200 found and proved the 7
 TINY_NODE_LIMIT = 1000
+
+
+# Rounds of up to this many pairs get, by default, the search for fewer grants on the full model with
+# money continuous (_relaxed_grants), under RELAXED_NODE_LIMIT nodes. On the bundled rounds (80 and 84
+# pairs) it proves LAC's 21 grants and finds and proves Sahel's 32 (the re-split's 33) in about a
+# second each; the whole-money model took 5-6 s for LAC's proof (HiGHS's bookkeeping for integers
+# with domains in the millions), and 11 s for Sahel's. benchmarks/RESULTS.md, session 13.
+RELAXED_PAIRS = 100
+RELAXED_NODE_LIMIT = 1000
+
+
+def _relaxed_grants(problem: Problem, stages: list[Stage], params, clock, best: Solution, stage: Stage):
+    """The fewest grants on the full model with grants and fundings continuous and only the on/off
+    binaries whole: a relaxation, so its bound is a true bound on the grants; a grant pattern it finds
+    with fewer grants is then made whole on the full model restricted to that pattern, and taken
+    only when it keeps every rule and the earlier stages. Under a work limit (``--node-limit`` or
+    RELAXED_NODE_LIMIT): the same answer on every run."""
+    work = params if params.node_limit is not None else dataclasses.replace(params, node_limit=RELAXED_NODE_LIMIT)
+    model = build(problem, grants_counted=True, whole_money=False)
+    keep_earlier_stages(problem, model, stages)
+    model.mo.minimize(term_expression(problem, model, "grants"))
+    say(params, "fewer grants: the full model with money continuous")
+    result = solve_highs(model.mo, highs_parameters(work, clock.part(0.5), 1e-9, started=True), _hints(model, best),
+                         highs_log(params, "grants"))
+    bound = float(result.termination.objective_bounds.dual_bound)
+    if math.isfinite(bound):
+        stage.bound = max(stage.bound, float(math.ceil(bound - 1e-6)))
+    if result.has_primal_feasible_solution() and result.objective_value() < stage.value - 0.5:
+        pattern = {k for k, v in zip(model.z, result.variable_values(list(model.z.values()))) if v > 0.5}
+        offers = {k for k, v in zip(model.u, result.variable_values(list(model.u.values()))) if v > 0.5}
+        made = _grants_in_pattern(problem, stages, work, clock, best, pattern, offers)
+        if made is not None and len(made.x) + len(made.delivered) < stage.value - 0.5:
+            best, stage.value = made, float(len(made.x) + len(made.delivered))
+    if stage.value <= stage.bound + 0.5:
+        stage.bound, stage.status = stage.value, "optimal"
+    return best, stage
+
+
+def _grants_in_pattern(problem, stages, params, clock, best: Solution, pattern: set[int], offers: set[int]):
+    """Whole grants on the given pairs and offers only (the rest held at zero), keeping every rule and
+    the earlier stages; None when there are none within the work limit."""
+    model = build(problem, grants_counted=True)
+    keep_earlier_stages(problem, model, stages)
+    for k, z in model.z.items():
+        if k not in pattern:
+            z.upper_bound = 0
+    for k, u in model.u.items():
+        if k not in offers:
+            u.upper_bound = 0
+    outcome = _solve_stage(problem, model, "grants", params, clock.part(0.5), None)
+    if outcome is None or outcome[1] is None:
+        return None
+    full_stage, solution = outcome
+    counted = len(solution.x) + len(solution.delivered)
+    if not keeps_earlier(problem, solution, stages) or abs(counted - full_stage.value) > 0.5:
+        return None
+    return solution
 
 
 def _exact_grants(problem: Problem, stages: list[Stage], params, clock, best: Solution, stage: Stage, budget):
