@@ -20,7 +20,7 @@ from matcher.engine.compile import Problem
 from matcher.engine.params import highs_parameters, solve_highs
 from matcher.engine.realise import cap, donor_slots
 from matcher.engine.rows import add_row_blocks, add_variables, ids_of
-from matcher.engine.stages import KEEP_SHARE, LEX_TOLERANCE, objective_scale
+from matcher.engine.stages import KEEP_SHARE, LEX_TOLERANCE
 
 
 def repair(
@@ -120,8 +120,6 @@ def repair(
         values = result
     for n, term in enumerate(stages):
         expr, sense = exprs[term]
-        scale = objective_scale(p, term)  # as the stage's objective and keep rows are: HiGHS's tolerance stays small
-        expr = scale * expr
         mo.maximize(expr) if sense == "max" else mo.minimize(expr)
         # the later stages keep the first's value and only settle ties: a work limit, not 2 s of wall time,
         # so the same grants on any machine (without --node-limit; with it, that limit)
@@ -131,9 +129,9 @@ def repair(
         fixed_part = _fixed_value(p, rest, term)
         tolerance = None
         if whole is not None and whole == whole:
-            mo.add_linear_constraint(expr <= scale * (whole - fixed_part + LEX_TOLERANCE * abs(whole)))
+            mo.add_linear_constraint(expr <= whole - fixed_part + LEX_TOLERANCE * abs(whole))
             # the gap that matters is the whole round's: stop once within --gap of the whole bound
-            tolerance = scale * max(LEX_TOLERANCE / 2, params.relative_gap) * abs(whole)
+            tolerance = max(LEX_TOLERANCE / 2, params.relative_gap) * abs(whole)
         result = solve_highs(mo, highs_parameters(stage, seconds, tolerance), hint if n == 0 else None)
         if not result.has_primal_feasible_solution():
             if values is None:
