@@ -228,8 +228,8 @@ class _Context:
 
     def money_spent(self, r, eligible) -> list[Reason]:
         """Eligible budgets went elsewhere: name the requests that took them, best value per unit first."""
-        if not eligible:
-            return []
+        if not eligible or not any(self.given[d.id] > 0 for d in eligible):
+            return []  # nothing of theirs went anywhere: another rule (max_grant, min_funding) stops it
         need = max(r.min_amount - self.funded[r.id], 1)
         left = {d.id: self.budget[d.id] - self.given[d.id] for d in eligible}
         usable = [d for d in eligible if left[d.id] >= max(d.min_grant or 1, 1) and left[d.id] > 0]

@@ -207,6 +207,17 @@ def test_validate_says_when_sweep_will_refuse_the_uncertainty(tmp_path):
                               "donor; use 'confidence' for its capacity\n")
 
 
+def test_an_infeasible_round_names_the_must_fund_request_beyond_its_donors(tmp_path):
+    """One donor of 100 and a must_fund request of 900: the note named no request (only one with no eligible
+    donor at all was named), and explain refuses an infeasible round."""
+    data = _with(requests=[{"id": "A", "country": "NER", "theme": "stockpile", "amount": 900, "must_fund": True}])
+    solved, _, _ = run(tmp_path, ["solve", "FILE"], data=data)
+    assert solved.exit_code == 3
+    assert solved.stderr.rstrip().endswith(
+        "must_fund beyond what its eligible donors can give: A needs 900, its eligible donors can give at most "
+        "100 USD.")
+
+
 def test_validate_says_when_solve_will_refuse_the_amounts(tmp_path):
     """validate passed a round of amounts above 1e9 that solve then refused: it says so now."""
     data = _with(donors=[{"id": "DEU", "budget": 2_700_000_000}],
@@ -241,7 +252,7 @@ def test_missing_file(tmp_path):
 def test_valid_file_validates(tmp_path):
     result, path, _ = run(tmp_path, ["validate", "FILE"], data=OK)
     assert result.exit_code == 0
-    assert result.stdout == f"{path}: valid scenario 't': 1 donors, 1 requests, 0 partners, 0 commitments, 0 offers\n"
+    assert result.stdout == f"{path}: valid scenario 't': 1 donor, 1 request, 0 partners, 0 commitments, 0 offers\n"
 
 
 def test_solve_writes_json_of_the_spec(tmp_path):

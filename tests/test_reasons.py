@@ -49,3 +49,13 @@ def test_money_spent_says_when_the_same_budgets_also_funded_requests_that_buy_le
         "eligible donors' budgets (DEU) spent on requests with as much or more priority weight per USD requested: B; "
         "also on A, with less per USD but fitting what was left as a whole"
     ]
+
+
+def test_a_budget_nobody_used_is_not_called_spent():
+    """UNSCAR gives at most 100,000 to one request and COL asks 250,000: UNSCAR's 200,000 stays unused, and the
+    reasons said "eligible donors' budgets (UNSCAR) are spent" next to the max_grant reason that does stop it."""
+    s = scenario([{"id": "UNSCAR", "budget": 200_000, "max_grant": 100_000}],
+                 [{"id": "COL-DDR-01", "country": "COL", "theme": "ddr", "amount": 250_000}])
+    (outcome,) = solved(s).requests
+    assert outcome.reason_codes == ["min_funding_unreachable"]
+    assert "spent" not in " ".join(outcome.reasons)

@@ -253,3 +253,14 @@ def test_a_grid_without_draws_says_that_uncertain_pledges_were_taken_as_written(
     plain = CliRunner().invoke(cli, ["sweep", _write(tmp_path, one_uncertain), "--vary",
                                      "donors[NOR].budget=50000,100000", "--quiet", "--workers", "1"])
     assert "count only with --draws" not in plain.stderr
+
+
+def test_draws_of_a_round_with_nothing_uncertain_say_so(tmp_path, one_uncertain):
+    """--draws on a round whose pledges are all certain gave N identical draws without a word."""
+    one_uncertain["donors"][0].pop("confidence")
+    res = CliRunner().invoke(cli, ["sweep", _write(tmp_path, one_uncertain), "--draws", "5", "--quiet",
+                                   "--workers", "1"])
+    assert res.exit_code == 0, res.output
+    assert res.stderr.splitlines()[-1] == (
+        "note: no donor has confidence or budget_range, so every draw is the round as pledged; give them in the "
+        "file or with --set (e.g. --set 'donors[JPN].confidence=0.7')")

@@ -43,10 +43,10 @@ def validate(file: str) -> None:
         for problem in exc.problems[1:]:
             click.echo(f"  also {problem}", err=True)
         sys.exit(EXIT_ERROR)
-    click.echo(
-        f"{file}: valid scenario '{s.name}': {len(s.donors)} donors, {len(s.requests)} requests, "
-        f"{len(s.partners)} partners, {len(s.commitments)} commitments, {len(s.offers)} offers"
-    )
+    counts = ", ".join(_count(len(items), word) for items, word in (
+        (s.donors, "donor"), (s.requests, "request"), (s.partners, "partner"), (s.commitments, "commitment"),
+        (s.offers, "offer")))
+    click.echo(f"{file}: valid scenario '{s.name}': {counts}")
     from matcher.domain import commitment_conflicts, unusual_rules
     from matcher.engine.solve import check_scale
 
@@ -66,6 +66,10 @@ def validate(file: str) -> None:
         click.echo(f"Note: `matcher sweep` refuses this round: {exc}", err=True)
 
 
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
 def infeasible_note(scenario) -> str:
     """What to check when the hard rules admit no allocation, naming must_fund requests no donor may fund."""
     from matcher.domain import commitment_conflicts
@@ -76,10 +80,35 @@ def infeasible_note(scenario) -> str:
     note = "The hard rules admit no allocation (check commitments, must_fund, prerequisites, caps and region floors)."
     if stranded:
         note += f" must_fund but no donor may fund it: {', '.join(stranded)}."
+    short = _must_fund_beyond_reach(scenario, set(stranded))
+    if short:
+        note += " must_fund beyond what its eligible donors can give: " + "; ".join(short) + "."
     conflicts = commitment_conflicts(scenario)
     if conflicts:
         note += " Commitments the rules cannot hold: " + "; ".join(conflicts) + "."
     return note
+
+
+def _must_fund_beyond_reach(scenario, skip: set[str]) -> list[str]:
+    """must_fund requests asking more than their eligible donors can give at most (each donor its budget,
+    at most its max_grant, the largest ones only under max_donors_per_request; offers at their value)."""
+    from matcher.domain import earmark_block
+
+    partners = {p.id: p for p in scenario.partners}
+    limit = scenario.policy.max_donors_per_request
+    out = []
+    for r in scenario.requests:
+        if not r.must_fund or r.id in skip:
+            continue
+        partner = partners.get(r.partner) if r.partner else None
+        gives = sorted((min(scenario.budget_in_currency(d), d.max_grant if d.max_grant is not None else r.amount)
+                        for d in scenario.donors
+                        if d.kind == "funds" and not earmark_block(d, r, partner)), reverse=True)
+        reach = sum(gives[:limit] if limit is not None else gives)
+        reach += sum(o.value for o in scenario.offers if o.request == r.id)
+        if reach < r.amount:
+            out.append(f"{r.id} needs {r.amount:,}, its eligible donors can give at most {reach:,} {scenario.currency}")
+    return out
 
 
 def solve_options(fn):

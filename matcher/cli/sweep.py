@@ -72,7 +72,8 @@ def sweep_cmd(file: str, draws: int | None, seed: int, vary: tuple[str, ...], se
       matcher sweep round.yaml --draws 1000 --set 'donors[JPN].confidence=0.7'
       matcher sweep round.yaml --vary 'policy.max_country_share=0.05,0.1,0.2' --format csv
       matcher sweep round.yaml --vary 'donors[DEU].budget=*0.6..*1.2:7' --draws 200 --executor dask
-      matcher sweep round.yaml --draws 200 --node-limit 1000 --save --note "JPN at 70%"
+      matcher sweep round.yaml --draws 200 --set 'donors[JPN].confidence=0.7' --node-limit 1000 --save \\
+        --note "JPN at 70%"
     """
     if draws is None and not vary:
         raise MatcherError("nothing to sweep: give --draws N (uncertain pledges) and/or --vary PATH=VALUES (a grid)")
@@ -112,23 +113,25 @@ def sweep_cmd(file: str, draws: int | None, seed: int, vary: tuple[str, ...], se
     if run_id is not None:
         click.echo(f"saved run {run_id}: sweep of {result.scenario}, {result.solves} solves", err=True)
     _limit_note(result, node_limit, time_limit)
-    if draws is None:
-        _uncertainty_unused_note(raw, sets)
+    uncertain = _uncertain_ids(raw, sets)
+    if draws is None and uncertain:
+        click.echo(f"note: confidence and budget_range ({', '.join(uncertain)}) count only with --draws; every point "
+                   "was solved with the pledges as written (add --draws N to draw them)", err=True)
+    elif draws is not None and not uncertain and not any("confidence" in v or "budget_range" in v for v in vary):
+        click.echo("note: no donor has confidence or budget_range, so every draw is the round as pledged; give them "
+                   "in the file or with --set (e.g. --set 'donors[JPN].confidence=0.7')", err=True)
 
 
-def _uncertainty_unused_note(raw: dict, sets: list[str]) -> None:
-    """A grid without --draws solves every pledge as written: say so when some pledge is uncertain."""
+def _uncertain_ids(raw: dict, sets: list[str]) -> list[str]:
+    """The donors whose pledge is uncertain once the --set edits are made."""
     from matcher.paths import apply_assignment
 
     data = raw
     for expr in sets:
         data = apply_assignment(data, expr)
     donors = data.get("donors") if isinstance(data.get("donors"), list) else []
-    uncertain = [str(d.get("id")) for d in donors
-                 if isinstance(d, dict) and (d.get("confidence") is not None or d.get("budget_range") is not None)]
-    if uncertain:
-        click.echo(f"note: confidence and budget_range ({', '.join(uncertain)}) count only with --draws; every point "
-                   "was solved with the pledges as written (add --draws N to draw them)", err=True)
+    return [str(d.get("id")) for d in donors
+            if isinstance(d, dict) and (d.get("confidence") is not None or d.get("budget_range") is not None)]
 
 
 def _progress_printer():

@@ -153,10 +153,15 @@ def _totals(result: Result, cur: str) -> str:
     budget = sum(d.budget or 0 for d in result.donors if d.kind == "funds")
     n = {s: sum(1 for o in result.requests if o.status == s) for s in ("funded", "partial", "unfunded")}
     share = placed / asked if asked else 0
+    in_kind = sum(a.amount for a in result.allocations if a.kind == "in_kind")
+    kind = f" ({_money(in_kind)} of it in kind)" if in_kind else ""  # else more placed than the budgets hold
+    grants = sum(1 for a in result.allocations if a.kind == "funds")
+    deliveries = len(result.allocations) - grants
+    given = f"{grants} grants" + (f" and {deliveries} deliveries" if deliveries else "")
     return (
-        f"Totals: {_money(placed)} {cur} placed of {_money(asked)} asked ({share:.0%}); "
+        f"Totals: {_money(placed)} {cur} placed{kind} of {_money(asked)} asked ({share:.0%}); "
         f"budgets {_money(budget)}; {n['funded']} funded, {n['partial']} partial, {n['unfunded']} unfunded; "
-        f"{len(result.allocations)} grants"
+        f"{given}"
     )
 
 
