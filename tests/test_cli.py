@@ -400,3 +400,26 @@ def test_an_open_grants_stage_names_the_option_that_tries_harder(extra, hint):
     text = " ".join(out.stdout.split())  # the table output wraps long lines at the terminal's width
     assert "not proven: grants" in text
     assert hint in text
+
+
+@pytest.mark.parametrize("command", [
+    ["generate", "--requests", "3", "--donors", "2", "--seed", "1", "-o", "OUT"],
+    ["import", "FILE", "-o", "OUT"],
+])
+def test_generate_and_import_keep_an_edited_file(tmp_path, command):
+    """Both replaced an existing, hand-edited scenario without a word (export and template ask for --force).
+    The same content again is written as before; other content needs --force."""
+    source = tmp_path / "src.yaml"
+    source.write_text(yaml.safe_dump(OK), encoding="utf-8")
+    out = tmp_path / "round.yaml"
+    argv = [a.replace("FILE", str(source)).replace("OUT", str(out)) for a in command]
+    assert CliRunner().invoke(cli, argv).exit_code == 0
+    assert CliRunner().invoke(cli, argv).exit_code == 0  # a rerun: the same text
+    out.write_text(out.read_text(encoding="utf-8") + "# my edit\n", encoding="utf-8")
+    again = CliRunner().invoke(cli, argv)
+    assert again.exit_code == 1
+    assert again.stderr == (f"Error: {out}: exists and differs from what this writes (edited since?); choose another "
+                            "name, or add --force to replace it\n")
+    assert out.read_text(encoding="utf-8").endswith("# my edit\n")
+    assert CliRunner().invoke(cli, [*argv, "--force"]).exit_code == 0
+    assert "# my edit" not in out.read_text(encoding="utf-8")

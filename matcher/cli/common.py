@@ -62,6 +62,21 @@ def _fail(message: str) -> None:
     sys.exit(EXIT_ERROR)
 
 
+def keep_edits(text: str, output: str, force: bool) -> None:
+    """Refuse to replace an existing file that differs from ``text`` (it may hold a person's edits)
+    unless ``force``; the same content again (a rerun) is written as usual."""
+    target = Path(output)
+    if force or not target.is_file():
+        return
+    try:
+        same = target.read_text(encoding="utf-8") == text
+    except (OSError, UnicodeDecodeError):
+        same = False
+    if not same:
+        raise MatcherError(f"{output}: exists and differs from what this writes (edited since?); choose another "
+                           "name, or add --force to replace it")
+
+
 def write_output(text: str, output: str | None) -> None:
     """Write to stdout, or atomically to a file: a reader never sees half a file."""
     if output is None:

@@ -13,7 +13,7 @@ import click
 import yaml
 
 from matcher import jsonout
-from matcher.cli.common import _umask, cli, handle_errors, write_output
+from matcher.cli.common import _umask, cli, handle_errors, keep_edits, write_output
 from matcher.cli.solving import params_from, solve_options
 from matcher.domain import Scenario
 from matcher.errors import MatcherError
@@ -68,9 +68,10 @@ def template(file: str, force: bool) -> None:
               help="IATI only: theme of activities without a theme sector (vocabulary 99).")
 @click.option("--from", "source_format", type=click.Choice(["auto", "gap"]), default="auto", show_default=True,
               help="gap: an OR-Library generalized assignment file, read as in-kind offers.")
+@click.option("--force", is_flag=True, help="Replace OUTPUT if it exists with other content (it may hold edits).")
 @handle_errors
 def import_cmd(source: str, output: str, name: str | None, currency: str | None, default_theme: str | None,
-               source_format: str) -> None:
+               source_format: str, force: bool) -> None:
     """Read a scenario from a workbook, a folder of CSV files or IATI activities, and write it as YAML.
 
     Every problem in the file is listed with its sheet, row and column; nothing is written then.
@@ -97,7 +98,9 @@ def import_cmd(source: str, output: str, name: str | None, currency: str | None,
             click.echo(f"skipped {line}", err=True)
     else:
         scenario = read_scenario(source)
-    write_output(dump_scenario(scenario, output), output)
+    text = dump_scenario(scenario, output)
+    keep_edits(text, output, force)
+    write_output(text, output)
     click.echo(f"wrote {output}: {len(scenario.donors)} donors, {len(scenario.requests)} requests, "
                f"{len(scenario.commitments)} commitments", err=True)
 

@@ -15,6 +15,7 @@ from matcher.cli.common import (
     cli,
     drop_native_stdout,
     handle_errors,
+    keep_edits,
     write_output,
 )
 from matcher.engine import SolveParams, solve
@@ -230,8 +231,9 @@ def solve_cmd(
 @click.option(
     "--output", "-o", type=click.Path(dir_okay=False), required=True, help="Scenario file to write (.yaml or .json)."
 )
+@click.option("--force", is_flag=True, help="Replace OUTPUT if it exists with other content (it may hold edits).")
 @handle_errors
-def generate(n_requests: int, n_donors: int, seed: int, output: str) -> None:
+def generate(n_requests: int, n_donors: int, seed: int, output: str, force: bool) -> None:
     """Generate a realistic, seeded round in scenario format v1 (for benchmarks and what-ifs).
 
     \b
@@ -242,5 +244,7 @@ def generate(n_requests: int, n_donors: int, seed: int, output: str) -> None:
 
     t0 = time.perf_counter()
     data = generate_round(n_requests, n_donors, seed)
-    write_output(dump_scenario_data(data, output), output)
+    text = dump_scenario_data(data, output)
+    keep_edits(text, output, force)
+    write_output(text, output)
     click.echo(f"wrote {output}: {n_requests} requests, {n_donors} donors ({time.perf_counter() - t0:.1f} s)", err=True)
