@@ -135,3 +135,18 @@ def test_report_with_a_bad_input_writes_nothing(files):
 def test_every_command_has_an_example(command):
     res = run(command, "--help")
     assert res.exit_code == 0 and "Example:" in res.output
+
+
+def test_compare_says_when_options_weigh_coverage_differently(files):
+    """An option with other weights showed a priority-weighted coverage on another scale (108 beside 74),
+    as if it were better; the note says which option and what to compare instead."""
+    same = run("compare", str(files / "base.yaml"), str(files / "more.yaml"), *FAST)
+    assert same.exit_code == 0 and "weigh" not in same.stderr
+    other = two_countries()
+    other.setdefault("policy", {})["priority_weights"] = {5: 64}
+    (files / "weighed.yaml").write_text(yaml.safe_dump(other), encoding="utf-8")
+    res = run("compare", str(files / "base.yaml"), str(files / "weighed.yaml"), *FAST)
+    assert res.exit_code == 0, res.output
+    assert res.stderr == ("Note: weighed weighs priorities or agendas differently from base, so its "
+                          "priority-weighted coverage is on another scale; compare money placed, requests funded "
+                          "and the share of the maximum instead.\n")
