@@ -241,3 +241,23 @@ def test_a_sweep_with_a_failed_draw_is_not_stored_as_optimal():
 
     assert sweep_status(SimpleNamespace(solved=[draw("optimal"), draw("optimal")])) == "optimal"
     assert sweep_status(SimpleNamespace(solved=[draw("optimal"), draw("error")])) == "feasible"
+
+
+def test_show_keeps_how_often_the_safe_list_held_together(store_url, tmp_path):
+    """show read a saved sweep back without the share of draws in which all the safe requests were funded
+    together (null in JSON, the line gone from the table)."""
+    data = {
+        "name": "two", "currency": "USD",
+        "donors": [{"id": "JPN", "budget": 100, "confidence": 0.95, "countries": ["NER"]},
+                   {"id": "NOR", "budget": 100, "confidence": 0.95, "countries": ["PER"]}],
+        "requests": [{"id": "NER-1", "country": "NER", "theme": "stockpile", "amount": 100},
+                     {"id": "PER-1", "country": "PER", "theme": "stockpile", "amount": 100}],
+    }
+    f = write_yaml(tmp_path / "two.yaml", data)
+    out = sweep(f, store_url, "--draws", "60", "--seed", "1", "--format", "json", "--save")
+    assert out.exit_code == 0, out.output
+    printed = json.loads(out.stdout)["points"][0]
+    assert len(printed["safe"]) == 2 and printed["safe_together"] is not None
+    shown = invoke("show", "1", "--db", store_url, "--format", "json")
+    assert json.loads(shown.stdout)["points"][0]["safe_together"] == printed["safe_together"]
+    assert "fully funded together in" in " ".join(invoke("show", "1", "--db", store_url).stdout.split())

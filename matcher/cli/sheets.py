@@ -101,8 +101,11 @@ def import_cmd(source: str, output: str, name: str | None, currency: str | None,
     text = dump_scenario(scenario, output)
     keep_edits(text, output, force)
     write_output(text, output)
-    click.echo(f"wrote {output}: {len(scenario.donors)} donors, {len(scenario.requests)} requests, "
-               f"{len(scenario.commitments)} commitments", err=True)
+    from matcher.cli.solving import count_of
+
+    click.echo(f"wrote {output}: {count_of(len(scenario.donors), 'donor')}, "
+               f"{count_of(len(scenario.requests), 'request')}, {count_of(len(scenario.commitments), 'commitment')}",
+               err=True)
 
 
 @cli.command("export")

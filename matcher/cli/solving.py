@@ -44,7 +44,7 @@ def validate(file: str) -> None:
         for problem in exc.problems[1:]:
             click.echo(f"  also {problem}", err=True)
         sys.exit(EXIT_ERROR)
-    counts = ", ".join(_count(len(items), word) for items, word in (
+    counts = ", ".join(count_of(len(items), word) for items, word in (
         (s.donors, "donor"), (s.requests, "request"), (s.partners, "partner"), (s.commitments, "commitment"),
         (s.offers, "offer")))
     click.echo(f"{file}: valid scenario '{s.name}': {counts}")
@@ -67,7 +67,7 @@ def validate(file: str) -> None:
         click.echo(f"Note: `matcher sweep` refuses this round: {exc}", err=True)
 
 
-def _count(n: int, word: str) -> str:
+def count_of(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
 

@@ -112,7 +112,7 @@ def sweep_cmd(file: str, draws: int | None, seed: int, vary: tuple[str, ...], se
         _summary_line(result, time.perf_counter() - started)
     if run_id is not None:
         click.echo(f"saved run {run_id}: sweep of {result.scenario}, {result.solves} solves", err=True)
-    _limit_note(result, node_limit, time_limit)
+    _limit_note(result, node_limit)
     uncertain = _uncertain_ids(raw, sets)
     if draws is None and uncertain:
         click.echo(f"note: confidence and budget_range ({', '.join(uncertain)}) count only with --draws; every point "
@@ -159,16 +159,9 @@ def _summary_line(result: SweepResult, seconds: float) -> None:
     )
 
 
-# a solve that used this share of its time limit counts as stopped by it (a `feasible` one that did
-# not was stopped by a work limit, e.g. the grants stage's: it replays exactly, and says nothing here)
-TIMED_OUT_SHARE = 0.9
-
-
-def _limit_note(result: SweepResult, node_limit: int | None, time_limit: float) -> None:
+def _limit_note(result: SweepResult, node_limit: int | None) -> None:
     """Say so when a solve stopped at a limit: then the output may differ from run to run."""
-    stopped = sum(max(1, len(s.draws)) for s in result.solved
-                  if s.outcome.status == "unknown"
-                  or (s.outcome.status == "feasible" and s.outcome.seconds >= TIMED_OUT_SHARE * time_limit))
+    stopped = sum(1 for s in result.solved if s.outcome.stopped)  # distinct solves, as the summary line counts
     lost = sum(p.statuses.get("unknown", 0) for p in result.points)
     failed = sum(p.statuses.get("error", 0) for p in result.points)
     if failed:

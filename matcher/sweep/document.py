@@ -45,6 +45,7 @@ def _point(p: dict[str, Any]) -> PointSummary:
         donors=[_donor(d) for d in p["donors"]],
         safe=list(p["safe"]),
         in_kind=[InKindArrival(**k) for k in p.get("in_kind", [])],  # documents saved before the key: none
+        safe_together=p.get("safe_together"),  # documents saved before 0.3.1: not known
     )
 
 

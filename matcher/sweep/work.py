@@ -42,6 +42,9 @@ class Outcome:
     used: dict[str, int]  # donor id -> money allocated (scenario currency)
     budget: dict[str, int]  # donor id -> drawn budget (scenario currency)
     seconds: float
+    # stopped before a proof by a limit (time, or --node-limit): a money stage left open, no allocation, or
+    # the grants stage open after using most of the time limit (left open by its own work limit, it replays)
+    stopped: bool = False
 
 
 def tune_worker() -> None:
@@ -93,7 +96,18 @@ def solve_draw(data: dict[str, Any], pledges: Pledges, params: SolveParams, fewe
         used={d.id: d.allocated for d in result.donors if d.kind == "funds"} if solved else {},
         budget=budget,
         seconds=result.solver.seconds,
+        stopped=_stopped(result, params),
     )
+
+
+def _stopped(result, params: SolveParams) -> bool:
+    """Whether a limit, not the grants stage's own work limit, left the solve unproven."""
+    if result.status == "unknown":
+        return True
+    open_terms = [st.term for st in result.solver.stages if st.status != "optimal"]
+    if any(t != "grants" for t in open_terms):
+        return True
+    return bool(open_terms) and params.time_limit is not None and result.solver.seconds >= 0.9 * params.time_limit
 
 
 def without_grants(scenario: Scenario) -> Scenario:
