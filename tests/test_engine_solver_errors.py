@@ -114,3 +114,28 @@ def test_the_retries_share_the_time_limit(monkeypatch):
     result = P.solve_highs(mo, P.highs_parameters(P.SolveParams(), 0.05))  # used up by the first solve
     assert len(calls) == 1
     assert result.termination.reason == mathopt.TerminationReason.FEASIBLE
+
+
+def test_a_highs_failure_in_the_search_for_fewer_grants_leaves_the_re_split_standing(monkeypatch):
+    """The full model with money continuous (rounds of 41-100 pairs) is a last tie-break: HiGHS failing inside
+    it must not fail the solve, which keeps the class-by-class re-split's grants."""
+    import sys
+    from pathlib import Path
+
+    from matcher.engine import SolveParams
+    from matcher.errors import MatcherError
+    from matcher.scenario_io import load_scenario
+
+    module = sys.modules["matcher.engine.solve"]
+    real = module.solve_highs
+
+    def failing(model, *args, **kwargs):
+        if any(v.name.startswith("x_") and not v.integer for v in model.variables()):
+            raise MatcherError("HiGHS failed on the model 'x' (StatusNotOk: internal error)")
+        return real(model, *args, **kwargs)
+
+    monkeypatch.setattr(module, "solve_highs", failing)
+    scenario = load_scenario(Path(__file__).resolve().parent.parent / "scenarios" / "sahel-pssm-2027.yaml")
+    r = module.solve(scenario, SolveParams(time_limit=60))
+    assert r.objective["grants"] == 33  # the re-split's, as before the relaxed search
+    assert r.status == "feasible"

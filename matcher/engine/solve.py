@@ -602,8 +602,12 @@ def _relaxed_grants(problem: Problem, stages: list[Stage], params, clock, best: 
     keep_earlier_stages(problem, model, stages)
     model.mo.minimize(term_expression(problem, model, "grants"))
     say(params, "fewer grants: the full model with money continuous")
-    result = solve_highs(model.mo, highs_parameters(work, clock.part(0.5), 1e-9, started=True), _hints(model, best),
-                         highs_log(params, "grants"))
+    try:
+        result = solve_highs(model.mo, highs_parameters(work, clock.part(0.5), 1e-9, started=True),
+                             _hints(model, best), highs_log(params, "grants"))
+    except MatcherError:  # HiGHS failed inside it: the re-split's grants stand, as the grants bound's solve does
+        say(params, "fewer grants: HiGHS failed on the full model with money continuous; the re-split's grants stand")
+        return best, stage
     bound = float(result.termination.objective_bounds.dual_bound)
     if math.isfinite(bound):
         stage.bound = max(stage.bound, float(math.ceil(bound - 1e-6)))
@@ -629,7 +633,10 @@ def _grants_in_pattern(problem, stages, params, clock, best: Solution, pattern: 
     for k, u in model.u.items():
         if k not in offers:
             u.upper_bound = 0
-    outcome = _solve_stage(problem, model, "grants", params, clock.part(0.5), None)
+    try:
+        outcome = _solve_stage(problem, model, "grants", params, clock.part(0.5), None)
+    except MatcherError:  # HiGHS failed inside it: no whole grants for this pattern
+        return None
     if outcome is None or outcome[1] is None:
         return None
     full_stage, solution = outcome
