@@ -39,3 +39,15 @@ def alloc(donor: str, request: str, amount: int, **kw: Any) -> Allocation:
 def req(rid: str, country: str = "NER", amount: int = 100, priority: int = 3, **kw: Any) -> dict:
     """A request with a sensible theme; keyword arguments add or override keys."""
     return {"id": rid, "country": country, "theme": "stockpile", "amount": amount, "priority": priority, **kw}
+
+
+def two_uncertain_donors() -> dict:
+    """Two requests, each with its own donor of confidence 0.95: each is safe to promise on its own, both
+    together only when both donors arrive (sweep figures and saved sweeps)."""
+    return {
+        "name": "two", "currency": "USD",
+        "donors": [{"id": "JPN", "budget": 100, "confidence": 0.95, "countries": ["NER"]},
+                   {"id": "NOR", "budget": 100, "confidence": 0.95, "countries": ["PER"]}],
+        "requests": [{"id": "NER-1", "country": "NER", "theme": "stockpile", "amount": 100},
+                     {"id": "PER-1", "country": "PER", "theme": "stockpile", "amount": 100}],
+    }

@@ -8,6 +8,7 @@ import signal
 
 import pytest
 from click.testing import CliRunner
+from helpers import two_uncertain_donors
 from sqlalchemy import create_engine, inspect
 from store_helpers import matcher_process, scalar, sql, write_yaml
 from test_store_durability import TABLES, wait_for
@@ -246,13 +247,7 @@ def test_a_sweep_with_a_failed_draw_is_not_stored_as_optimal():
 def test_show_keeps_how_often_the_safe_list_held_together(store_url, tmp_path):
     """show read a saved sweep back without the share of draws in which all the safe requests were funded
     together (null in JSON, the line gone from the table)."""
-    data = {
-        "name": "two", "currency": "USD",
-        "donors": [{"id": "JPN", "budget": 100, "confidence": 0.95, "countries": ["NER"]},
-                   {"id": "NOR", "budget": 100, "confidence": 0.95, "countries": ["PER"]}],
-        "requests": [{"id": "NER-1", "country": "NER", "theme": "stockpile", "amount": 100},
-                     {"id": "PER-1", "country": "PER", "theme": "stockpile", "amount": 100}],
-    }
+    data = two_uncertain_donors()
     f = write_yaml(tmp_path / "two.yaml", data)
     out = sweep(f, store_url, "--draws", "60", "--seed", "1", "--format", "json", "--save")
     assert out.exit_code == 0, out.output

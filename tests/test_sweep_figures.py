@@ -9,6 +9,7 @@ import json
 import pytest
 import yaml
 from click.testing import CliRunner
+from helpers import two_uncertain_donors
 
 from matcher.cli import cli
 from matcher.report.sweep import _share
@@ -184,13 +185,7 @@ def test_the_safe_list_says_how_often_all_of_it_came_true_together(tmp_path):
     """Two requests, each with its own donor of confidence 0.95: each is safe on its own (about 95%), but
     promising both is a bet on both donors (about 90%). The table said only the first; it counts the draws
     in which every safe request is fully funded at once."""
-    data = {
-        "name": "two", "currency": "USD",
-        "donors": [{"id": "JPN", "budget": 100, "confidence": 0.95, "countries": ["NER"]},
-                   {"id": "NOR", "budget": 100, "confidence": 0.95, "countries": ["PER"]}],
-        "requests": [{"id": "NER-1", "country": "NER", "theme": "stockpile", "amount": 100},
-                     {"id": "PER-1", "country": "PER", "theme": "stockpile", "amount": 100}],
-    }
+    data = two_uncertain_donors()
     draws = 200
     scenario = parse_scenario(data)
     came = [[draw_donor(d, SEED, k)[1] for d in scenario.donors] for k in range(draws)]

@@ -640,10 +640,14 @@ def _grants_in_pattern(problem, stages, params, clock, best: Solution, pattern: 
     if outcome is None or outcome[1] is None:
         return None
     full_stage, solution = outcome
+    return solution if _holds(problem, stages, full_stage, solution) else None
+
+
+def _holds(problem: Problem, stages: list[Stage], full_stage: Stage, solution: Solution) -> bool:
+    """Whether a full-model grants solution, read in whole units, keeps the earlier stages and counts the
+    grants its objective says: HiGHS meets a keep row, or a grant's on/off binary, only within its tolerance."""
     counted = len(solution.x) + len(solution.delivered)
-    if not keeps_earlier(problem, solution, stages) or abs(counted - full_stage.value) > 0.5:
-        return None
-    return solution
+    return keeps_earlier(problem, solution, stages) and abs(counted - full_stage.value) <= 0.5
 
 
 def _exact_grants(problem: Problem, stages: list[Stage], params, clock, best: Solution, stage: Stage, budget):
@@ -656,9 +660,7 @@ def _exact_grants(problem: Problem, stages: list[Stage], params, clock, best: So
     if outcome is None or outcome[1] is None:
         return best, stage
     full_stage, solution = outcome
-    counted = len(solution.x) + len(solution.delivered)
-    if not keeps_earlier(problem, solution, stages) or abs(counted - full_stage.value) > 0.5:
-        # HiGHS met a keep row, or a grant's on/off binary, only within its tolerance
+    if not _holds(problem, stages, full_stage, solution):
         say(params, "the full model's grants break a row within HiGHS's tolerance: keeping the re-split's")
         return best, stage
     if full_stage.value <= stage.value:
