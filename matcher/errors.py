@@ -15,9 +15,14 @@ class Problem:
 
     path: str
     message: str
+    line: int | None = None  # where in the file, when the file is known (1-based)
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}" if self.path else self.message
+
+    def located(self) -> str:
+        """The problem with its file line in front, as an editor's jump list reads it."""
+        return f"line {self.line}: {self}" if self.line else str(self)
 
 
 class ScenarioError(MatcherError):
@@ -28,7 +33,8 @@ class ScenarioError(MatcherError):
         self.source = source
         first = str(problems[0]) if problems else "invalid scenario"
         more = f" (+{len(problems) - 1} more problems)" if len(problems) > 1 else ""
-        prefix = f"{source}: " if source else ""
+        line = problems[0].line if problems else None
+        prefix = (f"{source}:{line}: " if line else f"{source}: ") if source else ""
         super().__init__(f"{prefix}{first}{more}")
 
 

@@ -33,6 +33,7 @@ from matcher.extra_budget import (
     what_if_params,
     with_extra_budget,
 )
+from matcher.infeasible import no_allocation_why
 from matcher.result import Result
 from matcher.value import optimal_coverage
 from matcher.variants import vary
@@ -56,7 +57,7 @@ def explain(
     request = _request(scenario, request_id)
     result = result or solve(scenario, params)
     if not result.has_solution():
-        raise MatcherError(f"the scenario has no allocation to explain (status {result.status})")
+        raise MatcherError(f"the scenario has no allocation to explain, {no_allocation_why(scenario, result.status)}")
     outcome = next(o for o in result.requests if o.id == request_id)
     doc: dict[str, Any] = {
         "request": request_id,

@@ -193,8 +193,12 @@ def _answer(scenario: Scenario, s: _Search) -> dict[str, Any]:
         why = {
             "exhausted": "another rule binds",
             "time": "then the time for what-ifs ran out",
-            "unproven": "a re-solve was not proven optimal within its node limit",
+            "unproven": "a re-solve was not proven optimal within its limits",
         }.get(s.stopped or "", "")
+        if s.lo == 0:  # the first re-solve already gave no answer: nothing is verified, no figure to give
+            text = (f"{s.donor.id}: unknown: the re-solve with {s.probe:,} {cur} more was not proven optimal within "
+                    "its limits (raise --node-limit or --time-limit)")
+            return {**base, "found": False, "exact": False, "tried_up_to": None, "text": text}
         demand = sum(r.amount for r in scenario.requests)
         if s.stopped == "exhausted" and scenario.convert(s.lo, s.donor.currency) >= demand:
             # the search's last step is no figure to read: more than everything requested did not do it
@@ -215,7 +219,8 @@ def _answer(scenario: Scenario, s: _Search) -> dict[str, Any]:
     if exact:
         doc["text"] = f"{s.hi:,} {cur} more from {s.donor.id} funds it in full ({s.hi - 1:,} does not)"
     else:
-        why = "time for what-ifs ran out" if s.stopped == "time" else "a re-solve was not proven optimal"
+        why = ("time for what-ifs ran out" if s.stopped == "time"
+               else "a re-solve was not proven optimal within its limits")
         doc["text"] = (
             f"{s.hi:,} {cur} more from {s.donor.id} funds it in full, {s.lo:,} does not: the smallest extra is "
             f"between {s.lo + 1:,} and {s.hi:,} ({why} after {s.solves} re-solves)"

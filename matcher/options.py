@@ -15,7 +15,7 @@ from matcher.domain import Scenario
 from matcher.engine import SolveParams, solve
 from matcher.errors import ScenarioError
 from matcher.result import Result
-from matcher.scenario_io import parse_scenario
+from matcher.scenario_io import parse_scenario, with_lines
 from matcher.variants import apply_sets, resolve_file
 
 
@@ -42,8 +42,11 @@ def load_option(arg: str, sets: Iterable[str] = (), label: str | None = None) ->
         scenario = parse_scenario(data, source=arg)
     except ScenarioError as exc:
         if not sets:
-            raise
-        parse_scenario(resolve_file(arg), source=arg)  # the file alone: its own error names the file
+            raise with_lines(exc, arg) from None
+        try:  # the file alone: its own error names the file
+            parse_scenario(resolve_file(arg), source=arg)
+        except ScenarioError as own:
+            raise with_lines(own, arg) from None
         given = " ".join(f"--set '{x}'" for x in sets)  # the file is fine: the assignment made it wrong
         raise ScenarioError(exc.problems, f"{arg} with {given}") from None
     return Option(label=label or _label(arg, sets), scenario=scenario)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,44 @@ _YAML_LOADER = _Loader
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file (``.yaml``, ``.yml`` or ``.json``), or a variant file as the
     scenario it makes (its base chain resolved, matcher/variants.py)."""
-    return parse_scenario(read_scenario_data(path), source=str(path))
+    data = read_scenario_data(path)
+    try:
+        return parse_scenario(data, source=str(path))
+    except ScenarioError as exc:
+        raise with_lines(exc, path) from None
+
+
+def with_lines(exc: ScenarioError, path: str | Path) -> ScenarioError:
+    """The error with each problem's line in the file, where the file is a scenario (not a variant, whose
+    problems may lie in its base) and its path can be followed (a missing key: the line of its parent)."""
+    try:
+        root = yaml.compose(Path(path).read_text(encoding="utf-8-sig"), Loader=yaml.SafeLoader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return exc
+    if not isinstance(root, yaml.MappingNode) or any(k.value == "base" for k, _ in root.value):
+        return exc
+    problems = [replace(p, line=_line_of(root, p.path)) for p in exc.problems]
+    return ScenarioError(problems, exc.source)
+
+
+def _line_of(root: yaml.Node, path: str) -> int | None:
+    """The 1-based line of ``requests[3].theme`` in a composed file: the key's line, or the deepest part found."""
+    if not path:
+        return None
+    node, line = root, None
+    for part in re.findall(r"\[(\d+)\]|([^.\[\]]+)", path):
+        index, key = part
+        if index and isinstance(node, yaml.SequenceNode) and int(index) < len(node.value):
+            node = node.value[int(index)]
+            line = node.start_mark.line + 1
+        elif key and isinstance(node, yaml.MappingNode):
+            found = next(((k, v) for k, v in node.value if k.value == key), None)
+            if found is None:
+                break
+            line, node = found[0].start_mark.line + 1, found[1]
+        else:
+            break
+    return line
 
 
 def read_scenario_data(path: str | Path) -> Any:

@@ -20,6 +20,7 @@ from matcher.domain import Scenario
 from matcher.engine import SolveParams, solve
 from matcher.errors import MatcherError
 from matcher.extra_budget import money_terms_only
+from matcher.infeasible import no_allocation_why
 from matcher.result import Result
 from matcher.variants import vary
 
@@ -82,9 +83,7 @@ def marginal_values(
     params = params or SolveParams(time_limit=30)
     base = base or solve(scenario, params)
     if not base.has_solution():  # nothing to improve on: a gain over no allocation means nothing
-        why = "the hard rules admit none" if base.status == "infeasible" else "none was found within the limits"
-        raise MatcherError(f"the scenario has no allocation to value ({why}: status {base.status}); "
-                           "`matcher solve` and `matcher graph` show why")
+        raise MatcherError(f"the scenario has no allocation to value, {no_allocation_why(scenario, base.status)}")
     entries = [_entry(scenario, lever, base, params) for lever in levers(scenario, step)]
     entries.sort(key=lambda e: (-(e["gain"] if e["gain"] is not None else e["gain_low"]), e["kind"], e["target"]))
     return {

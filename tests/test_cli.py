@@ -3,6 +3,8 @@ no traceback and nothing written for bad input; ``--help`` with examples; every 
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 from pathlib import Path
@@ -53,50 +55,50 @@ BAD_INPUTS = {
     ),
     "unknown key": (
         dict(data=_with(extra_request={"colour": "red"})),
-        "s.yaml: requests[1].colour: unknown key 'colour'; remove it or check its spelling against the format",
+        "s.yaml:12: requests[1].colour: unknown key 'colour'; remove it or check its spelling against the format",
     ),
     "unknown country": (
         dict(data=_with(extra_request={"country": "XXY"})),
-        "s.yaml: requests[1].country: 'XXY' is not an ISO 3166-1 alpha-3 country code",
+        "s.yaml:12: requests[1].country: 'XXY' is not an ISO 3166-1 alpha-3 country code",
     ),
     "unknown theme": (
         dict(data=_with(extra_request={"theme": "stockpiles"})),
-        "s.yaml: requests[1].theme: 'stockpiles' is not a theme; did you mean 'stockpile'?"
+        "s.yaml:14: requests[1].theme: 'stockpiles' is not a theme; did you mean 'stockpile'?"
         " (one of: border_control, community, coordination, data, ddr, destruction, gender, legislation, marking,"
         " record_keeping, stockpile, tracing, training, transfer_control)",
     ),
     "negative amount": (
         dict(data=_with(donors=[{"id": "DEU", "budget": -5}])),
-        "s.yaml: donors[0].budget: -5 is below the smallest allowed, 0; write 0 or more",
+        "s.yaml:3: donors[0].budget: -5 is below the smallest allowed, 0; write 0 or more",
     ),
     "negative request amount": (
         dict(data=_with(extra_request={"amount": -10})),
-        "s.yaml: requests[1].amount: -10 is not above 0; write a number above 0",
+        "s.yaml:11: requests[1].amount: -10 is not above 0; write a number above 0",
     ),
     "duplicate id": (
         dict(data=_with(extra_request={"id": "A"})),
-        "s.yaml: requests[1].id: 'A' is already used by requests[0]; ids must be unique",
+        "s.yaml:13: requests[1].id: 'A' is already used by requests[0]; ids must be unique",
     ),
     "dangling partner": (
         dict(data=_with(extra_request={"partner": "UNRECC"}, partners=[{"id": "UNREC"}])),
-        "s.yaml: requests[1].partner: 'UNRECC' is not a known partner id; did you mean 'UNREC'? (one of: UNREC)",
+        "s.yaml:16: requests[1].partner: 'UNRECC' is not a known partner id; did you mean 'UNREC'? (one of: UNREC)",
     ),
     "dangling requires": (
         dict(data=_with(extra_request={"requires": ["C"]})),
-        "s.yaml: requests[1].requires[0]: 'C' is not a known request id (one of: A, B)",
+        "s.yaml:15: requests[1].requires[0]: 'C' is not a known request id (one of: A, B)",
     ),
     "dangling commitment": (
         dict(data=_with(commitments=[{"donor": "DEU", "request": "Z", "amount": 5}])),
-        "s.yaml: commitments[0].request: 'Z' is not a known request id (one of: A)",
+        "s.yaml:4: commitments[0].request: 'Z' is not a known request id (one of: A)",
     ),
     "yes as a number": (
         dict(text="name: t\ncurrency: USD\ndonors:\n  - {id: DEU, budget: 100, confidence: yes}\nrequests:\n"
                   "  - {id: A, country: NER, theme: stockpile, amount: 100}\n"),
-        "s.yaml: donors[0].confidence: true is not a number (YAML reads yes/no/on/off as true/false); write a number",
+        "s.yaml:4: donors[0].confidence: true is not a number (YAML reads yes/no/on/off as true/false); write a number",
     ),
     "quoted amount": (
         dict(data=_with(extra_request={"amount": "100"})),
-        "s.yaml: requests[1].amount: '100' is text, not a number; write the number without quotes",
+        "s.yaml:11: requests[1].amount: '100' is text, not a number; write the number without quotes",
     ),
     "key written twice": (
         dict(text="name: t\ncurrency: USD\ncurrency: EUR\ndonors: []\nrequests: []\n"),
@@ -108,17 +110,17 @@ BAD_INPUTS = {
     ),
     "name with capitals and a space": (
         dict(text="name: Sahel Round\ncurrency: USD\ndonors: []\nrequests: []\n"),
-        "s.yaml: name: 'Sahel Round': a name is lowercase letters, digits, '.', '_' and '-', starting with a letter "
+        "s.yaml:1: name: 'Sahel Round': a name is lowercase letters, digits, '.', '_' and '-', starting with a letter "
         "or digit (e.g. 'sahel-round')",
     ),
     "money with cents": (
         dict(text="name: t\ncurrency: USD\ndonors: [{id: A, budget: 5.5}]\nrequests: []\n"),
-        "s.yaml: donors[0].budget: 5.5 is not a whole number; write a whole number (money is in whole currency "
+        "s.yaml:3: donors[0].budget: 5.5 is not a whole number; write a whole number (money is in whole currency "
         "units)",
     ),
     "lower-case country": (
         dict(data=_with(extra_request={"country": "mli"})),
-        "s.yaml: requests[1].country: 'mli' is not an ISO 3166-1 alpha-3 country code; did you mean 'MLI'?",
+        "s.yaml:12: requests[1].country: 'mli' is not an ISO 3166-1 alpha-3 country code; did you mean 'MLI'?",
     ),
     "impossible date": (
         dict(text="name: t\ncurrency: USD\nfx_date: 2027-02-30\ndonors: []\nrequests: []\n"),
@@ -126,17 +128,17 @@ BAD_INPUTS = {
     ),
     "exponent YAML reads as text": (
         dict(text="name: t\ncurrency: USD\ndonors: [{id: A, budget: 1e12}]\nrequests: []\n"),
-        "s.yaml: donors[0].budget: '1e12' is read as text (YAML takes an exponent only after a dot and a sign, "
+        "s.yaml:3: donors[0].budget: '1e12' is read as text (YAML takes an exponent only after a dot and a sign, "
         "e.g. 1.0e+12); write the number in full",
     ),
     "partner when none are defined": (
         dict(data=_with(extra_request={"partner": "UNDP"})),
-        "s.yaml: requests[1].partner: 'UNDP' is not a known partner id: the scenario defines no partners; add it "
+        "s.yaml:14: requests[1].partner: 'UNDP' is not a known partner id: the scenario defines no partners; add it "
         "to the partners list",
     ),
     "unknown currency": (
         dict(data=_with(donors=[{"id": "DEU", "budget": 100, "currency": "EUX"}])),
-        "s.yaml: donors[0].currency: 'EUX' is not an ISO 4217 currency code; did you mean 'UGX'?",
+        "s.yaml:4: donors[0].currency: 'EUX' is not an ISO 4217 currency code; did you mean 'UGX'?",
     ),
 }
 
@@ -264,6 +266,16 @@ def test_solve_writes_json_of_the_spec(tmp_path):
     assert doc["requests"][0]["status"] == "funded"
 
 
+def test_solve_csv_is_one_row_per_request_with_its_currency(tmp_path):
+    result, _, out = run(tmp_path, ["solve", "FILE", "--format", "csv", "-o", "OUT"], data=_with(extra_request={}))
+    assert result.exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
+    assert [(r["request"], r["amount"], r["funded"], r["currency"], r["status"], r["donors"]) for r in rows] == [
+        ("A", "100", "100", "USD", "funded", "DEU:100"),
+        ("B", "10", "0", "USD", "unfunded", ""),
+    ]
+
+
 def test_infeasible_exits_3(tmp_path):
     data = _with(extra_request={"must_fund": True, "amount": 50})
     data["requests"][0]["must_fund"] = True
@@ -279,8 +291,17 @@ def test_infeasible_exits_3(tmp_path):
     assert doc["requests"][0]["reasons"][0].startswith("the hard rules admit no allocation of this round")
     value, _, _ = run(tmp_path, ["value", "FILE"], data=data)
     assert value.exit_code == 1
-    assert value.stderr == ("Error: the scenario has no allocation to value (the hard rules admit none: status "
-                            "infeasible); `matcher solve` and `matcher graph` show why\n")
+    # explain and value need an allocation: they say why there is none, as solve does
+    for command in (["value", "FILE"], ["explain", "FILE", "A"]):
+        needs, _, _ = run(tmp_path, command, data=data)
+        assert needs.exit_code == 1
+        assert needs.stderr.startswith(f"Error: the scenario has no allocation to {command[0]}, status infeasible: The "
+                                       "hard rules admit no allocation")
+        assert needs.stderr.count("\n") == 1
+    beyond = _with(requests=[{**OK["requests"][0], "must_fund": True, "amount": 150}])
+    named, _, _ = run(tmp_path, ["explain", "FILE", "A"], data=beyond)
+    assert named.stderr.endswith("must_fund beyond what its eligible donors can give: A needs 150, its eligible "
+                                 "donors can give at most 100 USD.\n")
 
 
 def test_version():
@@ -352,9 +373,9 @@ def test_validate_lists_every_problem(tmp_path):
     result, path, _ = run(tmp_path, ["validate", "FILE"], text=text)
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
-        f"Error: {path}: donors[0].budget: true is not a number (YAML reads yes/no/on/off as true/false); write a "
+        f"Error: {path}:4: donors[0].budget: true is not a number (YAML reads yes/no/on/off as true/false); write a "
         "number (+1 more problems)",
-        "  also requests[0].amount: '100' is text, not a number; write the number without quotes",
+        "  also line 6: requests[0].amount: '100' is text, not a number; write the number without quotes",
     ]
 
 
@@ -423,3 +444,29 @@ def test_generate_and_import_keep_an_edited_file(tmp_path, command):
     assert out.read_text(encoding="utf-8").endswith("# my edit\n")
     assert CliRunner().invoke(cli, [*argv, "--force"]).exit_code == 0
     assert "# my edit" not in out.read_text(encoding="utf-8")
+
+
+def test_problems_name_their_line_in_the_file_and_a_missing_key_its_parent(tmp_path):
+    text = ("name: t\ncurrency: USD\ndonors:\n  - id: DEU\n    budget: 100\nrequests:\n"
+            "  - id: A\n    country: NER\n    theme: stockpile\n    amount: 100\n"
+            "  - id: B\n    country: NER\n    theme: stockpiles\n    amount: 100\n"
+            "  - id: C\n    country: NER\n    theme: stockpile\n")
+    result, path, _ = run(tmp_path, ["validate", "FILE"], text=text)
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith(f"Error: {path}:13: requests[1].theme: 'stockpiles' is not a theme")
+    assert lines[1] == "  also line 15: requests[2].amount: required key is missing"
+    json_path = tmp_path / "s.json"
+    json_path.write_text(json.dumps(yaml.safe_load(text), indent=2), encoding="utf-8")
+    as_json = CliRunner().invoke(cli, ["validate", str(json_path)])
+    assert as_json.stderr.startswith(f"Error: {json_path}:20: requests[1].theme: ")
+    assert "  also line 23: requests[2].amount: required key is missing" in as_json.stderr
+
+
+def test_a_variant_file_names_no_line_of_its_own(tmp_path):
+    """A variant's problems may lie in its base: no line of the variant file is claimed."""
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(_with(extra_request={"theme": "stockpiles"})), encoding="utf-8")
+    variant = tmp_path / "v.yaml"
+    variant.write_text("base: base.yaml\nset: ['policy.max_country_share=0.5']\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["validate", str(variant)])
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: {variant}: requests[1].theme: 'stockpiles' is not a theme")

@@ -140,3 +140,15 @@ def test_extra_budget_that_cannot_help_says_so_without_a_search_figure():
     (extra,) = doc["extra_budget"]
     assert not extra["found"]
     assert extra["text"] == "no extra budget from D funds it in full, however large (another rule binds)"
+
+
+def test_a_first_re_solve_left_unproven_claims_no_figure(monkeypatch):
+    """Under too tight limits the first what-if re-solve proves nothing: no "up to 0" figure, only what to raise."""
+    import matcher.extra_budget as extra_budget
+
+    monkeypatch.setattr(extra_budget, "money_proven", lambda result: False)
+    doc = explain(parse_scenario(two_countries()), "R4", PARAMS)
+    (a,) = doc["extra_budget"]
+    assert not a["found"] and a["tried_up_to"] is None
+    assert a["text"] == ("A: unknown: the re-solve with 150 USD more was not proven optimal within its limits "
+                         "(raise --node-limit or --time-limit)")

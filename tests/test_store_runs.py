@@ -67,7 +67,7 @@ def test_cli_run_prints_the_run_id_and_show_json_is_the_solve_json(store_url, ok
     table = runner.invoke(cli, ["show", "1", "--db", store_url])
     assert table.exit_code == 0 and "by bob" in table.stdout and "note: first" in table.stdout
     csv_out = runner.invoke(cli, ["show", "1", "--db", store_url, "--format", "csv"])
-    assert csv_out.stdout.splitlines()[1].startswith("NER-1,NER,africa,stockpile,5,400000,400000,funded")
+    assert csv_out.stdout.splitlines()[1].startswith("NER-1,NER,africa,stockpile,5,400000,400000,USD,funded")
 
 
 def test_cli_runs_lists_and_filters_by_scenario(store_url, ok_small):
@@ -96,7 +96,8 @@ def test_bad_input_writes_nothing(store_url, tmp_path, ok_small):
     f = write_yaml(tmp_path / "bad.yaml", bad)
     out = CliRunner().invoke(cli, ["run", str(f), "--db", store_url])
     assert out.exit_code == 1
-    assert out.stderr.startswith(f"Error: {f}: requests[0].theme:")
+    line = next(n for n, text in enumerate(f.read_text().splitlines(), 1) if "theme: stockpiles" in text)
+    assert out.stderr.startswith(f"Error: {f}:{line}: requests[0].theme:")
     if store_url.startswith("sqlite"):
         assert not (tmp_path / "matcher.db").exists()
     else:  # not even the schema (plain SQLAlchemy: open_store would create it)

@@ -10,8 +10,9 @@ import click
 
 from matcher import jsonout
 from matcher.cli.common import cli, handle_errors, write_output
-from matcher.cli.solving import infeasible_note, params_from, solve_options
+from matcher.cli.solving import params_from, solve_options
 from matcher.errors import MatcherError
+from matcher.infeasible import infeasible_note
 from matcher.options import Option, load_option, unique_labels
 
 SET_HELP = "Change a value: PATH=V, PATH*=F or PATH+=N (e.g. donors[DEU].budget*=0.8); repeatable."

@@ -20,6 +20,7 @@ from matcher.cli.common import (
 )
 from matcher.engine import SolveParams, solve
 from matcher.errors import MatcherError, ScenarioError
+from matcher.infeasible import infeasible_note
 from matcher.report.formats import FORMATS, render
 from matcher.scenario_io import load_scenario
 
@@ -42,7 +43,7 @@ def validate(file: str) -> None:
             raise
         click.echo(f"Error: {exc}", err=True)  # a checker lists them all: fix them in one go
         for problem in exc.problems[1:]:
-            click.echo(f"  also {problem}", err=True)
+            click.echo(f"  also {problem.located()}", err=True)
         sys.exit(EXIT_ERROR)
     counts = ", ".join(count_of(len(items), word) for items, word in (
         (s.donors, "donor"), (s.requests, "request"), (s.partners, "partner"), (s.commitments, "commitment"),
@@ -69,47 +70,6 @@ def validate(file: str) -> None:
 
 def count_of(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
-
-
-def infeasible_note(scenario) -> str:
-    """What to check when the hard rules admit no allocation, naming must_fund requests no donor may fund."""
-    from matcher.domain import commitment_conflicts
-    from matcher.graph import eligibility_graph, request_node
-
-    g = eligibility_graph(scenario)
-    stranded = [r.id for r in scenario.requests if r.must_fund and g.degree(request_node(r.id)) == 0]
-    note = "The hard rules admit no allocation (check commitments, must_fund, prerequisites, caps and region floors)."
-    if stranded:
-        note += f" must_fund but no donor may fund it: {', '.join(stranded)}."
-    short = _must_fund_beyond_reach(scenario, set(stranded))
-    if short:
-        note += " must_fund beyond what its eligible donors can give: " + "; ".join(short) + "."
-    conflicts = commitment_conflicts(scenario)
-    if conflicts:
-        note += " Commitments the rules cannot hold: " + "; ".join(conflicts) + "."
-    return note
-
-
-def _must_fund_beyond_reach(scenario, skip: set[str]) -> list[str]:
-    """must_fund requests asking more than their eligible donors can give at most (each donor its budget,
-    at most its max_grant, the largest ones only under max_donors_per_request; offers at their value)."""
-    from matcher.domain import earmark_block
-
-    partners = {p.id: p for p in scenario.partners}
-    limit = scenario.policy.max_donors_per_request
-    out = []
-    for r in scenario.requests:
-        if not r.must_fund or r.id in skip:
-            continue
-        partner = partners.get(r.partner) if r.partner else None
-        gives = sorted((min(scenario.budget_in_currency(d), d.max_grant if d.max_grant is not None else r.amount)
-                        for d in scenario.donors
-                        if d.kind == "funds" and not earmark_block(d, r, partner)), reverse=True)
-        reach = sum(gives[:limit] if limit is not None else gives)
-        reach += sum(o.value for o in scenario.offers if o.request == r.id)
-        if reach < r.amount:
-            out.append(f"{r.id} needs {r.amount:,}, its eligible donors can give at most {reach:,} {scenario.currency}")
-    return out
 
 
 def solve_options(fn):

@@ -19,9 +19,10 @@ from matcher.cli.common import (
     handle_errors,
     write_output,
 )
-from matcher.cli.solving import effort_options, infeasible_note, params_from, solve_options
+from matcher.cli.solving import effort_options, params_from, solve_options
 from matcher.engine import solve
 from matcher.errors import MatcherError
+from matcher.infeasible import infeasible_note
 from matcher.report.formats import FORMATS, render
 from matcher.report.sweep import render_sweep
 from matcher.scenario_io import load_scenario

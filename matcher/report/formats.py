@@ -32,13 +32,15 @@ def to_json(result: Result) -> str:
 
 
 def to_csv(result: Result, scenario: Scenario) -> str:
-    """One row per request: who funds it, how much, its status and reasons; filterable in a sheet."""
+    """One row per request: who funds it, how much (the scenario currency in its own column, so a sheet that
+    sums several rounds sees it), its status and reasons; filterable in a sheet."""
     grants = defaultdict(list)
     for a in result.allocations:
         grants[a.request].append(f"{a.donor}:{a.amount}")
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["request", "country", "region", "theme", "priority", "amount", "funded", "status", "donors", "reasons"])
+    w.writerow(["request", "country", "region", "theme", "priority", "amount", "funded", "currency", "status", "donors",
+                "reasons"])
     by_id = {r.id: r for r in scenario.requests}
     for o in result.requests:
         r = by_id[o.id]
@@ -51,6 +53,7 @@ def to_csv(result: Result, scenario: Scenario) -> str:
                 r.priority,
                 o.amount,
                 o.funded,
+                result.currency,
                 o.status,
                 ";".join(grants[o.id]),
                 " | ".join(o.reasons),
