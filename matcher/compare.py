@@ -118,6 +118,22 @@ def changes(options: list[Option]) -> list[dict[str, Any]]:
     return rows
 
 
+def weights_note(options: list[Option]) -> str | None:
+    """Coverage is measured with each option's own weights: the sentence to show when they differ."""
+    def weights(o: Option):
+        p = o.scenario.policy
+        return (sorted(p.priority_weights.items()), sorted(p.agenda_weights.items()))
+
+    first = weights(options[0])
+    other = [o.label for o in options[1:] if weights(o) != first]
+    if not other:
+        return None
+    verb, its = ("weighs", "its") if len(other) == 1 else ("weigh", "their")
+    return (f"{', '.join(other)} {verb} priorities or agendas differently from {options[0].label}, so {its} "
+            "priority-weighted coverage is on another scale; compare money placed, requests funded and the share "
+            "of the maximum instead.")
+
+
 def compare(options: list[Option]) -> dict[str, Any]:
     """The comparison document: option labels, measures per option, changed requests."""
     for o in options:

@@ -357,9 +357,11 @@ def earmark_block(donor: Donor, request: Request, partner: Partner | None) -> st
 def area_block(donor: Donor, country: str) -> str | None:
     """Rule 1 on where the request is: the regions, countries and exclude_countries earmarks."""
     if donor.regions and not (countries()[country].areas & set(donor.regions)):
-        return f"regions earmark {donor.regions} excludes {country} ({countries()[country].region})"
+        c = countries()[country]
+        where = ", ".join(dict.fromkeys(a for a in (c.intermediate_region, c.sub_region, c.region) if a))
+        return f"regions earmark ({_listed(donor.regions)}) excludes {country} (in {where})"
     if donor.countries and country not in donor.countries:
-        return f"countries earmark {donor.countries} excludes {country}"
+        return f"countries earmark ({_listed(donor.countries)}) excludes {country}"
     if country in donor.exclude_countries:
         return f"exclude_countries names {country}"
     return None
@@ -368,7 +370,7 @@ def area_block(donor: Donor, country: str) -> str | None:
 def theme_block(donor: Donor, theme: str) -> str | None:
     """Rule 1 on what the request is for: the themes earmark."""
     if donor.themes and theme not in donor.themes:
-        return f"themes earmark {donor.themes} excludes '{theme}'"
+        return f"themes earmark ({_listed(donor.themes)}) excludes '{theme}'"
     return None
 
 
@@ -376,8 +378,13 @@ def partner_type_block(donor: Donor, ptype: str | None) -> str | None:
     """Rule 1 on who implements it: the partner_types earmark (None: no partner or no type)."""
     if donor.partner_types and ptype not in donor.partner_types:
         shown = f"'{ptype}'" if ptype else "no partner type"
-        return f"partner_types earmark {donor.partner_types} excludes {shown}"
+        return f"partner_types earmark ({_listed(donor.partner_types)}) excludes {shown}"
     return None
+
+
+def _listed(items) -> str:
+    """An earmark's list as people write it: marking, tracing (not ['marking', 'tracing'])."""
+    return ", ".join(str(x) for x in items)
 
 
 def check_scenario(s: Scenario) -> list[Problem]:

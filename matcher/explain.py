@@ -12,8 +12,13 @@ Three parts:
   lose money and the priority-weighted coverage given up.
 
 The base allocation is solved once (or comes with the option) and reused; the what-if re-solves
-share one wall-clock budget (``what_if_seconds``) and skip the grants stage, which never changes
-whether a request is funded.
+share one wall-clock budget (``what_if_seconds``) and skip the grants stage. "Funds it in full" means
+an allocation as good as the best (coverage within the spec's 1e-6) funds it: allocations often tie
+(requests of equal priority weight per unit requested), and which of the equals `solve` picks is its
+own tie-break, so each figure found is then checked with `solve` itself (every stage, the caller's
+parameters) and the answer says when `solve` gives the money to an equal instead (must_fund chooses),
+and which requests get less. When forcing the request in costs no coverage at all, no extra money is
+needed and none is searched for.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from matcher.errors import MatcherError
 from matcher.extra_budget import (
     WHAT_IF_SECONDS,
     Budget,
+    as_good,
     money_proven,
     money_terms_only,
     smallest_extra_budgets,
@@ -86,7 +92,17 @@ def explain(
         doc["forced"] = forced_in(scenario, request_id, result, params, budget)
         donors = [d for d in scenario.donors if d.kind == "funds" and _eligible(scenario, d, request)]
         missing = outcome.amount - outcome.funded
-        doc["extra_budget"] = smallest_extra_budgets(scenario, request_id, missing, donors, params, budget)
+        doc["no_extra_needed"] = bool(doc["forced"].get("proven")) and as_good(
+            doc["forced"]["coverage_after"], doc["forced"]["coverage_before"])
+        doc["extra_budget"] = [] if doc["no_extra_needed"] else smallest_extra_budgets(
+            scenario, request_id, missing, donors, params, budget, base_result=result)
+        if doc["no_extra_needed"]:  # verified: no rule holds it back, the solve chose among equals
+            to = ", ".join(d["request"] for d in doc["forced"]["displaced"]) or "other requests"
+            doc["binding"] = {
+                "code": "equal_choice",
+                "text": f"no rule: an allocation as good funds it in full; the solve's tie-break (an equal choice, "
+                        f"or fewer grants) gave the money to {to}",
+            }
         doc["what_if"] = {
             "solves": budget.solves,
             "seconds": round(budget.spent, 2),
@@ -213,8 +229,9 @@ def to_text(doc: dict[str, Any]) -> str:
             f"Note: the base allocation is {base['status']}, not proven optimal: coverage {base['coverage']:,.4g} of "
             f"at most {bound}; raise --time-limit for a firmer answer"
         )
-    for r in doc["reasons"][1:]:
-        lines.append(f"  also: {r['text']}")
+    if doc["binding"]["code"] != "equal_choice":  # else the solve's reasons name rules shown not to bind
+        for r in doc["reasons"][1:]:
+            lines.append(f"  also: {r['text']}")
     eligible = [d for d in doc["donors"] if d["eligible"]]
     lines.append(f"Eligible donors ({len(eligible)} of {len(doc['donors'])}, amounts in {cur}):")
     for d in eligible:
@@ -231,10 +248,13 @@ def to_text(doc: dict[str, Any]) -> str:
         lines.append("What would fund it:")
         for e in doc["extra_budget"]:
             lines.append(f"  {e['text']}")
+        if doc.get("no_extra_needed"):
+            lines.append("  no extra money: an allocation as good as this one funds it in full (forcing it in costs no "
+                         "priority-weighted coverage); mark it must_fund: true to fund it")
+        elif not doc["extra_budget"]:
+            lines.append("  no money donor may fund it; change an earmark or add a donor")
         w = doc["what_if"]
         lines.append(f"  ({w['solves']} re-solves in {w['seconds']:.1f} s, node limit {w['node_limit']} per stage)")
-        if not doc["extra_budget"]:
-            lines.append("  no money donor may fund it; change an earmark or add a donor")
         lines.append(f"If forced in: {doc['forced']['text']}")
         for d in doc["forced"].get("displaced", []) + doc["forced"].get("gains", []):
             lines.append(f"  {d['request']}: {d['before']:,} -> {d['after']:,}")

@@ -38,6 +38,7 @@ from matcher.variants import vary
 MAX_DOUBLINGS = 12  # the upper end grows to 2^12 times the missing amount, then we give up
 WHAT_IF_NODE_LIMIT = 200  # per stage and re-solve, when the caller sets none
 WHAT_IF_SECONDS = 30.0  # default wall-clock budget for all what-if re-solves of one request
+COVERAGE_TOLERANCE = 1e-6  # the spec's lexicographic tolerance: allocations this close in coverage are as good
 
 
 def with_extra_budget(scenario: Scenario, donor_id: str, extra: int) -> Scenario:
@@ -108,6 +109,8 @@ class _Search:
     solves: int = 0
     stopped: str | None = None  # why the search ended before an exact answer
     coverage_at_hi: float | None = None
+    solve_funded: tuple[int, int] | None = None  # (funded, amount) in `solve` with ``hi`` more, when proven
+    others_less: list[dict[str, Any]] = field(default_factory=list)  # who gets less in the allocation funding it
 
     def next_extra(self) -> int | None:
         if self.stopped is not None:
@@ -118,15 +121,23 @@ class _Search:
 
 
 def smallest_extra_budgets(
-    scenario: Scenario, request_id: str, missing: int, donors: list[Donor], params: SolveParams, budget: Budget
+    scenario: Scenario,
+    request_id: str,
+    missing: int,
+    donors: list[Donor],
+    params: SolveParams,
+    budget: Budget,
+    base_result: Result | None = None,
 ) -> list[dict[str, Any]]:
-    """For each donor, the smallest extra budget that funds the request in full (or a verified range).
+    """For each donor, the smallest extra budget with which an allocation as good as the best funds the
+    request in full (or a verified range), then what ``solve`` itself does with that extra.
 
-    ``missing`` (scenario currency) is what the request lacks today: the first upper end tried."""
+    ``missing`` (scenario currency) is what the request lacks today: the first upper end tried.
+    ``base_result`` (today's allocation) lets the answer name the requests that get less."""
     base = money_terms_only(scenario)
     per_solve = what_if_params(params)
     searches = [_Search(d, probe=_to_donor_currency(scenario, d)(missing)) for d in donors]
-    cache: dict[tuple[str, int], tuple[bool, Result]] = {}
+    cache: dict[tuple[str, int], tuple[bool | None, Result]] = {}
     while any(s.next_extra() is not None for s in searches):
         for s in searches:
             extra = s.next_extra()
@@ -137,16 +148,82 @@ def smallest_extra_budgets(
                 continue
             key = (s.donor.id, extra)
             if key not in cache:
-                varied = with_extra_budget(base, s.donor.id, extra)
-                result = budget.solve(varied, per_solve)
-                s.solves += 1
-                if not money_proven(result) and budget.can_start():  # one retry with ten times the nodes
-                    result = budget.solve(varied, replace(per_solve, node_limit=10 * (per_solve.node_limit or 1)))
-                    s.solves += 1
-                cache[key] = (_funded(result, request_id), result)
+                found = _fundable(with_extra_budget(base, s.donor.id, extra), request_id, per_solve, budget, s)
+                if found is None:  # the time ran out between its two re-solves
+                    s.stopped = "time"
+                    continue
+                cache[key] = found
             (funded, result) = cache[key]
             _step(s, extra, funded, result)
+    for s in searches:
+        if s.hi is not None and budget.can_start():
+            _as_solved(scenario, s, request_id, params, budget, cache[(s.donor.id, s.hi)][1], base_result)
     return [_answer(scenario, s) for s in searches]
+
+
+def as_good(coverage: float, best: float) -> bool:
+    """Coverage within the spec's lexicographic tolerance (a relative 1e-6) of the best: as good."""
+    return coverage >= best - COVERAGE_TOLERANCE * max(1.0, abs(best))
+
+
+def _proven(scenario: Scenario, params: SolveParams, budget: Budget, s: _Search) -> Result:
+    """A re-solve; when its money stages are not proven, one retry with ten times the nodes."""
+    result = budget.solve(scenario, params)
+    s.solves += 1
+    if not money_proven(result) and budget.can_start():
+        result = budget.solve(scenario, replace(params, node_limit=10 * (params.node_limit or 1)))
+        s.solves += 1
+    return result
+
+
+def _fundable(
+    varied: Scenario, request_id: str, params: SolveParams, budget: Budget, s: _Search
+) -> tuple[bool | None, Result] | None:
+    """Whether an allocation as good as the best funds the request in full: the re-solve funds it, or, when
+    it gives the money to others as good (ties are common: equal priority weight per unit requested), the
+    re-solve with the request ``must_fund`` reaches the same coverage. (None, result) when a re-solve is not
+    proven optimal; None when the time ran out before the second re-solve."""
+    result = _proven(varied, params, budget, s)
+    funded = _funded(result, request_id)
+    if funded is not False:
+        return funded, result
+    if not budget.can_start():
+        return None
+    forced = _proven(vary(varied, [f"requests[{request_id}].must_fund=true"]), params, budget, s)
+    if forced.status == "infeasible":
+        return False, result
+    if not money_proven(forced):
+        return None, forced
+    if as_good(_coverage(forced), _coverage(result)):
+        return True, forced
+    return False, result
+
+
+def _as_solved(
+    scenario: Scenario,
+    s: _Search,
+    request_id: str,
+    params: SolveParams,
+    budget: Budget,
+    funding: Result,
+    base_result: Result | None,
+) -> None:
+    """What ``solve`` (every stage, the caller's parameters) gives the request with the extra found, and
+    which other requests get less in the allocation that funds it (solve's own, else the must_fund one)."""
+    solved = budget.solve(with_extra_budget(scenario, s.donor.id, s.hi), replace(params, on_log=None))
+    s.solves += 1
+    outcome = next(o for o in solved.requests if o.id == request_id)
+    if solved.has_solution() and money_proven(solved):
+        s.solve_funded = (outcome.funded, outcome.amount)
+    if s.solve_funded is not None and outcome.status == "funded":
+        funding = solved
+    if base_result is not None:
+        before = {o.id: o.funded for o in base_result.requests}
+        s.others_less = [
+            {"request": o.id, "before": before[o.id], "after": o.funded}
+            for o in funding.requests
+            if o.id != request_id and o.funded < before[o.id]
+        ]
 
 
 def _funded(result: Result, request_id: str) -> bool | None:
@@ -215,17 +292,38 @@ def _answer(scenario: Scenario, s: _Search) -> dict[str, Any]:
         "at_least": s.hi if exact else s.lo + 1,
         "extra_in_scenario_currency": scenario.convert(s.hi, s.donor.currency),
         "coverage_after": s.coverage_at_hi,
+        "solve_funds": None if s.solve_funded is None else s.solve_funded[0] >= s.solve_funded[1],
+        "solve_funded": None if s.solve_funded is None else s.solve_funded[0],
+        "others_less": s.others_less,
     }
     if exact:
-        doc["text"] = f"{s.hi:,} {cur} more from {s.donor.id} funds it in full ({s.hi - 1:,} does not)"
+        text = f"{s.hi:,} {cur} more from {s.donor.id} funds it in full ({s.hi - 1:,} does not)"
     else:
         why = ("time for what-ifs ran out" if s.stopped == "time"
                else "a re-solve was not proven optimal within its limits")
-        doc["text"] = (
+        text = (
             f"{s.hi:,} {cur} more from {s.donor.id} funds it in full, {s.lo:,} does not: the smallest extra is "
             f"between {s.lo + 1:,} and {s.hi:,} ({why} after {s.solves} re-solves)"
         )
+    doc["text"] = text + _as_solved_text(s, scenario.currency)
     return doc
+
+
+def _as_solved_text(s: _Search, cur: str) -> str:
+    """What `solve` does with the extra, and who gets less, after the figure."""
+    if s.solve_funded is None:
+        text = "; not checked with `solve` (the time for what-ifs ran out, or its money stages were not proven)"
+    elif s.solve_funded[0] < s.solve_funded[1]:
+        got = "nothing" if s.solve_funded[0] == 0 else f"{s.solve_funded[0]:,} of {s.solve_funded[1]:,} {cur}"
+        text = (f"; but `solve` gives it {got}, the money going to requests as good (an equal choice): mark it "
+                "must_fund: true to fund it in full at no cost in coverage")
+    else:
+        text = ""
+    if s.others_less:
+        shown = ", ".join(f"{o['request']} {o['before']:,} -> {o['after']:,}" for o in s.others_less[:3])
+        more = f" and {len(s.others_less) - 3} more" if len(s.others_less) > 3 else ""
+        text += f"; then less for {shown}{more}"
+    return text
 
 
 def _to_donor_currency(scenario: Scenario, donor: Donor):

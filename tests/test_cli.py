@@ -167,7 +167,7 @@ def test_a_commitment_the_donors_earmarks_exclude_is_a_valid_round_that_is_infea
                  commitments=[{"donor": "DEU", "request": "A", "amount": 10}])
     checked, _, _ = run(tmp_path, ["validate", "FILE"], data=data)
     assert checked.exit_code == 0
-    why = ("commitments[0]: donor 'DEU' may not fund 'A': its themes earmark ['marking'] excludes 'stockpile'; "
+    why = ("commitments[0]: donor 'DEU' may not fund 'A': its themes earmark (marking) excludes 'stockpile'; "
            "remove the commitment or widen the earmark")
     assert checked.stderr == f"Note: infeasible as written: {why}\n"
     solved, _, _ = run(tmp_path, ["solve", "FILE", "--format", "json"], data=data)

@@ -152,3 +152,38 @@ def test_a_first_re_solve_left_unproven_claims_no_figure(monkeypatch):
     assert not a["found"] and a["tried_up_to"] is None
     assert a["text"] == ("A: unknown: the re-solve with 150 USD more was not proven optimal within its limits "
                          "(raise --node-limit or --time-limit)")
+
+
+def _equals(budget: int) -> dict:
+    """One donor; P of priority 5 and two requests of priority 3 with equal weight per unit requested."""
+    ask = {"country": "NER", "theme": "stockpile", "amount": 100}
+    return {
+        "name": "equals",
+        "currency": "USD",
+        "donors": [{"id": "D", "budget": budget}],
+        "requests": [{"id": "P", "priority": 5, **ask}, {"id": "R", "priority": 3, **ask},
+                     {"id": "Q", "priority": 3, **ask}],
+    }
+
+
+def test_a_request_left_out_among_equals_needs_no_extra_money():
+    """200 funds P and one of R and Q: the other is an equal choice, not held back by any rule."""
+    s = parse_scenario(_equals(200))
+    left_out = next(o.id for o in solve(s, PARAMS).requests if o.id in ("R", "Q") and o.status != "funded")
+    doc = explain(s, left_out, PARAMS)
+    assert doc["no_extra_needed"] and doc["extra_budget"] == []
+    assert doc["binding"]["code"] == "equal_choice" and doc["forced"]["coverage_cost"] == pytest.approx(0, abs=1e-9)
+    assert "no extra money: an allocation as good as this one funds it in full" in to_text(doc)
+
+
+def test_extra_budget_is_checked_with_solve_when_the_extra_makes_a_tie():
+    """With 100 more, R and Q tie for it: the figure is where an allocation as good funds R (99 does not), and
+    the answer says what `solve` itself gave R with it."""
+    s = parse_scenario(_equals(100))
+    doc = explain(s, "R", PARAMS)
+    (d,) = doc["extra_budget"]
+    assert d["exact"] and d["extra"] == 100
+    solved = next(o for o in solve(with_extra_budget(s, "D", 100), PARAMS).requests if o.id == "R")
+    assert d["solve_funds"] == (solved.status == "funded") and d["solve_funded"] == solved.funded
+    assert ("mark it must_fund: true" in d["text"]) == (not d["solve_funds"])
+    assert d["others_less"] == []  # the extra money takes nothing from P

@@ -64,6 +64,21 @@ def test_comparison_table_only_with_several_options(report):
     assert "Options compared (USD)" not in render_html(options()[:1])
 
 
+def test_the_report_carries_the_notes_a_reader_needs():
+    """What compare says on stderr reaches the reader too: weights that differ, why an option is infeasible."""
+    data = two_countries()
+    base = Option("base", parse_scenario(data)).solved(PARAMS)
+    heavier = {**data, "policy": {**data.get("policy", {}), "priority_weights": {1: 1, 2: 2, 3: 4, 4: 8, 5: 99}}}
+    weighted = Option("weighted", parse_scenario(heavier)).solved(PARAMS)
+    page = render_html([base, weighted])
+    assert "Note: weighted weighs priorities or agendas differently from base" in page
+    stuck = apply_sets(data, ["requests[R1].must_fund=true", "requests[R1].amount=100000"])
+    infeasible = Option("stuck", parse_scenario(stuck)).solved(PARAMS)
+    page = render_html([infeasible])
+    assert "must_fund beyond what its eligible donors can give: R1 needs 100,000" in page
+    assert "command line" not in page
+
+
 def chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 

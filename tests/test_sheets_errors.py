@@ -71,6 +71,24 @@ def test_text_where_a_number_belongs(book):
     assert problems(book) == ["requests row 3, column amount (E3): 'lots' is not a whole number"]
 
 
+def test_thousands_separators_typed_as_text_say_what_to_write(book):
+    edit(book, lambda wb: wb["requests"].__setitem__("E3", "1,000,000"))
+    assert problems(book) == ["requests row 3, column amount (E3): '1,000,000' is text with thousands separators; "
+                              "write 1000000 (or format the cell as Number); amounts are whole currency units"]
+
+
+def test_no_break_spaces_around_an_id_are_stray_spaces(book):
+    """Pasted from a web page: 'NER-1\u00a0' looks like 'NER-1' and is read as it."""
+    def pasted(wb):
+        ws = wb["requests"]
+        row = next(r for r in range(2, ws.max_row + 1) if ws.cell(r, 1).value == "NER-1")
+        ws.cell(row, 1).value = "NER-1\u00a0"
+    edit(book, pasted)
+    scenario = read_workbook(book)
+    assert "NER-1" in [r.id for r in scenario.requests]
+    assert scenario.commitments[0].request == "NER-1"
+
+
 def test_fraction_where_money_belongs(book):
     edit(book, lambda wb: wb["commitments"].__setitem__("C2", 100000.5))
     assert problems(book) == [

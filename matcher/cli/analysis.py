@@ -76,18 +76,11 @@ def compare_cmd(inputs, sets, fmt, output, time_limit, seed, node_limit, progres
 
 
 def _weights_note(solved) -> None:
-    """Coverage is measured with each option's own weights: say so when they differ between options."""
-    def weights(o):
-        p = o.scenario.policy
-        return (sorted(p.priority_weights.items()), sorted(p.agenda_weights.items()))
+    from matcher.compare import weights_note
 
-    first = weights(solved[0])
-    other = [o.label for o in solved[1:] if weights(o) != first]
-    if other:
-        verb, its = ("weighs", "its") if len(other) == 1 else ("weigh", "their")
-        click.echo(f"Note: {', '.join(other)} {verb} priorities or agendas differently from {solved[0].label}, so "
-                   f"{its} priority-weighted coverage is on another scale; compare money placed, requests funded "
-                   "and the share of the maximum instead.", err=True)
+    note = weights_note(solved)
+    if note:
+        click.echo(f"Note: {note}", err=True)
 
 
 def _no_allocation_notes(solved) -> None:

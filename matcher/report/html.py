@@ -18,7 +18,8 @@ from plotly.io.json import to_json_plotly
 from plotly.offline import get_plotlyjs
 
 from matcher import __version__
-from matcher.compare import NO_ALLOCATION, SCALARS, SHARES, compare, fmt_value, rows
+from matcher.compare import NO_ALLOCATION, SCALARS, SHARES, compare, fmt_value, rows, weights_note
+from matcher.infeasible import infeasible_note
 from matcher.options import Option
 
 NOT_PLACED = "not allocated"
@@ -38,6 +39,7 @@ table{border-collapse:collapse;font-size:13px;width:100%}
 th,td{border-bottom:1px solid #e1e5ea;padding:4px 8px;text-align:left;vertical-align:top}
 td:first-child{white-space:nowrap} th{background:#f0f3f6} td.num{text-align:right;font-variant-numeric:tabular-nums}
 .muted{color:#6b7785;font-size:12px}
+.note{background:#fff6e0;border-left:4px solid #e0a800;padding:6px 10px}
 """
 
 
@@ -106,9 +108,11 @@ def _comparison_section(options: list[Option]) -> str:
         share = section != "measure" or key in SHARES
         cells = "".join(f'<td class="num">{_e(fmt_value(v, share))}</td>' for v in values)
         body.append(f"<tr><td>{_e(name)}</td>{cells}</tr>")
+    note = weights_note(options)
     out = (
         f"<section><h2>Options compared ({_e(doc['currency'])})</h2>"
-        f"<table><thead><tr><th>measure</th>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        + (f'<p class="note">Note: {_e(note)}</p>' if note else "")
+        + f"<table><thead><tr><th>measure</th>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
     )
     if changed:
         crow = "".join(
@@ -127,16 +131,17 @@ def _option_section(option: Option, n: int, figures: list) -> str:
     assert r is not None, "solve the option before reporting it"
     cur = s.currency
     if r.status in NO_ALLOCATION:
-        why = ("the hard rules admit no allocation (see the note on the command line)" if r.status == "infeasible"
+        why = (infeasible_note(s).rstrip(".") if r.status == "infeasible"
                else "no allocation was found within the limits")
         return (f'<section><h2>{_e(option.label)}</h2><p class="muted">{_e(s.title or s.name)} · input sha256 '
                 f'{_e(r.solver.input_sha256[:12])}</p><p><b>{_e(r.status)}</b>: {_e(why)}.</p></section>')
     placed = sum(o.funded for o in r.requests)
+    in_kind = sum(a.amount for a in r.allocations if a.kind == "in_kind")
     asked = sum(o.amount for o in r.requests)
     count = {st: sum(1 for o in r.requests if o.status == st) for st in ("funded", "partial", "unfunded")}
     kpis = [
         ("status", r.status),
-        ("placed", f"{placed:,} {cur}"),
+        ("placed", f"{placed:,} {cur}" + (f" ({in_kind:,} in kind)" if in_kind else "")),
         ("asked", f"{asked:,} {cur}"),
         ("funded / partial / unfunded", f"{count['funded']} / {count['partial']} / {count['unfunded']}"),
         ("priority-weighted coverage", f"{r.objective.get('coverage', 0):,.2f}"),
@@ -243,7 +248,9 @@ def sankey_figure(option: Option) -> go.Figure:
         through[tgt] += v
         if src < n_donors:
             through[src] += v
-    shown = [f"{_pretty(lb)}  {_short_money(v)}" for lb, v in zip(labels, through, strict=True)]
+    in_kind = {d.id for d in option.scenario.donors if d.kind != "funds"}  # its value, not money it gave
+    shown = [f"{_pretty(lb)}{' (in kind)' if i < n_donors and lb in in_kind else ''}  {_short_money(v)}"
+             for i, (lb, v) in enumerate(zip(labels, through, strict=True))]
     fig = go.Figure(
         go.Sankey(
             arrangement="snap",

@@ -86,7 +86,9 @@ def convert(value: Any, kind: str, decimal_comma: bool = False) -> Any:
     if isinstance(value, (datetime, date, time)) and kind != DATE:
         raise FullProblem(f"a date where {_what(kind)} belongs; format the cell as {_format(kind)} and retype it")
     if isinstance(value, str):
-        value = value.strip(" ")  # stray spaces around typed values; a leading tab or CR is kept as text
+        # stray spaces around typed values, the no-break ones pasted from the web or a word processor too
+        # (an id ending in one looks the same as one without); a leading tab or CR is kept as text
+        value = value.strip(" \u00a0\u202f\u2007")
         if decimal_comma and kind == FLOAT and re.fullmatch(r"[+-]?\d+,\d+%?", value):
             value = value.replace(",", ".")
     return _CONVERTERS[kind](value)
@@ -118,6 +120,10 @@ def _int(value: Any) -> int:
         # decimal-comma locale 250.000 is two hundred and fifty thousand, and is refused as ambiguous
         if re.fullmatch(r"[+-]?\d+\.0{1,2}", value):
             value = value.split(".")[0]
+        elif re.fullmatch(r"[+-]?\d{1,3}([, \u00a0\u202f]\d{3})+", value):  # 1,000,000 or 1 000 000 typed as text
+            plain = (value[0] if value[0] in "+-" else "") + re.sub(r"\D", "", value)
+            raise CellProblem(f"'{value}' is text with thousands separators; write {plain} (or format the cell as "
+                              "Number)")
         elif not re.fullmatch(r"[+-]?\d+", value):
             raise CellProblem(f"'{value}' is not a whole number")
     return _bounded(int(value), value)
