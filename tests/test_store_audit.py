@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 from click.testing import CliRunner
 from sqlalchemy.exc import DBAPIError
@@ -168,3 +170,117 @@ def test_reading_commands_leave_a_sqlite_copy_byte_for_byte(tmp_path, ok_small):
         assert out.exit_code == 0, out.output
     assert hashlib.sha256(copy.read_bytes()).hexdigest() == before
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("copy")) == ["copy.db"]
+
+
+def sqlite_cli(url: str, statement: str) -> None:
+    """Edit the file as the sqlite3 shell would: foreign keys are not enforced there."""
+    conn = sqlite3.connect(url.removeprefix("sqlite:///"))
+    conn.execute(statement)
+    conn.commit()
+    conn.close()
+
+
+def test_rows_planted_for_the_next_run_are_never_sealed_into_it(three_runs, ok_small):
+    """SQLite does not enforce the run foreign keys: a grant inserted for run 4 before run 4 was saved was
+    hashed into run 4's audit entry, so verify passed and `show 4` listed it (PostgreSQL refuses such rows)."""
+    if three_runs.startswith("postgresql"):
+        with pytest.raises(DBAPIError):
+            sql(three_runs, "INSERT INTO run_allocation (run_id, position, donor, request, amount, kind, committed) "
+                            "VALUES (4, 99, 'DEU', 'MLI-1', 999999, 'funds', 0)")
+        return
+    sqlite_cli(three_runs, "INSERT INTO run_allocation (run_id, position, donor, request, amount, kind, committed) "
+                           "VALUES (4, 99, 'DEU', 'MLI-1', 999999, 'funds', 0)")
+    run_id, result = save_tiny(three_runs, ok_small)
+    assert run_id == 5  # the planted id is skipped
+    assert scalar(three_runs, "SELECT count(*) FROM run_allocation WHERE run_id = 5") == len(result.allocations)
+    out = verify(three_runs)
+    assert out.stderr == ("Error: audit verify failed: run_allocation holds rows of run 4, which no saved run owns; "
+                          "they were written outside matcher\n")
+
+
+def test_reasons_planted_for_an_outcome_to_come_stop_the_save(three_runs, ok_small):
+    if three_runs.startswith("postgresql"):
+        pytest.skip("PostgreSQL enforces the outcome foreign key")
+    sqlite_cli(three_runs, "INSERT INTO run_reason (outcome_id, position, code, text) "
+                           "SELECT max(id) + 1, 0, 'budget_spent', 'planted' FROM run_outcome")
+    with pytest.raises(Exception, match="run_reason already holds reasons of the outcomes of run 4"):
+        save_tiny(three_runs, ok_small)
+    assert scalar(three_runs, "SELECT count(*) FROM run") == 3
+    assert "run_reason holds reasons of outcome" in verify(three_runs).stderr
+
+
+def test_a_check_reads_the_store_as_of_its_start(three_runs, ok_small):
+    """verify read the chain, then the runs: on PostgreSQL a run saved in between showed as "written outside
+    matcher" (2 of 4 verifies during a stream of saves). A check now reads one snapshot."""
+    from sqlmodel import Session, select
+
+    from matcher.store.audit import one_snapshot
+    from matcher.store.models import AuditEntry, Run
+
+    engine = open_store(three_runs, create=False, reading=True)  # as verify opens it
+    with Session(engine) as session:
+        one_snapshot(session)
+        assert len(list(session.exec(select(AuditEntry)))) == 5
+        save_tiny(three_runs, ok_small)  # committed by another connection meanwhile
+        assert set(session.exec(select(Run.id))) == {1, 2, 3}
+    engine.dispose()
+    assert verify(three_runs).exit_code == 0
+
+
+def test_show_names_an_edited_replay_entry_instead_of_failing(three_runs):
+    """A replay entry's record edited into something that is not JSON made `show` fail ("unexpected
+    JSONDecodeError ... rerun with --debug")."""
+    assert CliRunner().invoke(cli, ["replay", "1", "--db", three_runs]).exit_code == 0
+    drop_append_only_triggers(three_runs)
+    sql(three_runs, "UPDATE audit_entry SET parts_json = '{broken' WHERE kind = 'run_replayed'")
+    out = CliRunner().invoke(cli, ["show", "1", "--db", three_runs])
+    assert out.exit_code == 0, out.output
+    assert "entry 6 edited: its record is not JSON (`matcher audit verify` names it)" in out.stdout
+    assert "audit entry 6 (run_replayed, run 1): the entry itself was edited" in verify(three_runs).stderr
+
+
+def _rewrite_chain(url: str) -> None:
+    """What someone with write access and this source could do: edit run 1, then recompute every entry
+    (the chain has no key). Verify alone passes afterwards; only a head kept outside shows it."""
+    from sqlmodel import Session, col, select
+
+    from matcher.scenario_io import canonical_json
+    from matcher.store import audit
+    from matcher.store.models import AuditEntry
+
+    sqlite_cli(url, "UPDATE run_allocation SET amount = amount + 1000 WHERE run_id = 1 AND position = 0")
+    engine = open_store(url)
+    with Session(engine) as session:
+        entries = list(session.exec(select(AuditEntry).order_by(col(AuditEntry.seq))))
+        prev, rows = audit.GENESIS, []
+        for e in entries:
+            parts = (audit.run_parts(session, e.run_id) if e.kind == audit.RUN_SAVED
+                     else audit.snapshot_parts(session, e.scenario_id))
+            e.parts_json = canonical_json(parts)
+            e.content_sha256, e.prev_sha256 = audit.sha256_text(e.parts_json), prev
+            prev = e.entry_sha256 = audit.entry_hash(e)
+            rows.append((e.parts_json, e.content_sha256, e.prev_sha256, e.entry_sha256, e.id))
+        session.rollback()
+    engine.dispose()
+    conn = sqlite3.connect(url.removeprefix("sqlite:///"))
+    conn.execute("UPDATE audit_entry SET prev_sha256 = 'p' || id, entry_sha256 = 'e' || id")
+    conn.executemany("UPDATE audit_entry SET parts_json = ?, content_sha256 = ?, prev_sha256 = ?, entry_sha256 = ? "
+                     "WHERE id = ?", rows)
+    conn.commit()
+    conn.close()
+
+
+def test_a_head_kept_outside_finds_a_rebuilt_chain(three_runs, ok_small):
+    head = verify(three_runs).stdout.split("head ")[1].strip()
+    save_tiny(three_runs, ok_small)  # the chain grows: the kept head stays in it
+    later = CliRunner().invoke(cli, ["audit", "verify", "--db", three_runs, "--expect-head", head[:12]])
+    assert later.exit_code == 0 and later.stdout.strip().endswith("; the head you kept is entry 5")
+    if three_runs.startswith("postgresql"):
+        return  # the rebuild below edits the SQLite file directly
+    drop_append_only_triggers(three_runs)
+    _rewrite_chain(three_runs)
+    assert verify(three_runs).exit_code == 0  # the design limit: a rebuilt chain verifies on its own
+    out = CliRunner().invoke(cli, ["audit", "verify", "--db", three_runs, "--expect-head", head])
+    assert out.exit_code == 1
+    assert out.stderr == (f"Error: audit verify failed: the head you kept ({head[:12]}...) is not in the chain: the "
+                          "entries up to it were rewritten, or the chain was cut back before it\n")

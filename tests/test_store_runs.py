@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 
@@ -235,6 +236,11 @@ def test_a_replay_that_differs_in_reason_wording_shows_the_wording(store_url, ok
     ("mysql://auditor:S3cret@db.example/matcher", "Error: --db mysql://auditor:***@db.example/matcher: mysql is not "
                                                   "supported"),
     ("postgresql+psycopg://auditor:S3cret@127.0.0.1:notaport/m", "Error: --db: not a valid URL (invalid literal"),
+    pytest.param("postgresql+psycopg2://auditor:S3cret@127.0.0.1/m",
+                 "Error: --db postgresql+psycopg2://auditor:***@127.0.0.1/m: the driver 'psycopg2' is not installed; "
+                 "write the URL as postgresql+psycopg://",
+                 marks=pytest.mark.skipif(importlib.util.find_spec("psycopg2") is not None,
+                                          reason="psycopg2 is installed here")),
 ])
 def test_a_bad_database_url_is_one_line_without_the_password(url, message):
     out = CliRunner().invoke(cli, ["runs", "--db", url])
@@ -247,6 +253,14 @@ def test_a_run_id_beyond_any_store_is_a_usage_error(store_url):
     out = CliRunner().invoke(cli, ["show", "9223372036854775808", "--db", store_url])
     assert out.exit_code == 2
     assert "is not in the range 1<=x<=2147483647" in out.stderr
+
+
+def test_a_name_on_several_lines_is_refused_before_anything_is_saved(store_url, ok_small, tmp_path):
+    """--by went into show's header as given: a newline in it faked a note and a replay verdict."""
+    path = write_yaml(tmp_path / "s.yaml", ok_small)
+    out = CliRunner().invoke(cli, ["run", str(path), "--db", store_url, "--by", "clerk\nnote: approved"])
+    assert out.exit_code == 2 and "give a name on one line" in out.stderr
+    assert scalar(store_url, "SELECT count(*) FROM run") == 0
 
 
 def test_a_note_with_newlines_stays_on_its_line(store_url, ok_small, tmp_path):

@@ -62,6 +62,13 @@ def _fail(message: str) -> None:
     sys.exit(EXIT_ERROR)
 
 
+def one_line_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A --by name is kept in the audit trail and shown in headers: one printable line, or a usage error."""
+    if value is not None and (not value.strip() or not value.isprintable()):
+        raise click.BadParameter("give a name on one line, without tabs or control characters (e.g. --by 'J. Doe')")
+    return value
+
+
 def keep_edits(text: str, output: str, force: bool) -> None:
     """Refuse to replace an existing file that differs from ``text`` (it may hold a person's edits)
     unless ``force``; the same content again (a rerun) is written as usual."""

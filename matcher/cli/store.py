@@ -6,6 +6,7 @@ import csv
 import dataclasses
 import functools
 import io
+import re
 import sys
 from collections.abc import Mapping
 
@@ -17,6 +18,7 @@ from matcher.cli.common import (
     EXIT_NO_SOLUTION,
     cli,
     handle_errors,
+    one_line_name,
     write_output,
 )
 from matcher.cli.solving import effort_options, params_from, solve_options
@@ -68,7 +70,7 @@ def database_errors(fn):
 @cli.command("run")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--note", default="", help="Why this run was made; kept with it.")
-@click.option("--by", default=None, help="Who made the run.  [default: the OS user]")
+@click.option("--by", default=None, callback=one_line_name, help="Who made the run.  [default: the OS user]")
 @db_option
 @solve_options
 @effort_options
@@ -228,7 +230,7 @@ def show_cmd(run_id: int, fmt: str, output: str | None, db_url: str | None) -> N
     text = render(stored.result, stored.scenario, fmt)
     if fmt == "table":
         r = stored.run
-        head = f"run {r.id} · {r.created_at} · by {r.by} · input sha256 {r.input_sha256[:12]}"
+        head = f"run {r.id} · {r.created_at} · by {_one_line(r.by)} · input sha256 {r.input_sha256[:12]}"
         params = ", ".join(f"{k}={v}" for k, v in stored.params.items())
         text = (f"{head}\n{'note: ' + _one_line(r.note) + chr(10) if r.note else ''}params: {params}\n"
                 f"{_replays_line(replays)}\n{text}")
@@ -252,7 +254,7 @@ def _sweep_text(stored, fmt: str, replays: list[tuple[str, str, str]]) -> str:
     if fmt != "table":
         return text
     r = stored.run
-    head = f"run {r.id} · sweep · {r.created_at} · by {r.by} · input sha256 {r.input_sha256[:12]}"
+    head = f"run {r.id} · sweep · {r.created_at} · by {_one_line(r.by)} · input sha256 {r.input_sha256[:12]}"
     options = ", ".join(f"{k}={v}" for k, v in spec_data(stored.spec).items() if k != "params" and v not in (None, []))
     params = ", ".join(f"{k}={v}" for k, v in stored.spec.params.public().items())
     note = f"note: {_one_line(r.note)}\n" if r.note else ""
@@ -261,7 +263,8 @@ def _sweep_text(stored, fmt: str, replays: list[tuple[str, str, str]]) -> str:
 
 @cli.command("replay")
 @click.argument("run_id", metavar="RUN", type=RUN_ID)
-@click.option("--by", default=None, help="Who made the replay.  [default: the OS user]")
+@click.option("--by", default=None, callback=one_line_name,
+              help="Who made the replay.  [default: the OS user]")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="For a saved sweep: worker processes (default: this machine's cores).")
 @db_option
@@ -343,27 +346,41 @@ def audit_group() -> None:
     """
 
 
+def _hex_head(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(r"[0-9a-fA-F]{12,64}", value):
+        raise click.BadParameter("give the head hash verify printed (64 hex characters, or at least the first 12)")
+    return value
+
+
 @audit_group.command("verify")
+@click.option("--expect-head", metavar="HASH", default=None, callback=_hex_head,
+              help="A head hash printed by an earlier verify and kept outside the database: it must still be in "
+                   "the chain (a chain rewritten after an edit, or cut back, no longer holds it).")
 @db_option
 @handle_errors
 @database_errors
-def audit_verify(db_url: str | None) -> None:
+def audit_verify(expect_head: str | None, db_url: str | None) -> None:
     """Check every audit entry and every run and snapshot it records; exit 0 only when all are intact.
 
-    Prints the chain's head hash: keep it outside the database to detect a cut-off chain later.
+    Prints the chain's head hash: keep it outside the database (a ticket, an email) and give it back
+    with --expect-head later. The chain has no key, so someone with write access to the database could
+    rebuild every hash after an edit; only a head kept elsewhere shows that.
 
     \b
     Example:
       matcher audit verify --db postgresql+psycopg://postgres@127.0.0.1:5432/matcher
+      matcher audit verify --expect-head 3f1c9a0b2d4e
     """
     from matcher.store import audit, db
 
     engine = db.open_store(db_url, create=False, reading=True)
-    v = audit.verify(engine)
+    v = audit.verify(engine, expect_head)
     engine.dispose()
     if not v.ok:
         raise MatcherError(f"audit verify failed: {v.problem}")
-    click.echo(f"ok: {v.entries} audit entries, {v.runs} runs, {v.snapshots} scenario snapshots intact; head {v.head}")
+    kept = f"; the head you kept is entry {v.kept_at}" if v.kept_at is not None else ""
+    click.echo(f"ok: {v.entries} audit entries, {v.runs} runs, {v.snapshots} scenario snapshots intact; head "
+               f"{v.head}{kept}")
 
 
 @cli.group("db")

@@ -6,7 +6,7 @@ import time
 
 import click
 
-from matcher.cli.common import cli, drop_native_stdout, handle_errors, write_output
+from matcher.cli.common import cli, drop_native_stdout, handle_errors, one_line_name, write_output
 from matcher.cli.store import database_errors, db_option
 from matcher.engine import SolveParams
 from matcher.errors import MatcherError
@@ -51,7 +51,8 @@ PROGRESS_EVERY = 1.0  # seconds between progress lines
 @click.option("--save", is_flag=True,
               help="Save the sweep as one run (options, summary, every solve); prints its id on stderr.")
 @click.option("--note", default="", help="With --save: why this sweep was made; kept with it.")
-@click.option("--by", default=None, help="With --save: who made the sweep.  [default: the OS user]")
+@click.option("--by", default=None, callback=one_line_name,
+              help="With --save: who made the sweep.  [default: the OS user]")
 @db_option
 @handle_errors
 @database_errors

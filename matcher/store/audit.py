@@ -59,7 +59,15 @@ def replays_of(engine, run_id: int) -> list[tuple[str, str, str]]:
     with Session(engine) as session:
         query = select(AuditEntry).where(AuditEntry.kind == RUN_REPLAYED, AuditEntry.run_id == run_id)
         entries = session.exec(query.order_by(col(AuditEntry.seq))).all()
-    return [(e.created_at, e.by, json.loads(e.parts_json).get("verdict") or "verdict not kept") for e in entries]
+    return [(e.created_at, e.by, _verdict(e)) for e in entries]
+
+
+def _verdict(entry: AuditEntry) -> str:
+    try:
+        parts = json.loads(entry.parts_json)
+    except (TypeError, ValueError):
+        return f"entry {entry.seq} edited: its record is not JSON (`matcher audit verify` names it)"
+    return (parts.get("verdict") if isinstance(parts, dict) else None) or "verdict not kept"
 
 
 def lock_for_append(session: Session) -> None:
@@ -211,15 +219,21 @@ class Verification:
     snapshots: int
     head: str
     problem: str | None = None
+    kept_at: int | None = None  # the entry whose hash is the head kept outside (verify's expect_head)
 
     @property
     def ok(self) -> bool:
         return self.problem is None
 
 
-def verify(engine: Engine) -> Verification:
-    """Check the whole chain and every run and snapshot against it; stop at the first bad record."""
+def verify(engine: Engine, expect_head: str | None = None) -> Verification:
+    """Check the whole chain and every run and snapshot against it; stop at the first bad record.
+
+    ``expect_head``: a head hash kept outside the database earlier (or its first 12+ characters). The
+    chain has no key, so someone with write access could rebuild every hash after an edit; the kept
+    head is then no longer in the chain. It must still be one of its entries (later saves add more)."""
     with Session(engine) as session:
+        one_snapshot(session)
         entries = list(session.exec(select(AuditEntry).order_by(col(AuditEntry.seq))))
         runs = set(session.exec(select(Run.id)))
         snaps = set(session.exec(select(ScenarioSnapshot.id)))
@@ -229,8 +243,23 @@ def verify(engine: Engine) -> Verification:
             if problem:
                 break
             prev = entry.entry_sha256
-        problem = problem or _unrecorded(entries, runs, snaps)
-        return Verification(len(entries), len(runs), len(snaps), prev, problem)
+        problem = problem or _unrecorded(entries, runs, snaps) or stray_rows(session, runs)
+        kept = None
+        if expect_head is not None and problem is None:
+            kept = next((e.seq for e in entries if e.entry_sha256.startswith(expect_head.lower())), None)
+            if kept is None:
+                problem = (f"the head you kept ({expect_head[:12]}...) is not in the chain: the entries up to it were "
+                           "rewritten, or the chain was cut back before it")
+        return Verification(len(entries), len(runs), len(snaps), prev, problem, kept)
+
+
+def one_snapshot(session: Session) -> None:
+    """Read everything a check reads from one snapshot of the database. On PostgreSQL each statement of a
+    READ COMMITTED transaction sees the commits made before it, so a run saved while verify read the
+    chain showed as "written outside matcher"; REPEATABLE READ reads the whole check as of its start.
+    SQLite's read transaction is one snapshot already."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
 
 
 def check_run(engine: Engine, run_id: int) -> str | None:
@@ -239,6 +268,7 @@ def check_run(engine: Engine, run_id: int) -> str | None:
     A line naming the first thing that changed, or None. ``verify`` checks the whole chain; this is
     the check a replay or a ``show`` makes before trusting a run's records."""
     with Session(engine) as session:
+        one_snapshot(session)
         if session.get(Run, run_id) is None:
             return None  # no such run: the loaders say so
         query = select(AuditEntry).where(AuditEntry.kind == RUN_SAVED, AuditEntry.run_id == run_id)
@@ -279,6 +309,36 @@ def _check_content(session: Session, entry: AuditEntry) -> str | None:
     changed += [part for part in now if part not in recorded]
     if changed:
         return f"{_name(entry)}: the stored {', '.join(changed)} of {what} changed since it was recorded"
+    return None
+
+
+RUN_ROWS = (RunTerm, RunStage, RunAllocation, RunOutcome, RunDonor, RunSweep, RunDraw)
+
+
+def stray_rows(session: Session, run_ids: set | None = None) -> str | None:
+    """Rows of a run's records that no saved run owns (``run_ids``: the runs there are), or, with None, rows
+    already there for a run being saved: written outside matcher, and they would be sealed into the next run
+    that takes their id."""
+    for model in RUN_ROWS:
+        query = select(model.run_id).distinct()
+        owners = set(session.exec(query))
+        extra = sorted(owners - run_ids) if run_ids is not None else sorted(owners)
+        if extra:
+            return f"{model.__tablename__} holds rows of run {extra[0]}, which no saved run owns; they were written " \
+                   "outside matcher"
+    outcomes = set(session.exec(select(RunOutcome.id)))
+    reasons = set(session.exec(select(RunReason.outcome_id).distinct()))
+    if extra := sorted(reasons - outcomes):
+        return f"run_reason holds reasons of outcome {extra[0]}, which no saved outcome owns; they were written " \
+               "outside matcher"
+    return None
+
+
+def planted_for(session: Session, run_id: int) -> str | None:
+    """Rows already there for a run id about to be filled (written outside matcher), or None."""
+    for model in RUN_ROWS:
+        if session.exec(select(model.run_id).where(model.run_id == run_id).limit(1)).first() is not None:
+            return f"{model.__tablename__} already holds rows of run {run_id}, which is being saved now"
     return None
 
 

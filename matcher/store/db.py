@@ -59,7 +59,8 @@ def make_engine(url: str | None = None, reading: bool = False) -> Engine:
                            ) from None
     except ModuleNotFoundError as exc:
         raise MatcherError(
-            f"--db {url}: the driver {exc.name!r} is not installed; pip install 'psycopg[binary]'"
+            f"--db {shown}: the driver {exc.name!r} is not installed; write the URL as postgresql+psycopg://... "
+            "(psycopg 3, which matcher installs), or install that driver"
         ) from None
 
 

@@ -85,6 +85,7 @@ def _save_once(engine: Engine, scenario: Scenario, result: Result, params: dict[
         run.id = new_id(session, Run)
         session.add(run)
         session.flush()
+        refuse_planted(session, run.id)  # type: ignore[arg-type]
         _add_children(session, run.id, result)  # type: ignore[arg-type]
         session.flush()
         session.expire_all()  # hash what the database holds, exactly as `audit verify` will read it
@@ -126,7 +127,17 @@ def new_id(session: Session, model: type[Run] | type[ScenarioSnapshot]) -> int |
         return None
     named = AuditEntry.run_id if model is Run else AuditEntry.scenario_id
     used = [session.exec(select(func.max(model.id))).one(), session.exec(select(func.max(named))).one()]
+    if model is Run:  # nor an id that rows written outside matcher already name (they stay strays for verify)
+        used += [session.exec(select(func.max(m.run_id))).one() for m in audit.RUN_ROWS]
     return 1 + max((u for u in used if u is not None), default=0)
+
+
+def refuse_planted(session: Session, run_id: int) -> None:
+    """Stop a save whose new run id already has rows (written outside matcher): they would be sealed into it."""
+    planted = audit.planted_for(session, run_id)
+    if planted:
+        raise MatcherError(f"{planted}: rows written outside matcher; nothing was saved. `matcher audit verify` "
+                           "names them; restore the store from a copy")
 
 
 def _run_row(result: Result, params: dict[str, Any], by: str, note: str, snap: ScenarioSnapshot,
@@ -156,6 +167,10 @@ def _add_children(session: Session, run_id: int, result: Result) -> None:
             for i, o in enumerate(result.requests)]
     session.add_all(rows)
     session.flush()  # one batched INSERT; the reasons need the outcome ids
+    ids = [row.id for row in rows]
+    if ids and session.exec(select(RunReason.outcome_id).where(col(RunReason.outcome_id).in_(ids)).limit(1)).first():
+        raise MatcherError(f"run_reason already holds reasons of the outcomes of run {run_id}, which is being saved "
+                           "now: rows written outside matcher; nothing was saved. `matcher audit verify` names them")
     for row, o in zip(rows, result.requests, strict=True):
         for j in range(max(len(o.reasons), len(o.reason_codes))):
             code = o.reason_codes[j] if j < len(o.reason_codes) else None

@@ -23,7 +23,7 @@ from matcher.errors import MatcherError
 from matcher.scenario_io import canonical_json, input_sha256, parse_scenario, scenario_data
 from matcher.store import audit
 from matcher.store.models import Run, RunDraw, RunSweep, ScenarioSnapshot
-from matcher.store.runs import import_snapshot, new_id, now_utc, pause_if_asked, with_retry
+from matcher.store.runs import import_snapshot, new_id, now_utc, pause_if_asked, refuse_planted, with_retry
 from matcher.sweep import SolvedDraw, SweepResult, SweepSpec
 from matcher.sweep.document import result_from_data, sweep_data
 from matcher.sweep.work import Outcome
@@ -81,6 +81,7 @@ def _save_once(engine: Engine, scenario: Scenario, spec: SweepSpec, result: Swee
         run.id = new_id(session, Run)
         session.add(run)
         session.flush()
+        refuse_planted(session, run.id)  # type: ignore[arg-type]
         session.add(RunSweep(run_id=run.id, spec_json=canonical_json(spec_data(spec)),  # type: ignore[arg-type]
                              output_json=canonical_json(sweep_data(result)), executor=result.executor,
                              workers=result.workers))
