@@ -79,6 +79,34 @@ def test_the_report_carries_the_notes_a_reader_needs():
     assert "command line" not in page
 
 
+def test_caps_and_floors_show_the_room_each_leaves():
+    data = two_countries()  # R1..R3 in Africa (NER, MLI), R4 in the Americas (PER)
+    data["policy"] = {**data.get("policy", {}), "max_country_share": 0.8, "region_floors": {"americas": 0.1}}
+    option = Option("capped", parse_scenario(data)).solved(PARAMS)
+    funded = {o.id: o.funded for o in option.result.requests}
+    total = sum(funded.values())
+    per = {"NER": funded["R1"] + funded["R2"], "MLI": funded["R3"], "PER": funded["R4"]}
+    top = max(per, key=lambda c: (per[c], c))
+    page = render_html([option])
+    assert f"Caps and floors (shares of the {total:,} USD placed)" in page
+    assert f"largest: {top}, {per[top] * 100 / total:.1f}% ({per[top]:,} USD)".replace(".0%", "%") in page
+    assert (f"<td>floor: americas</td><td>at least 10%</td><td>{funded['R4'] * 100 / total:.1f}%"
+            .replace(".0%", "%")) in page
+
+
+def test_a_regional_round_shows_its_sub_regions():
+    """One M49 region (a regional centre's round): the Sankey and the bars split it (they showed one node)."""
+    from matcher.report.html import areas_shown
+
+    data = two_countries()
+    for request, country in zip(data["requests"], ["JAM", "HTI", "PER", "MEX"], strict=True):
+        request["country"] = country
+    shown = areas_shown(parse_scenario(data))
+    assert shown == {"R1": "caribbean", "R2": "caribbean", "R3": "south-america", "R4": "central-america"}
+    assert areas_shown(parse_scenario(two_countries())) == {"R1": "africa", "R2": "africa", "R3": "africa",
+                                                             "R4": "americas"}
+
+
 def chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 

@@ -19,8 +19,10 @@ from plotly.offline import get_plotlyjs
 
 from matcher import __version__
 from matcher.compare import NO_ALLOCATION, SCALARS, SHARES, compare, fmt_value, rows, weights_note
+from matcher.domain import Scenario
 from matcher.infeasible import infeasible_note
 from matcher.options import Option
+from matcher.reference import countries
 
 NOT_PLACED = "not allocated"
 PALETTE = ("#1f6f8b", "#e07a5f", "#3d9970", "#8e6c8a", "#d4a017", "#5b8bd9", "#b5525c", "#4f7c3a")
@@ -158,8 +160,38 @@ def _option_section(option: Option, n: int, figures: list) -> str:
         f'{_e(r.solver.input_sha256[:12])}</p><div class="summary">{kpi_html}</div>'
         f'<h3>Where the money goes: donors → regions → themes</h3><div id="{sankey_id}" class="sankey"></div>'
         f'<div class="charts"><div id="{region_id}" class="chart"></div><div id="{theme_id}" class="chart"></div></div>'
-        f"{_unfunded_table(option)}</section>"
+        f"{_rules_table(option)}{_unfunded_table(option)}</section>"
     )
+
+
+def _rules_table(option: Option) -> str:
+    """The policy's country cap and region floors beside what the allocation gives (shares of all funding,
+    in-kind deliveries included, as the spec's rules 9 and 10 count them): how much room each leaves."""
+    s, r = option.scenario, option.result
+    p = s.policy
+    total = sum(o.funded for o in r.requests)  # type: ignore[union-attr]
+    if not total or (p.max_country_share is None and not p.region_floors):
+        return ""
+    by_id = {q.id: q for q in s.requests}
+    rows = []
+    if p.max_country_share is not None:
+        per: dict[str, int] = defaultdict(int)
+        for o in r.requests:  # type: ignore[union-attr]
+            per[by_id[o.id].country] += o.funded
+        top, amount = max(per.items(), key=lambda kv: (kv[1], kv[0]))
+        rows.append(("country cap", f"at most {_pct(p.max_country_share)} to one country",
+                     f"largest: {top}, {_pct(amount / total)} ({amount:,} {s.currency})"))
+    for g, floor in sorted(p.region_floors.items()):
+        amount = sum(o.funded for o in r.requests if g in by_id[o.id].areas)  # type: ignore[union-attr]
+        rows.append((f"floor: {_pretty(g)}", f"at least {_pct(floor)}", f"{_pct(amount / total)} ({amount:,} "
+                                                                         f"{s.currency})"))
+    body = "".join(f"<tr><td>{_e(a)}</td><td>{_e(b)}</td><td>{_e(c)}</td></tr>" for a, b, c in rows)
+    return (f"<h3>Caps and floors (shares of the {total:,} {_e(s.currency)} placed)</h3><table><thead><tr>"
+            f"<th>rule</th><th>the policy</th><th>this allocation</th></tr></thead><tbody>{body}</tbody></table>")
+
+
+def _pct(share: float) -> str:
+    return f"{share * 100:.1f}%".replace(".0%", "%")
 
 
 def _unfunded_table(option: Option) -> str:
@@ -187,16 +219,30 @@ def _unfunded_table(option: Option) -> str:
 # --- charts ----------------------------------------------------------------------------------------
 
 
+def areas_shown(scenario: Scenario) -> dict[str, str]:
+    """Each request's region as the report shows it: the M49 region, or in a round within one region (a
+    regional centre's) the first finer level that tells its requests apart (LAC: caribbean,
+    central-america, south-america; a country with no intermediate region keeps its sub-region)."""
+    found = {q.id: countries()[q.country] for q in scenario.requests}
+    shown = {rid: c.region for rid, c in found.items()}
+    for level in ("sub_region", "intermediate_region"):
+        if len(set(shown.values())) > 1:
+            break
+        shown = {rid: getattr(c, level) or shown[rid] for rid, c in found.items()}
+    return shown if len(set(shown.values())) > 1 else {rid: c.region for rid, c in found.items()}
+
+
 def sankey_flows(option: Option) -> tuple[list[str], list[tuple[int, int, int]]]:
     """Node labels (donors, regions, themes) and links (source, target, amount) of the Sankey."""
     s, r = option.scenario, option.result
     requests = {q.id: q for q in s.requests}
+    area = areas_shown(s)
     donor_region: dict[tuple[str, str], int] = defaultdict(int)
     region_theme: dict[tuple[str, str], int] = defaultdict(int)
     for a in r.allocations:  # type: ignore[union-attr]
         q = requests[a.request]
-        donor_region[(a.donor, q.m49_region)] += a.amount
-        region_theme[(q.m49_region, q.theme)] += a.amount
+        donor_region[(a.donor, area[q.id])] += a.amount
+        region_theme[(area[q.id], q.theme)] += a.amount
     for d in r.donors:  # type: ignore[union-attr]
         left = (d.budget or 0) - d.allocated if d.kind == "funds" else 0
         if left > 0:
@@ -371,10 +417,11 @@ def coverage_figure(option: Option, by: str) -> go.Figure:
     """Horizontal bars: money funded as a share of money requested, per region or theme."""
     s, r = option.scenario, option.result
     funded = {o.id: o.funded for o in r.requests}  # type: ignore[union-attr]
+    area = areas_shown(s)
     asked: dict[str, int] = defaultdict(int)
     got: dict[str, int] = defaultdict(int)
     for q in s.requests:
-        key = q.m49_region if by == "region" else q.theme
+        key = area[q.id] if by == "region" else q.theme
         asked[key] += q.amount
         got[key] += funded[q.id]
     keys = sorted(asked, key=lambda k: (got[k] / asked[k], k))
