@@ -103,6 +103,8 @@ def explain(
                 "text": f"no rule: an allocation as good funds it in full; the solve's tie-break (an equal choice, "
                         f"or fewer grants) gave the money to {to}",
             }
+        else:
+            doc["binding"], doc["not_binding"] = _checked_binding(scenario, request, outcome, params, budget)
         doc["what_if"] = {
             "solves": budget.solves,
             "seconds": round(budget.spent, 2),
@@ -110,6 +112,37 @@ def explain(
             "node_limit": what_if_params(params).node_limit,
         }
     return doc
+
+
+# A rule the engine names as a reason, and the --set assignments that lift it alone.
+LIFTS = {
+    "max_donors": lambda r: ["policy.max_donors_per_request=null"],
+    "partner_capacity": lambda r: [f"partners[{r.partner}].max_projects=null"] if r.partner else None,
+    "country_cap": lambda r: ["policy.max_country_share=null"],
+    "region_floor": lambda r: ["policy.region_floors={}"],
+}
+
+
+def _checked_binding(
+    scenario: Scenario, request, outcome, params: SolveParams, budget: Budget
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The first of the engine's reasons that holds the request back, checked where the reason is a rule
+    that can be lifted (max donors, partner projects, country cap, region floors): a re-solve without the
+    rule must give the request more. A rule whose lifting changes nothing is listed as not binding (the
+    engine names its reasons from the allocation, without re-solving)."""
+    not_binding: list[dict[str, Any]] = []
+    for code, text in zip(outcome.reason_codes, outcome.reasons, strict=True):
+        lift = LIFTS.get(code, lambda r: None)(request)
+        if lift is None or not budget.can_start():
+            return {"code": code, "text": text}, not_binding
+        after = budget.solve(vary(money_terms_only(scenario), lift), what_if_params(params))
+        got = next((o.funded for o in after.requests if o.id == request.id), None)
+        if not money_proven(after) or got is None:
+            return {"code": code, "text": text}, not_binding
+        if got > outcome.funded:
+            return {"code": code, "text": text, "lifted_alone": got}, not_binding
+        not_binding.append({"code": code, "text": text, "without_it": got})
+    return _binding(outcome), not_binding
 
 
 def _request(scenario: Scenario, request_id: str):
@@ -220,7 +253,9 @@ def to_text(doc: dict[str, Any]) -> str:
     lines = [
         f"{doc['request']} ({doc['country']}, {doc['region']}, {doc['theme']}, priority {doc['priority']}, "
         f"weight {doc['weight']:g}): {doc['status']}, {doc['funded']:,} of {doc['amount']:,} {cur}",
-        f"Binding rule: {doc['binding']['text']}",
+        f"Binding rule: {doc['binding']['text']}" + (
+            f" (checked: lifted alone, it gets {doc['binding']['lifted_alone']:,} {cur})"
+            if "lifted_alone" in doc["binding"] else ""),
     ]
     base = doc["base"]
     if not base["money_proven"]:
@@ -230,8 +265,12 @@ def to_text(doc: dict[str, Any]) -> str:
             f"at most {bound}; raise --time-limit for a firmer answer"
         )
     if doc["binding"]["code"] != "equal_choice":  # else the solve's reasons name rules shown not to bind
-        for r in doc["reasons"][1:]:
-            lines.append(f"  also: {r['text']}")
+        lifted = {n["code"] for n in doc.get("not_binding", [])}
+        for r in doc["reasons"]:
+            if r["text"] != doc["binding"]["text"] and r["code"] not in lifted:
+                lines.append(f"  also: {r['text']}")
+    for n in doc.get("not_binding", []):
+        lines.append(f"  not binding: {n['text']} (lifted alone, it still gets {n['without_it']:,} {cur})")
     eligible = [d for d in doc["donors"] if d["eligible"]]
     lines.append(f"Eligible donors ({len(eligible)} of {len(doc['donors'])}, amounts in {cur}):")
     for d in eligible:

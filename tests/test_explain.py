@@ -187,3 +187,29 @@ def test_extra_budget_is_checked_with_solve_when_the_extra_makes_a_tie():
     assert d["solve_funds"] == (solved.status == "funded") and d["solve_funded"] == solved.funded
     assert ("mark it must_fund: true" in d["text"]) == (not d["solve_funds"])
     assert d["others_less"] == []  # the extra money takes nothing from P
+
+
+def _one_donor_each(budget: int) -> dict:
+    """R may have one donor; P (marking, priority 5) comes first."""
+    return {
+        "name": "one-donor-each",
+        "currency": "USD",
+        "policy": {"max_donors_per_request": 1},
+        "donors": [{"id": "A", "budget": budget}, {"id": "B", "budget": budget, "themes": ["marking", "stockpile"]}],
+        "requests": [{"id": "P", "country": "NER", "theme": "marking", "amount": 100, "priority": 5},
+                     {"id": "R", "country": "NER", "theme": "stockpile", "amount": 300, "priority": 3,
+                      "min_funding": 0.1}],
+    }
+
+
+def test_a_rule_named_as_a_reason_is_binding_only_when_lifting_it_gives_more():
+    """PAN-BORD-01 was said to be held back by "the maximum of 2 donors", and with 3 it got the same."""
+    spent = explain(parse_scenario(_one_donor_each(100)), "R", PARAMS)  # every budget is used: the limit is idle
+    assert spent["reasons"][0]["code"] == "max_donors"
+    assert [n["code"] for n in spent["not_binding"]] == ["max_donors"] and spent["not_binding"][0]["without_it"] == 100
+    assert spent["binding"]["code"] == "budget_spent"
+    assert "not binding: already has the maximum of 1 donors per request (lifted alone, it still gets 100 USD)" \
+        in to_text(spent)
+    room = explain(parse_scenario(_one_donor_each(200)), "R", PARAMS)  # 100 left with a donor R may not add
+    assert room["binding"]["code"] == "max_donors" and room["binding"]["lifted_alone"] == 300
+    assert room["not_binding"] == []
