@@ -92,6 +92,7 @@ def marginal_values(
         "step": step,
         "status": base.status,
         "coverage": optimal_coverage(base) if base.has_solution() else None,
+        "allocation_coverage": base.objective.get("coverage"),  # solve's figure: later stages may give up 1e-6
         "levers": entries,
     }
 

@@ -69,3 +69,16 @@ def test_foreign_currency_step_is_at_least_the_step():
     s = parse_scenario(data)
     (lever,) = [lv for lv in levers(s, step=100_000) if lv.target == "A"]
     assert lever.assignment == "donors[A].budget+=92593"  # ceil(100000 / 1.08)
+
+
+def test_the_header_says_when_the_allocation_gave_up_a_millionth_of_its_coverage():
+    """value read 200.2300 for Sahel and solve 200.2298 (the grants tie-break keeps coverage within 1e-6)."""
+    from matcher.cli.analysis import _value_text
+
+    doc = {"scenario": "s", "coverage": 200.23, "allocation_coverage": 200.22982, "status": "optimal", "levers": []}
+    assert _value_text(doc).splitlines()[0] == ("s: priority-weighted coverage 200.2300 (optimal; the allocation's "
+                                                "own 200.2298: a later stage may give up a millionth of it)")
+    same = {**doc, "allocation_coverage": 200.23}
+    assert _value_text(same).splitlines()[0] == "s: priority-weighted coverage 200.2300 (optimal)"
+    base = marginal_values(parse_scenario(two_countries()), PARAMS)
+    assert base["allocation_coverage"] == pytest.approx(base["coverage"], rel=1e-6)

@@ -170,8 +170,11 @@ def value_cmd(file, step, sets, fmt, output, time_limit, seed, node_limit, progr
 
 
 def _value_text(doc: dict) -> str:
+    own = doc.get("allocation_coverage")
+    shown = (f"; the allocation's own {own:,.4f}: a later stage may give up a millionth of it"
+             if own is not None and abs(own - doc["coverage"]) >= 5e-5 else "")
     lines = [
-        f"{doc['scenario']}: priority-weighted coverage {doc['coverage']:,.4f} ({doc['status']})",
+        f"{doc['scenario']}: priority-weighted coverage {doc['coverage']:,.4f} ({doc['status']}{shown})",
         f"{'lever':<18} {'target':<22} {'step':<24} {'coverage':>12} {'gain':>10}",
     ]
     for e in doc["levers"]:
