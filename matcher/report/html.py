@@ -42,6 +42,13 @@ th,td{border-bottom:1px solid #e1e5ea;padding:4px 8px;text-align:left;vertical-a
 td:first-child{white-space:nowrap} th{background:#f0f3f6} td.num{text-align:right;font-variant-numeric:tabular-nums}
 .muted{color:#6b7785;font-size:12px}
 .note{background:#fff6e0;border-left:4px solid #e0a800;padding:6px 10px}
+td.why{min-width:22em}
+@media print{
+body{background:#fff;font-size:11px} header{background:none;color:#000;padding:0 0 8px;border-bottom:2px solid #1f3b57}
+main{padding:0;max-width:none} section{box-shadow:none;padding:0;margin:12px 0}
+.sankey,.chart,.summary,tr{break-inside:avoid} h2,h3{break-after:avoid} table{font-size:10px}
+.charts{grid-template-columns:1fr 1fr} section+section{break-before:page}
+}
 """
 
 
@@ -205,7 +212,7 @@ def _unfunded_table(option: Option) -> str:
         rows_html.append(
             f'<tr><td>{_e(o.id)}</td><td>{_e(q.country)}</td><td>{_e(q.theme)}</td><td class="num">{q.priority}</td>'
             f'<td class="num">{o.amount:,}</td><td class="num">{o.funded:,}</td><td>{_e(o.status)}</td>'
-            f"<td>{'<br>'.join(_e(t) for t in o.reasons)}</td></tr>"
+            f"<td class=\"why\">{'<br>'.join(_e(t) for t in o.reasons)}</td></tr>"
         )
     if not rows_html:
         return "<h3>Every request is fully funded</h3>"
