@@ -206,12 +206,11 @@ class _Context:
         if share is not None:
             country = self.by_country.get(r.country, 0)
             if country + need > Fraction(str(share)) * (total + need):
-                out.append(
-                    (
-                        "country_cap",
-                        f"country cap binding: {r.country} already receives {country:,} of {total:,} (cap {share:.0%})",
-                    )
-                )
+                text = (f"country cap binding: {r.country} already receives {country:,} of {total:,} (cap {share:.0%})"
+                        if country else
+                        f"country cap binding: its {need:,} alone would be more than {share:.0%} of all money placed "
+                        f"({total:,} without it)")
+                out.append(("country_cap", text))
         for g, floor in self.s.policy.region_floors.items():
             if g in r.areas:
                 continue

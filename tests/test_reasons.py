@@ -59,3 +59,17 @@ def test_a_budget_nobody_used_is_not_called_spent():
     (outcome,) = solved(s).requests
     assert outcome.reason_codes == ["min_funding_unreachable"]
     assert "spent" not in " ".join(outcome.reasons)
+
+
+def test_a_request_the_country_cap_excludes_on_its_own_says_so():
+    """'SHN already receives 0 of 4,406,738 (cap 20%)' named no cause: the request alone exceeds the cap."""
+    s = scenario(
+        [{"id": "DEU", "budget": 1000}],
+        [req("A", country="NER", amount=300), req("B", country="MLI", amount=300), req("C", country="TCD", amount=300),
+         req("D", country="SEN", amount=300, priority=5)],
+        policy={"max_country_share": 0.3},
+    )
+    result = solved(s)  # all or nothing at 300 each: 3 funded would be 33% each, 4 need 1,200: none is funded
+    assert sum(funded(result).values()) == 0
+    d = next(o for o in result.requests if o.id == "D")
+    assert "country cap binding: its 300 alone would be more than 30% of all money placed (0 without it)" in d.reasons
