@@ -60,6 +60,10 @@ def test_cli_run_prints_the_run_id_and_show_json_is_the_solve_json(store_url, ok
     solved = runner.invoke(cli, ["solve", str(f), "--format", "json", "--node-limit", "1000"])
     assert shown.exit_code == 0
     a, b = json.loads(shown.stdout), json.loads(solved.stdout)
+    record = a.pop("run")  # the saved run's record, on top of the solve's own document
+    assert {k: record[k] for k in ("id", "kind", "by", "note", "intact", "changed", "replays")} == {
+        "id": 1, "kind": "solve", "by": "bob", "note": "first", "intact": True, "changed": None, "replays": []}
+    assert record["input_sha256"] == b["solver"]["input_sha256"] and record["params"]["node_limit"] == 1000
     for doc in (a, b):  # timings differ between two solves; everything else must not
         doc["solver"].pop("seconds")
         for st in doc["solver"]["stages"]:

@@ -95,6 +95,11 @@ def test_show_prints_what_the_sweep_printed(saved, uncertain, tmp_path, fmt):
         assert head.splitlines()[0].startswith("run 1 · sweep · ")
         assert "note: JPN at 70%" in head and "sweep: draws=40, seed=3, threshold=0.9" in head
         assert body == again.stdout
+    elif fmt == "json":  # the sweep's document, with the saved run's record under "run"
+        doc = json.loads(shown.stdout)
+        record = doc.pop("run")
+        assert doc == json.loads(again.stdout)
+        assert (record["id"], record["kind"], record["note"], record["intact"]) == (1, "sweep", "JPN at 70%", True)
     else:
         assert shown.stdout == again.stdout
 

@@ -6,6 +6,7 @@ import csv
 import dataclasses
 import functools
 import io
+import json
 import re
 import sys
 from collections.abc import Mapping
@@ -220,14 +221,20 @@ def show_cmd(run_id: int, fmt: str, output: str | None, db_url: str | None) -> N
         click.echo(f"Warning: run {run_id} was changed after it was saved ({changed}); what follows is not "
                    "what was saved. `matcher audit verify` checks the whole store", err=True)
     if run_kind(engine, run_id=run_id) == SWEEP:
-        text = _sweep_text(load_sweep(engine, run_id=run_id), fmt, audit.replays_of(engine, run_id))
+        stored_sweep = load_sweep(engine, run_id=run_id)
+        replays = audit.replays_of(engine, run_id)
         engine.dispose()
+        text = _sweep_text(stored_sweep, fmt, replays)
+        if fmt == "json":
+            text = _with_run_record(text, stored_sweep.run, stored_sweep.spec.params.public(), replays, changed)
         write_output(text, output)
         return
     stored = load_run(engine, run_id=run_id)
     replays = audit.replays_of(engine, run_id)
     engine.dispose()
     text = render(stored.result, stored.scenario, fmt)
+    if fmt == "json":
+        text = _with_run_record(text, stored.run, stored.params, replays, changed)
     if fmt == "table":
         r = stored.run
         head = f"run {r.id} · {r.created_at} · by {_one_line(r.by)} · input sha256 {r.input_sha256[:12]}"
@@ -235,6 +242,19 @@ def show_cmd(run_id: int, fmt: str, output: str | None, db_url: str | None) -> N
         text = (f"{head}\n{'note: ' + _one_line(r.note) + chr(10) if r.note else ''}params: {params}\n"
                 f"{_replays_line(replays)}\n{text}")
     write_output(text, output)
+
+
+def _with_run_record(text: str, run, params: Mapping, replays: list[tuple[str, str, str]], changed: str | None) -> str:
+    """The JSON document with the saved run's record under "run": what an auditor files with it."""
+    doc = json.loads(text)
+    doc["run"] = {
+        "id": run.id, "kind": run.kind, "created_at": run.created_at, "by": run.by, "note": run.note,
+        "input_sha256": run.input_sha256, "matcher_version": run.matcher_version,
+        "ortools_version": run.ortools_version, "params": dict(params),
+        "replays": [{"at": when, "by": by, "verdict": verdict} for when, by, verdict in replays],
+        "intact": changed is None, "changed": changed,
+    }
+    return jsonout.dumps(doc)
 
 
 def _replays_line(replays: list[tuple[str, str, str]]) -> str:
