@@ -306,3 +306,21 @@ def test_a_grant_binary_off_within_tolerance_lets_no_money_through():
     assert r.objective["volume"] == 277_993_500
     assert r.objective["grants"] == 7
     assert all(a.amount >= 32_000_000 for a in r.allocations if a.donor == "D1")
+
+
+def test_a_stage_bound_is_never_below_the_money_the_allocation_placed():
+    """Found by the brute-force review: volume 1 reported with the bound 0.9999991 (HiGHS's tolerance on a whole f
+    of 0.9999991, then rounded to 1), a 'bound' the allocation itself beats."""
+    s = scenario(
+        [{"id": "D0", "budget": 10, "max_grant": 5, "exclude_countries": ["KEN"]}],
+        [{"id": "R0", "country": "PER", "theme": "community", "amount": 1, "priority": 2, "min_funding": 0.75,
+          "agenda": ["diversion"]},
+         {"id": "R1", "country": "COL", "theme": "community", "amount": 8, "priority": 3, "min_funding": 0.75,
+          "requires": ["R0"]},
+         {"id": "R2", "country": "AFG", "theme": "stockpile", "amount": 5, "priority": 3, "min_funding": 0.3,
+          "requires": ["R1", "R0"]}],
+    )
+    result = solved(s)
+    for st in result.solver.stages:
+        assert (st.bound >= st.value) if st.sense == "max" else (st.bound <= st.value), st
+    assert result.bound["volume"] >= result.objective["volume"] == 1

@@ -730,15 +730,26 @@ def _hints(model: Model, hint: Solution | None) -> mathopt.ModelSolveParameters 
 
 
 def _info(st: Stage) -> StageInfo:
+    bound = reported_bound(st)
     return StageInfo(
         term=st.term,
         sense=SENSE[st.term],  # type: ignore[arg-type]
         value=st.value,
-        bound=st.bound,
-        gap=relative_gap(st.value, st.bound),
+        bound=bound,
+        gap=relative_gap(st.value, bound),
         status=st.status,
         seconds=round(st.seconds, 3),
     )
+
+
+def reported_bound(st: Stage) -> float:
+    """The stage's bound, never on the wrong side of its value: the allocation reaching the value keeps every
+    earlier stage (the validator checks it), so a true bound is at least as good. HiGHS's own bound can
+    miss by its tolerances: a volume stage of 1 unit came back bounded by 0.9999991 when a whole f of
+    0.9999991 (integral within 1e-6) was rounded to 1, a "bound" below the money the allocation placed."""
+    if not (math.isfinite(st.value) and math.isfinite(st.bound)):
+        return st.bound
+    return max(st.bound, st.value) if SENSE[st.term] == "max" else min(st.bound, st.value)
 
 
 def _solver_info_args(scenario: Scenario, params: SolveParams, started: float, engine: str) -> dict:
