@@ -586,8 +586,10 @@ TINY_NODE_LIMIT = 1000
 # money continuous (_relaxed_grants), under RELAXED_NODE_LIMIT nodes. On the bundled rounds (80 and 84
 # pairs) it proves LAC's 21 grants and finds and proves Sahel's 32 (the re-split's 33) in about a
 # second each; the whole-money model took 5-6 s for LAC's proof (HiGHS's bookkeeping for integers
-# with domains in the millions), and 11 s for Sahel's. benchmarks/RESULTS.md, session 13.
-RELAXED_PAIRS = 100
+# with domains in the millions), and 11 s for Sahel's. benchmarks/RESULTS.md, session 13. Session 14: at
+# 100 pairs, rounds of 106-158 pairs kept 38, 21 and 29 grants where 24, 17 and 27 were found
+# in 0.4-2.3 s with 250; rounds above 250 pairs gain little within the node limit (RESULTS.md).
+RELAXED_PAIRS = 250
 RELAXED_NODE_LIMIT = 1000
 
 
