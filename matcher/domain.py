@@ -11,7 +11,7 @@ import math
 import re
 from datetime import date
 from decimal import ROUND_FLOOR, Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, field_validator, model_validator
 
@@ -87,6 +87,17 @@ def _check_region(slug: str) -> str:
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_absent(cls, data: Any) -> Any:
+        """A key written with no value (YAML's `regions:` is null) means the key is absent, as the spec reads
+        an absent or empty earmark: its default. Only for keys that have a default other than null (lists,
+        priority, min_funding, must_fund...); a required key left null stays an error."""
+        if not isinstance(data, dict):
+            return data
+        defaults = {n for n, f in cls.model_fields.items() if not f.is_required() and f.default is not None}
+        return {k: v for k, v in data.items() if not (v is None and k in defaults)}
 
 
 class Donor(_Frozen):
