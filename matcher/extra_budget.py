@@ -273,7 +273,9 @@ def _answer(scenario: Scenario, s: _Search) -> dict[str, Any]:
             "unproven": "a re-solve was not proven optimal within its limits",
         }.get(s.stopped or "", "")
         if s.lo == 0:  # the first re-solve already gave no answer: nothing is verified, no figure to give
-            text = (f"{s.donor.id}: unknown: the re-solve with {s.probe:,} {cur} more was not proven optimal within "
+            text = (f"{s.donor.id}: unknown: the time for what-ifs ran out during its first re-solves (raise "
+                    "--what-if-seconds)" if s.stopped == "time" else
+                    f"{s.donor.id}: unknown: the re-solve with {s.probe:,} {cur} more was not proven optimal within "
                     "its limits (raise --node-limit or --time-limit)")
             return {**base, "found": False, "exact": False, "tried_up_to": None, "text": text}
         demand = sum(r.amount for r in scenario.requests)

@@ -213,3 +213,19 @@ def test_a_rule_named_as_a_reason_is_binding_only_when_lifting_it_gives_more():
     room = explain(parse_scenario(_one_donor_each(200)), "R", PARAMS)  # 100 left with a donor R may not add
     assert room["binding"]["code"] == "max_donors" and room["binding"]["lifted_alone"] == 300
     assert room["not_binding"] == []
+
+
+def test_time_running_out_between_a_probes_two_re_solves_says_so(monkeypatch):
+    """The first probe's re-solve gave the money to an equal; the time ran out before the must_fund check."""
+    import matcher.extra_budget as extra_budget
+
+    calls = iter([True])
+    monkeypatch.setattr(extra_budget.Budget, "can_start", lambda self: next(calls, False))
+    s = parse_scenario(_equals(100))
+    probe = solve(with_extra_budget(s, "D", 100), PARAMS)
+    if next(o for o in probe.requests if o.id == "R").status == "funded":
+        pytest.skip("the re-solve funds R itself: no second re-solve to run out of time for")
+    doc = explain(s, "R", PARAMS)
+    (d,) = doc["extra_budget"]
+    assert not d["found"] and d["text"] == ("D: unknown: the time for what-ifs ran out during its first re-solves "
+                                            "(raise --what-if-seconds)")
