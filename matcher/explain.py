@@ -142,6 +142,9 @@ def _checked_binding(
         if got > outcome.funded:
             return {"code": code, "text": text, "lifted_alone": got}, not_binding
         not_binding.append({"code": code, "text": text, "without_it": got})
+    if not_binding:  # every reason named was lifted alone and changed nothing
+        return {"code": "rules_together", "text": "no single rule: each one the engine names, lifted alone, leaves it "
+                "where it is; they hold it back together"}, not_binding
     return _binding(outcome), not_binding
 
 

@@ -476,8 +476,8 @@ def test_a_key_written_with_no_value_means_its_default(tmp_path):
     """YAML's `regions:` with nothing after it is null: the spec reads an absent or empty earmark as 'any'
     (it was an error, while `min_grant:` was accepted)."""
     text = ("name: t\ncurrency: USD\npolicy:\ncommitments:\ndonors:\n  - id: DEU\n    budget: 100\n    regions:\n"
-            "    themes:\n    min_grant:\nrequests:\n  - id: A\n    country: NER\n    theme: stockpile\n    amount: 100\n"
-            "    priority:\n    min_funding:\n    requires:\n")
+            "    themes:\n    min_grant:\nrequests:\n  - id: A\n    country: NER\n    theme: stockpile\n"
+            "    amount: 100\n    priority:\n    min_funding:\n    requires:\n")
     result, _, out = run(tmp_path, ["solve", "FILE", "--format", "json", "-o", "OUT"], text=text)
     assert result.exit_code == 0, result.output
     assert json.loads(out.read_text())["requests"][0]["funded"] == 100

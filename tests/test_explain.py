@@ -229,3 +229,17 @@ def test_time_running_out_between_a_probes_two_re_solves_says_so(monkeypatch):
     (d,) = doc["extra_budget"]
     assert not d["found"] and d["text"] == ("D: unknown: the time for what-ifs ran out during its first re-solves "
                                             "(raise --what-if-seconds)")
+
+
+def test_when_no_named_rule_binds_alone_explain_says_so_instead_of_naming_one():
+    from types import SimpleNamespace
+
+    from matcher.explain import _checked_binding
+    from matcher.extra_budget import Budget
+
+    s = parse_scenario(_one_donor_each(100))  # every budget used: lifting the donor limit changes nothing
+    request = next(r for r in s.requests if r.id == "R")
+    outcome = SimpleNamespace(reason_codes=["max_donors"], reasons=["already has the maximum of 1 donors"],
+                              funded=100, status="partial")
+    binding, not_binding = _checked_binding(s, request, outcome, PARAMS, Budget(None))
+    assert binding["code"] == "rules_together" and [n["code"] for n in not_binding] == ["max_donors"]

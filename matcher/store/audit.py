@@ -315,14 +315,12 @@ def _check_content(session: Session, entry: AuditEntry) -> str | None:
 RUN_ROWS = (RunTerm, RunStage, RunAllocation, RunOutcome, RunDonor, RunSweep, RunDraw)
 
 
-def stray_rows(session: Session, run_ids: set | None = None) -> str | None:
-    """Rows of a run's records that no saved run owns (``run_ids``: the runs there are), or, with None, rows
-    already there for a run being saved: written outside matcher, and they would be sealed into the next run
-    that takes their id."""
+def stray_rows(session: Session, run_ids: set) -> str | None:
+    """Rows of a run's records that no saved run owns (``run_ids``: the runs there are): written outside
+    matcher (SQLite enforces no foreign key from its shell), and sealed into the next run that took their id
+    until a save checked for them (``planted_for``)."""
     for model in RUN_ROWS:
-        query = select(model.run_id).distinct()
-        owners = set(session.exec(query))
-        extra = sorted(owners - run_ids) if run_ids is not None else sorted(owners)
+        extra = sorted(set(session.exec(select(model.run_id).distinct())) - run_ids)
         if extra:
             return f"{model.__tablename__} holds rows of run {extra[0]}, which no saved run owns; they were written " \
                    "outside matcher"
