@@ -7,6 +7,7 @@ commitments against budgets) live in :func:`check_scenario`, run when a Scenario
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 import re
 from datetime import date
@@ -94,10 +95,15 @@ class _Frozen(BaseModel):
         """A key written with no value (YAML's `regions:` is null) means the key is absent, as the spec reads
         an absent or empty earmark: its default. Only for keys that have a default other than null (lists,
         priority, min_funding, must_fund...); a required key left null stays an error."""
-        if not isinstance(data, dict):
+        if not isinstance(data, dict) or None not in data.values():
             return data
-        defaults = {n for n, f in cls.model_fields.items() if not f.is_required() and f.default is not None}
-        return {k: v for k, v in data.items() if not (v is None and k in defaults)}
+        return {k: v for k, v in data.items() if not (v is None and k in _defaulted(cls))}
+
+
+@functools.cache
+def _defaulted(model: type[BaseModel]) -> frozenset[str]:
+    """The keys of a model with a default other than null (read once per model: sweeps parse every draw)."""
+    return frozenset(n for n, f in model.model_fields.items() if not f.is_required() and f.default is not None)
 
 
 class Donor(_Frozen):
