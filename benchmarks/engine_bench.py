@@ -46,8 +46,21 @@ def run_cli(path: Path, time_limit: float, method: str, gap: float, polish: floa
     """One ``matcher solve`` in a child process: wall time (interpreter start to exit), the child's
     own peak memory (max RSS) and the JSON result. A child still running at 3x the limit + 120 s
     is stopped and reported as a timeout."""
-    cmd = [sys.executable, "-c", CHILD, "solve", str(path), "--format", "json",
-           "--time-limit", str(time_limit), "--method", method, "--gap", str(gap)]
+    cmd = [
+        sys.executable,
+        "-c",
+        CHILD,
+        "solve",
+        str(path),
+        "--format",
+        "json",
+        "--time-limit",
+        str(time_limit),
+        "--method",
+        method,
+        "--gap",
+        str(gap),
+    ]
     if polish is not None:
         cmd += ["--polish", str(polish)]
     t0 = time.perf_counter()
@@ -70,8 +83,11 @@ def greedy(scenario) -> float:
     left = {d.id: scenario.budget_in_currency(d) for d in scenario.donors if d.kind == "funds"}
     coverage = 0.0
     for r in sorted(scenario.requests, key=lambda r: -scenario.weight(r)):
-        donors = [d for d in scenario.donors if d.kind == "funds"
-                  and earmark_block(d, r, partners.get(r.partner or "")) is None]
+        donors = [
+            d
+            for d in scenario.donors
+            if d.kind == "funds" and earmark_block(d, r, partners.get(r.partner or "")) is None
+        ]
         gets = {}
         need = r.amount
         for d in sorted(donors, key=lambda d: -left[d.id]):
@@ -96,14 +112,22 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--gap", type=float, default=1e-4, help="relative gap at which a stage counts as proven")
     ap.add_argument("--no-full", action="store_true", help="skip the full-model baseline (it does not fit L)")
-    ap.add_argument("--polish", type=float, default=None,
-                    help="also run matcher with this --polish (seconds for the grants stage), as its own row")
+    ap.add_argument(
+        "--polish",
+        type=float,
+        default=None,
+        help="also run matcher with this --polish (seconds for the grants stage), as its own row",
+    )
     args = ap.parse_args()
-    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start, "
-          f"time limit {args.time_limit:g} s, --gap {args.gap:g}, seed {args.seed}")
+    print(
+        f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start, "
+        f"time limit {args.time_limit:g} s, --gap {args.gap:g}, seed {args.seed}"
+    )
     print()
-    print("| round | method | wall s | peak MB | status | coverage | bound | gap | full time / this "
-          "| coverage / full | coverage / greedy |")
+    print(
+        "| round | method | wall s | peak MB | status | coverage | bound | gap | full time / this "
+        "| coverage / full | coverage / greedy |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for size in args.sizes.split(","):
@@ -126,12 +150,15 @@ def main() -> int:
                 ratio = full["wall"] / run["wall"] if full else float("nan")
                 vs_full = cov / full_cov if full_cov == full_cov and full_cov else float("nan")
                 name = {"auto": "matcher", "full": "full model"}.get(meth) or f"matcher --polish {args.polish:g}"
-                print(f"| {size} {n}x{m} | {name} | {run['wall']:.2f} "
-                      f"| {run['peak_mb']:.0f} | {d.get('status')} | {cov:.4f} | {bound:.4f} | {gap:.2e} "
-                      f"| {ratio:.2f}x | {vs_full:.4f} | {cov / by_hand if by_hand else float('nan'):.3f} |",
-                      flush=True)
-            print(f"| {size} {n}x{m} | greedy by hand | - | - | - | {by_hand:.4f} | - | - | - | - | 1.000 |",
-                  flush=True)
+                print(
+                    f"| {size} {n}x{m} | {name} | {run['wall']:.2f} "
+                    f"| {run['peak_mb']:.0f} | {d.get('status')} | {cov:.4f} | {bound:.4f} | {gap:.2e} "
+                    f"| {ratio:.2f}x | {vs_full:.4f} | {cov / by_hand if by_hand else float('nan'):.3f} |",
+                    flush=True,
+                )
+            print(
+                f"| {size} {n}x{m} | greedy by hand | - | - | - | {by_hand:.4f} | - | - | - | - | 1.000 |", flush=True
+            )
     return 0
 
 

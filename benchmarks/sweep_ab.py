@@ -62,8 +62,20 @@ def run_both(roots: dict[str, str], args, swap: bool) -> dict[str, dict]:
     cpus = sorted(os.sched_getaffinity(0))
     procs = {}
     for n, (name, root) in enumerate(roots.items()):
-        cmd = [sys.executable, __file__, "--worker", root, "--draws", str(args.draws), "--start", str(args.start),
-               "--requests", str(args.requests), "--donors", str(args.donors)]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--worker",
+            root,
+            "--draws",
+            str(args.draws),
+            "--start",
+            str(args.start),
+            "--requests",
+            str(args.requests),
+            "--donors",
+            str(args.donors),
+        ]
         if len(cpus) >= 2:
             cmd += ["--cpu", str(cpus[(n + swap) % 2])]
         env = {**os.environ, "PYTHONPATH": root}
@@ -95,10 +107,13 @@ def main() -> None:
         base = str(Path(tmp) / "base")
         subprocess.run(["git", "-C", str(HERE), "worktree", "add", "--detach", "-q", base, args.base], check=True)
         try:
-            rev = subprocess.run(["git", "-C", base, "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                 check=True).stdout.strip()
-            print(f"S round {args.requests}x{args.donors}, draws {args.start}..{args.start + args.draws - 1}: "
-                  f"this checkout against {args.base} ({rev}), both at once, {args.rounds} rounds")
+            rev = subprocess.run(
+                ["git", "-C", base, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+            ).stdout.strip()
+            print(
+                f"S round {args.requests}x{args.donors}, draws {args.start}..{args.start + args.draws - 1}: "
+                f"this checkout against {args.base} ({rev}), both at once, {args.rounds} rounds"
+            )
             print(f"{'round':<7}{'base s':>9}{'this s':>9}{'this/base':>11}  same outcomes")
             totals = {"base": 0.0, "this": 0.0}
             for r in range(1, args.rounds + 1):
@@ -107,8 +122,10 @@ def main() -> None:
                     totals[k] += res[k]["seconds"]
                 differ = sum(a != b for a, b in zip(res["base"]["per_draw"], res["this"]["per_draw"]))
                 same = "yes" if differ == 0 else f"no ({differ} draws differ)"
-                print(f"{r:<7}{res['base']['seconds']:>9.2f}{res['this']['seconds']:>9.2f}"
-                      f"{res['this']['seconds'] / res['base']['seconds']:>11.3f}  {same}")
+                print(
+                    f"{r:<7}{res['base']['seconds']:>9.2f}{res['this']['seconds']:>9.2f}"
+                    f"{res['this']['seconds'] / res['base']['seconds']:>11.3f}  {same}"
+                )
             print(f"{'all':<7}{totals['base']:>9.2f}{totals['this']:>9.2f}{totals['this'] / totals['base']:>11.3f}")
         finally:
             subprocess.run(["git", "-C", str(HERE), "worktree", "remove", "--force", base], check=False)

@@ -80,19 +80,27 @@ def main() -> None:
     ap.add_argument("--time-limit", type=float, default=60.0)
     ap.add_argument("--node-limit", type=int, default=None)
     ap.add_argument("--gap", type=float, default=SolveParams.relative_gap, help="Relative gap of each solve (--gap).")
-    ap.add_argument("--fewest-grants", action="store_true",
-                    help="Minimise grants in every draw (the sweep's --fewest-grants; default: money terms only).")
+    ap.add_argument(
+        "--fewest-grants",
+        action="store_true",
+        help="Minimise grants in every draw (the sweep's --fewest-grants; default: money terms only).",
+    )
     ap.add_argument("--only", default="", help="Comma-separated ways to run, e.g. 'local x2' (default: all).")
     ap.add_argument("--skip-loop", action="store_true", help="Skip the plain loop (it takes N x one solve).")
     args = ap.parse_args()
     _native_stdout_dropped()
     data = uncertain_round(args.requests, args.donors, args.round_seed)
-    spec = SweepSpec(draws=args.draws, seed=0,
-                     params=SolveParams(time_limit=args.time_limit, node_limit=args.node_limit, relative_gap=args.gap),
-                     fewest_grants=args.fewest_grants)
-    print(f"round {args.requests}x{args.donors} (seed {args.round_seed}), {args.draws} draws, "
-          f"time_limit {args.time_limit}, node_limit {args.node_limit}, gap {args.gap}, "
-          f"fewest grants {args.fewest_grants}")
+    spec = SweepSpec(
+        draws=args.draws,
+        seed=0,
+        params=SolveParams(time_limit=args.time_limit, node_limit=args.node_limit, relative_gap=args.gap),
+        fewest_grants=args.fewest_grants,
+    )
+    print(
+        f"round {args.requests}x{args.donors} (seed {args.round_seed}), {args.draws} draws, "
+        f"time_limit {args.time_limit}, node_limit {args.node_limit}, gap {args.gap}, "
+        f"fewest grants {args.fewest_grants}"
+    )
     print(f"{'way':<22}{'wall s':>9}{'solving s':>11}{'s/solve':>9}{'draws/s':>9}")
     outputs = {}
     if not args.skip_loop:
@@ -105,8 +113,10 @@ def main() -> None:
             continue
         wall, solving, out = on_executor(data, spec, name, workers)
         outputs[f"{name} x{workers}"] = json.loads(json.dumps(out["points"][0]))
-        print(f"{name + ' x' + str(workers):<22}{wall:>9.1f}{solving:>11.1f}{out['solve_s']:>9.3f}"
-              f"{args.draws / wall:>9.1f}")
+        print(
+            f"{name + ' x' + str(workers):<22}{wall:>9.1f}{solving:>11.1f}{out['solve_s']:>9.3f}"
+            f"{args.draws / wall:>9.1f}"
+        )
     first = next(iter(outputs.values()))
     same = all(o == first for o in outputs.values())
     print("statuses:", {way: o["statuses"] for way, o in outputs.items()})

@@ -111,8 +111,9 @@ def changes(options: list[Option]) -> list[dict[str, Any]]:
     for rid, per in outcomes.items():
         cells = {o.label: per.get(o.label) for o in options}
         # between options with an allocation (one without has nothing to compare a request's funding with)
-        amounts = {None if c is None else c["funded"] for c in cells.values()
-                   if c is None or c["status"] != "no allocation"}
+        amounts = {
+            None if c is None else c["funded"] for c in cells.values() if c is None or c["status"] != "no allocation"
+        }
         if len(amounts) > 1:
             rows.append({"request": rid, "outcomes": cells})
     return rows
@@ -120,6 +121,7 @@ def changes(options: list[Option]) -> list[dict[str, Any]]:
 
 def weights_note(options: list[Option]) -> str | None:
     """Coverage is measured with each option's own weights: the sentence to show when they differ."""
+
     def weights(o: Option):
         p = o.scenario.policy
         return (sorted(p.priority_weights.items()), sorted(p.agenda_weights.items()))
@@ -129,9 +131,11 @@ def weights_note(options: list[Option]) -> str | None:
     if not other:
         return None
     verb, its = ("weighs", "its") if len(other) == 1 else ("weigh", "their")
-    return (f"{', '.join(other)} {verb} priorities or agendas differently from {options[0].label}, so {its} "
-            "priority-weighted coverage is on another scale; compare money placed, requests funded and the share "
-            "of the maximum instead.")
+    return (
+        f"{', '.join(other)} {verb} priorities or agendas differently from {options[0].label}, so {its} "
+        "priority-weighted coverage is on another scale; compare money placed, requests funded and the share "
+        "of the maximum instead."
+    )
 
 
 def compare(options: list[Option]) -> dict[str, Any]:

@@ -30,8 +30,10 @@ def _number(v: object) -> object:
         raise ValueError(f"{str(v).lower()} is not a number (YAML reads yes/no/on/off as true/false); write a number")
     if isinstance(v, str):
         if re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+", v.strip()):  # YAML 1.1 reads 1e12 as text
-            raise ValueError(f"'{v}' is read as text (YAML takes an exponent only after a dot and a sign, e.g. "
-                             f"1.0e+12); write the number in full")
+            raise ValueError(
+                f"'{v}' is read as text (YAML takes an exponent only after a dot and a sign, e.g. "
+                f"1.0e+12); write the number in full"
+            )
         raise ValueError(f"'{v}' is text, not a number; write the number without quotes")
     return v
 
@@ -485,8 +487,10 @@ def unusual_rules(s: Scenario) -> list[str]:
             out.append(f"requests[{i}].requires: a prerequisite is named twice; once is enough")
     floors = sum(v for g, v in s.policy.region_floors.items() if g in REGIONS)
     if floors > 1 + 1e-9:
-        out.append(f"policy.region_floors: the floors of the M49 regions add up to {floors:g}, more than 1: "
-                   "only an allocation of nothing keeps them; lower them to add up to at most 1")
+        out.append(
+            f"policy.region_floors: the floors of the M49 regions add up to {floors:g}, more than 1: "
+            "only an allocation of nothing keeps them; lower them to add up to at most 1"
+        )
     return out
 
 
@@ -510,23 +514,34 @@ def commitment_conflicts(s: Scenario) -> list[str]:
         per_pair[(d.id, r.id)] = per_pair.get((d.id, r.id), 0) + c.amount
         block = earmark_block(d, r, partners.get(r.partner) if r.partner else None)
         if block:
-            out.append(f"commitments[{i}]: donor '{d.id}' may not fund '{r.id}': its {block}; remove the "
-                       "commitment or widen the earmark")
+            out.append(
+                f"commitments[{i}]: donor '{d.id}' may not fund '{r.id}': its {block}; remove the "
+                "commitment or widen the earmark"
+            )
         if per_donor[d.id] > s.budget_in_currency(d):
-            out.append(f"commitments[{i}]: commitments of '{d.id}' reach {per_donor[d.id]:,}, over its budget of "
-                       f"{s.budget_in_currency(d):,} {s.currency}; lower the commitments or raise the budget")
+            out.append(
+                f"commitments[{i}]: commitments of '{d.id}' reach {per_donor[d.id]:,}, over its budget of "
+                f"{s.budget_in_currency(d):,} {s.currency}; lower the commitments or raise the budget"
+            )
         if per_request[r.id] > r.amount:
-            out.append(f"commitments[{i}]: commitments to '{r.id}' reach {per_request[r.id]:,}, over its amount "
-                       f"{r.amount:,}; lower the commitments or raise the amount")
+            out.append(
+                f"commitments[{i}]: commitments to '{r.id}' reach {per_request[r.id]:,}, over its amount "
+                f"{r.amount:,}; lower the commitments or raise the amount"
+            )
         if d.max_grant is not None and per_pair[(d.id, r.id)] > d.max_grant:
-            out.append(f"commitments[{i}]: {per_pair[(d.id, r.id)]:,} committed by '{d.id}' to '{r.id}', above its "
-                       f"max_grant {d.max_grant:,}")
+            out.append(
+                f"commitments[{i}]: {per_pair[(d.id, r.id)]:,} committed by '{d.id}' to '{r.id}', above its "
+                f"max_grant {d.max_grant:,}"
+            )
     limit = s.policy.max_donors_per_request
     committed: dict[str, set[str]] = {}
     for c in s.commitments:
         committed.setdefault(c.request, set()).add(c.donor)
-    out += [f"commitments to '{rid}' come from {len(ds)} donors, over max_donors_per_request {limit}"
-            for rid, ds in committed.items() if limit is not None and len(ds) > limit]
+    out += [
+        f"commitments to '{rid}' come from {len(ds)} donors, over max_donors_per_request {limit}"
+        for rid, ds in committed.items()
+        if limit is not None and len(ds) > limit
+    ]
     return out
 
 

@@ -93,15 +93,19 @@ def explain(
         donors = [d for d in scenario.donors if d.kind == "funds" and _eligible(scenario, d, request)]
         missing = outcome.amount - outcome.funded
         doc["no_extra_needed"] = bool(doc["forced"].get("proven")) and as_good(
-            doc["forced"]["coverage_after"], doc["forced"]["coverage_before"])
-        doc["extra_budget"] = [] if doc["no_extra_needed"] else smallest_extra_budgets(
-            scenario, request_id, missing, donors, params, budget, base_result=result)
+            doc["forced"]["coverage_after"], doc["forced"]["coverage_before"]
+        )
+        doc["extra_budget"] = (
+            []
+            if doc["no_extra_needed"]
+            else smallest_extra_budgets(scenario, request_id, missing, donors, params, budget, base_result=result)
+        )
         if doc["no_extra_needed"]:  # verified: no rule holds it back, the solve chose among equals
             to = ", ".join(d["request"] for d in doc["forced"]["displaced"]) or "other requests"
             doc["binding"] = {
                 "code": "equal_choice",
                 "text": f"no rule: an allocation as good funds it in full; the solve's tie-break (an equal choice, "
-                        f"or fewer grants) gave the money to {to}",
+                f"or fewer grants) gave the money to {to}",
             }
         else:
             doc["binding"], doc["not_binding"] = _checked_binding(scenario, request, outcome, params, budget)
@@ -143,8 +147,11 @@ def _checked_binding(
             return {"code": code, "text": text, "lifted_alone": got}, not_binding
         not_binding.append({"code": code, "text": text, "without_it": got})
     if not_binding:  # every reason named was lifted alone and changed nothing
-        return {"code": "rules_together", "text": "no single rule: each one the engine names, lifted alone, leaves it "
-                "where it is; they hold it back together"}, not_binding
+        return {
+            "code": "rules_together",
+            "text": "no single rule: each one the engine names, lifted alone, leaves it "
+            "where it is; they hold it back together",
+        }, not_binding
     return _binding(outcome), not_binding
 
 
@@ -178,7 +185,9 @@ def donor_views(scenario: Scenario, result: Result, request_id: str) -> list[dic
         if d.kind != "funds":
             continue
         block = earmark_block(d, request, scenario.partner_of(request))
-        grants = [{"request": a.request, "amount": a.amount} for a in result.allocations if a.donor == d.id]
+        grants: list[dict[str, Any]] = [
+            {"request": a.request, "amount": a.amount} for a in result.allocations if a.donor == d.id
+        ]
         budget = uses[d.id].budget or 0
         views.append(
             {
@@ -221,13 +230,13 @@ def forced_in(
         )
         return {"feasible": False, "status": after.status, "text": text}
     before_f = {o.id: o.funded for o in result.requests}
-    displaced = [
+    displaced: list[dict[str, Any]] = [
         {"request": o.id, "before": before_f[o.id], "after": o.funded}
         for o in after.requests
         if o.funded < before_f[o.id]
     ]
     # the money freed elsewhere can fund other requests more: without them the cost does not add up
-    gains = [
+    gains: list[dict[str, Any]] = [
         {"request": o.id, "before": before_f[o.id], "after": o.funded}
         for o in after.requests
         if o.funded > before_f[o.id] and o.id != request_id
@@ -256,9 +265,12 @@ def to_text(doc: dict[str, Any]) -> str:
     lines = [
         f"{doc['request']} ({doc['country']}, {doc['region']}, {doc['theme']}, priority {doc['priority']}, "
         f"weight {doc['weight']:g}): {doc['status']}, {doc['funded']:,} of {doc['amount']:,} {cur}",
-        f"Binding rule: {doc['binding']['text']}" + (
+        f"Binding rule: {doc['binding']['text']}"
+        + (
             f" (checked: lifted alone, it gets {doc['binding']['lifted_alone']:,} {cur})"
-            if "lifted_alone" in doc["binding"] else ""),
+            if "lifted_alone" in doc["binding"]
+            else ""
+        ),
     ]
     base = doc["base"]
     if not base["money_proven"]:
@@ -291,8 +303,10 @@ def to_text(doc: dict[str, Any]) -> str:
         for e in doc["extra_budget"]:
             lines.append(f"  {e['text']}")
         if doc.get("no_extra_needed"):
-            lines.append("  no extra money: an allocation as good as this one funds it in full (forcing it in costs no "
-                         "priority-weighted coverage); mark it must_fund: true to fund it")
+            lines.append(
+                "  no extra money: an allocation as good as this one funds it in full (forcing it in costs no "
+                "priority-weighted coverage); mark it must_fund: true to fund it"
+            )
         elif not doc["extra_budget"]:
             lines.append("  no money donor may fund it; change an earmark or add a donor")
         w = doc["what_if"]

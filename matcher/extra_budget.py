@@ -194,7 +194,8 @@ def _fundable(
         return False, result
     if not money_proven(forced):
         return None, forced
-    if as_good(_coverage(forced), _coverage(result)):
+    got, best = _coverage(forced), _coverage(result)
+    if got is not None and best is not None and as_good(got, best):
         return True, forced
     return False, result
 
@@ -210,6 +211,8 @@ def _as_solved(
 ) -> None:
     """What ``solve`` (every stage, the caller's parameters) gives the request with the extra found, and
     which other requests get less in the allocation that funds it (solve's own, else the must_fund one)."""
+    if s.hi is None:  # no extra found: nothing to check
+        return
     solved = budget.solve(with_extra_budget(scenario, s.donor.id, s.hi), replace(params, on_log=None))
     s.solves += 1
     outcome = next(o for o in solved.requests if o.id == request_id)
@@ -273,10 +276,13 @@ def _answer(scenario: Scenario, s: _Search) -> dict[str, Any]:
             "unproven": "a re-solve was not proven optimal within its limits",
         }.get(s.stopped or "", "")
         if s.lo == 0:  # the first re-solve already gave no answer: nothing is verified, no figure to give
-            text = (f"{s.donor.id}: unknown: the time for what-ifs ran out during its first re-solves (raise "
-                    "--what-if-seconds)" if s.stopped == "time" else
-                    f"{s.donor.id}: unknown: the re-solve with {s.probe:,} {cur} more was not proven optimal within "
-                    "its limits (raise --node-limit or --time-limit)")
+            text = (
+                f"{s.donor.id}: unknown: the time for what-ifs ran out during its first re-solves (raise "
+                "--what-if-seconds)"
+                if s.stopped == "time"
+                else f"{s.donor.id}: unknown: the re-solve with {s.probe:,} {cur} more was not proven optimal within "
+                "its limits (raise --node-limit or --time-limit)"
+            )
             return {**base, "found": False, "exact": False, "tried_up_to": None, "text": text}
         demand = sum(r.amount for r in scenario.requests)
         if s.stopped == "exhausted" and scenario.convert(s.lo, s.donor.currency) >= demand:
@@ -301,8 +307,11 @@ def _answer(scenario: Scenario, s: _Search) -> dict[str, Any]:
     if exact:
         text = f"{s.hi:,} {cur} more from {s.donor.id} funds it in full ({s.hi - 1:,} does not)"
     else:
-        why = ("time for what-ifs ran out" if s.stopped == "time"
-               else "a re-solve was not proven optimal within its limits")
+        why = (
+            "time for what-ifs ran out"
+            if s.stopped == "time"
+            else "a re-solve was not proven optimal within its limits"
+        )
         text = (
             f"{s.hi:,} {cur} more from {s.donor.id} funds it in full, {s.lo:,} does not: the smallest extra is "
             f"between {s.lo + 1:,} and {s.hi:,} ({why} after {s.solves} re-solves)"
@@ -317,8 +326,10 @@ def _as_solved_text(s: _Search, cur: str) -> str:
         text = "; not checked with `solve` (the time for what-ifs ran out, or its money stages were not proven)"
     elif s.solve_funded[0] < s.solve_funded[1]:
         got = "nothing" if s.solve_funded[0] == 0 else f"{s.solve_funded[0]:,} of {s.solve_funded[1]:,} {cur}"
-        text = (f"; but `solve` gives it {got}, the money going to requests as good (an equal choice): mark it "
-                "must_fund: true to fund it in full at no cost in coverage")
+        text = (
+            f"; but `solve` gives it {got}, the money going to requests as good (an equal choice): mark it "
+            "must_fund: true to fund it in full at no cost in coverage"
+        )
     else:
         text = ""
     if s.others_less:

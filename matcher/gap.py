@@ -57,8 +57,13 @@ def gap_scenario(name: str, cost: list[list[int]], weight: list[list[int]], capa
             for j in range(n)
         ],
         "offers": [
-            {"donor": f"A{i + 1}", "request": f"I{j + 1}", "units": weight[i][j], "value": ITEM_AMOUNT,
-             "cost": cost[i][j]}
+            {
+                "donor": f"A{i + 1}",
+                "request": f"I{j + 1}",
+                "units": weight[i][j],
+                "value": ITEM_AMOUNT,
+                "cost": cost[i][j],
+            }
             for i in range(m)
             for j in range(n)
             if weight[i][j] <= capacity[i]

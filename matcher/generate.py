@@ -204,7 +204,7 @@ def _commitments(rng: random.Random, data: dict[str, Any]) -> list[dict[str, Any
 
     partners = {p["id"]: Partner(**p) for p in data["partners"]}
     donors = [Donor(**d) for d in data["donors"]]
-    left = {d.id: int(d.budget * FX.get(d.currency or "USD", 1.0)) // 2 for d in donors}
+    left = {d.id: int((d.budget or 0) * FX.get(d.currency or "USD", 1.0)) // 2 for d in donors}
     out = []
     candidates = [r for r in data["requests"] if "requires" not in r and "partner" not in r]
     for r in rng.sample(candidates, k=min(len(candidates), max(1, len(data["requests"]) // 100))):

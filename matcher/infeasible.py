@@ -34,9 +34,14 @@ def _must_fund_beyond_reach(scenario: Scenario, skip: set[str]) -> list[str]:
         if not r.must_fund or r.id in skip:
             continue
         partner = partners.get(r.partner) if r.partner else None
-        gives = sorted((min(scenario.budget_in_currency(d), d.max_grant if d.max_grant is not None else r.amount)
-                        for d in scenario.donors
-                        if d.kind == "funds" and not earmark_block(d, r, partner)), reverse=True)
+        gives = sorted(
+            (
+                min(scenario.budget_in_currency(d), d.max_grant if d.max_grant is not None else r.amount)
+                for d in scenario.donors
+                if d.kind == "funds" and not earmark_block(d, r, partner)
+            ),
+            reverse=True,
+        )
         reach = sum(gives[:limit] if limit is not None else gives)
         reach += sum(o.value for o in scenario.offers if o.request == r.id)
         if reach < r.amount:
@@ -48,5 +53,7 @@ def no_allocation_why(scenario: Scenario, status: str) -> str:
     """Why a solve gave no allocation, for the commands that need one (explain, value): one sentence on."""
     if status == "infeasible":
         return "status infeasible: " + infeasible_note(scenario)
-    return (f"status {status}: none was found within the limits; give more --time-limit, or `matcher solve "
-            "--progress` shows how far the solver got")
+    return (
+        f"status {status}: none was found within the limits; give more --time-limit, or `matcher solve "
+        "--progress` shows how far the solver got"
+    )

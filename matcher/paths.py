@@ -162,7 +162,12 @@ def range_follows_budget(before: dict, path: str, after: dict) -> dict:
         old, new = get_value(before, path), get_value(after, path)
     except MatcherError:
         return after  # no range on this donor
-    if not (isinstance(rng, list) and len(rng) == 2 and all(isinstance(v, int) and not isinstance(v, bool)
-                                                           for v in (*rng, old, new)) and old > 0 and new != old):
+    if not (
+        isinstance(rng, list)
+        and len(rng) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in (*rng, old, new))
+        and old > 0
+        and new != old
+    ):
         return after
     return set_value(after, f"{m.group('donor')}.budget_range", [rng[0] * new // old, rng[1] * new // old])

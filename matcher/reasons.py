@@ -206,10 +206,12 @@ class _Context:
         if share is not None:
             country = self.by_country.get(r.country, 0)
             if country + need > Fraction(str(share)) * (total + need):
-                text = (f"country cap binding: {r.country} already receives {country:,} of {total:,} (cap {share:.0%})"
-                        if country else
-                        f"country cap binding: its {need:,} alone would be more than {share:.0%} of all money placed "
-                        f"({total:,} without it)")
+                text = (
+                    f"country cap binding: {r.country} already receives {country:,} of {total:,} (cap {share:.0%})"
+                    if country
+                    else f"country cap binding: its {need:,} alone would be more than {share:.0%} of all money placed "
+                    f"({total:,} without it)"
+                )
                 out.append(("country_cap", text))
         for g, floor in self.s.policy.region_floors.items():
             if g in r.areas:
@@ -254,8 +256,14 @@ class _Context:
             # and, where the same budgets also went to requests buying less per unit (all or nothing, or
             # the rest that fit), say so: "spent on requests with more" alone overstated it
             lower = [q for _v, q in takers[n:] if q != r.id]
-            also = (f"; also on {_listing(lower, 3)}, with less per {self.s.currency} but fitting what was "
-                    "left as a whole") if lower else ""
+            also = (
+                (
+                    f"; also on {_listing(lower, 3)}, with less per {self.s.currency} but fitting what was "
+                    "left as a whole"
+                )
+                if lower
+                else ""
+            )
             return [
                 (
                     "budget_spent",

@@ -31,8 +31,10 @@ class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[mi
             key = self.construct_object(key_node, deep=True)
             if isinstance(key, (str, int, float, bool)) and key in seen:
                 mark = key_node.start_mark
-                raise DuplicateKey(f":{mark.line + 1}:{mark.column + 1}: the key '{key}' is written twice in one "
-                                   "mapping (the reader would keep the last); keep one")
+                raise DuplicateKey(
+                    f":{mark.line + 1}:{mark.column + 1}: the key '{key}' is written twice in one "
+                    "mapping (the reader would keep the last); keep one"
+                )
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
@@ -41,8 +43,9 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in pairs:
         if key in out:
-            raise DuplicateKey(f": the key '{key}' is written twice in one object (the reader would keep the last); "
-                               "keep one")
+            raise DuplicateKey(
+                f": the key '{key}' is written twice in one object (the reader would keep the last); keep one"
+            )
         out[key] = value
     return out
 
@@ -157,16 +160,22 @@ def _problem(error: Any) -> Problem:
     got = error.get("input")
     ctx = error.get("ctx") or {}
     fixes = {  # what to write instead, for the mistakes people make
-        "greater_than_equal": lambda: f"{got!r} is below the smallest allowed, {ctx.get('ge')}; write "
-                                      f"{ctx.get('ge')} or more",
+        "greater_than_equal": lambda: (
+            f"{got!r} is below the smallest allowed, {ctx.get('ge')}; write {ctx.get('ge')} or more"
+        ),
         "greater_than": lambda: f"{got!r} is not above {ctx.get('gt')}; write a number above {ctx.get('gt')}",
-        "less_than_equal": lambda: f"{got!r} is above the largest allowed, {ctx.get('le')}; write "
-                                   f"{ctx.get('le')} or less",
-        "int_from_float": lambda: f"{got!r} is not a whole number; write a whole number (money is in whole "
-                                  "currency units)",
+        "less_than_equal": lambda: (
+            f"{got!r} is above the largest allowed, {ctx.get('le')}; write {ctx.get('le')} or less"
+        ),
+        "int_from_float": lambda: (
+            f"{got!r} is not a whole number; write a whole number (money is in whole currency units)"
+        ),
         "string_pattern_mismatch": lambda: (
             f"{got!r}: a name is lowercase letters, digits, '.', '_' and '-', starting with a letter or digit "
-            f"(e.g. {_slug(got)!r})" if loc and loc[-1] == "name" else f"{msg} (got {got!r})"),
+            f"(e.g. {_slug(got)!r})"
+            if loc and loc[-1] == "name"
+            else f"{msg} (got {got!r})"
+        ),
     }
     if kind in fixes:
         return Problem(path, fixes[kind]())

@@ -253,8 +253,10 @@ def _consistency(s: Scenario, result: Result) -> list[str]:
             out.append(f"request {o.id}: reported funded {o.funded}, allocations give {got}")
         status = "funded" if got >= amounts.get(o.id, 0) else ("partial" if got > 0 else "unfunded")
         if o.id in amounts and (o.amount != amounts[o.id] or o.status != status):
-            out.append(f"request {o.id}: reported as {o.status} ({o.funded} of {o.amount}), the scenario and "
-                       f"allocations give {status} ({got} of {amounts[o.id]})")
+            out.append(
+                f"request {o.id}: reported as {o.status} ({o.funded} of {o.amount}), the scenario and "
+                f"allocations give {status} ({got} of {amounts[o.id]})"
+            )
     out += _donor_totals(s, result)
     terms = objective_terms(s, result.allocations)
     for term, value in result.objective.items():
@@ -280,10 +282,15 @@ def _donor_totals(s: Scenario, result: Result) -> list[str]:
         return ["donors: the totals do not list the scenario's donors once each, in its order"]
     out = []
     for d, use in zip(s.donors, result.donors, strict=True):
-        expected = (s.budget_in_currency(d), given.get(d.id, 0), None, None) if d.kind == "funds" else (
-            None, given.get(d.id, 0), d.capacity, units.get(d.id, 0))
+        expected = (
+            (s.budget_in_currency(d), given.get(d.id, 0), None, None)
+            if d.kind == "funds"
+            else (None, given.get(d.id, 0), d.capacity, units.get(d.id, 0))
+        )
         if (use.budget, use.allocated, use.capacity, use.used) != expected:
-            out.append(f"donor {d.id}: reported budget {use.budget}, allocated {use.allocated}, capacity "
-                       f"{use.capacity}, used {use.used}; the scenario and allocations give {expected[0]}, "
-                       f"{expected[1]}, {expected[2]}, {expected[3]}")
+            out.append(
+                f"donor {d.id}: reported budget {use.budget}, allocated {use.allocated}, capacity "
+                f"{use.capacity}, used {use.used}; the scenario and allocations give {expected[0]}, "
+                f"{expected[1]}, {expected[2]}, {expected[3]}"
+            )
     return out

@@ -45,9 +45,14 @@ def two_uncertain_donors() -> dict:
     """Two requests, each with its own donor of confidence 0.95: each is safe to promise on its own, both
     together only when both donors arrive (sweep figures and saved sweeps)."""
     return {
-        "name": "two", "currency": "USD",
-        "donors": [{"id": "JPN", "budget": 100, "confidence": 0.95, "countries": ["NER"]},
-                   {"id": "NOR", "budget": 100, "confidence": 0.95, "countries": ["PER"]}],
-        "requests": [{"id": "NER-1", "country": "NER", "theme": "stockpile", "amount": 100},
-                     {"id": "PER-1", "country": "PER", "theme": "stockpile", "amount": 100}],
+        "name": "two",
+        "currency": "USD",
+        "donors": [
+            {"id": "JPN", "budget": 100, "confidence": 0.95, "countries": ["NER"]},
+            {"id": "NOR", "budget": 100, "confidence": 0.95, "countries": ["PER"]},
+        ],
+        "requests": [
+            {"id": "NER-1", "country": "NER", "theme": "stockpile", "amount": 100},
+            {"id": "PER-1", "country": "PER", "theme": "stockpile", "amount": 100},
+        ],
     }

@@ -92,8 +92,10 @@ BAD_INPUTS = {
         "s.yaml:4: commitments[0].request: 'Z' is not a known request id (one of: A)",
     ),
     "yes as a number": (
-        dict(text="name: t\ncurrency: USD\ndonors:\n  - {id: DEU, budget: 100, confidence: yes}\nrequests:\n"
-                  "  - {id: A, country: NER, theme: stockpile, amount: 100}\n"),
+        dict(
+            text="name: t\ncurrency: USD\ndonors:\n  - {id: DEU, budget: 100, confidence: yes}\nrequests:\n"
+            "  - {id: A, country: NER, theme: stockpile, amount: 100}\n"
+        ),
         "s.yaml:4: donors[0].confidence: true is not a number (YAML reads yes/no/on/off as true/false); write a number",
     ),
     "quoted amount": (
@@ -147,12 +149,16 @@ def test_commitments_over_budget_are_a_valid_round_that_is_infeasible(tmp_path):
     """The spec's own example: "infeasible (the hard rules admit no solution, e.g. commitments over
     budget)". It was refused as bad input (exit 1); now valid, solved as infeasible (exit 3), and the
     note names the commitment."""
-    data = _with(extra_request={}, commitments=[
-        {"donor": "DEU", "request": "A", "amount": 95}, {"donor": "DEU", "request": "B", "amount": 10}])
+    data = _with(
+        extra_request={},
+        commitments=[{"donor": "DEU", "request": "A", "amount": 95}, {"donor": "DEU", "request": "B", "amount": 10}],
+    )
     checked, path, _ = run(tmp_path, ["validate", "FILE"], data=data)
     assert checked.exit_code == 0
-    why = "commitments[1]: commitments of 'DEU' reach 105, over its budget of 100 USD; lower the commitments or " \
-          "raise the budget"
+    why = (
+        "commitments[1]: commitments of 'DEU' reach 105, over its budget of 100 USD; lower the commitments or "
+        "raise the budget"
+    )
     assert checked.stderr == f"Note: infeasible as written: {why}\n"
     solved, _, _ = run(tmp_path, ["solve", "FILE", "--format", "json"], data=data)
     assert solved.exit_code == 3
@@ -163,26 +169,43 @@ def test_commitments_over_budget_are_a_valid_round_that_is_infeasible(tmp_path):
 def test_a_commitment_the_donors_earmarks_exclude_is_a_valid_round_that_is_infeasible(tmp_path):
     """Rule 1 against rule 11: no allocation keeps both, so the spec's answer is `infeasible` (exit 3); it
     was refused as bad input (exit 1). The note says what to change."""
-    data = _with(donors=[{"id": "DEU", "budget": 100, "themes": ["marking"]}],
-                 commitments=[{"donor": "DEU", "request": "A", "amount": 10}])
+    data = _with(
+        donors=[{"id": "DEU", "budget": 100, "themes": ["marking"]}],
+        commitments=[{"donor": "DEU", "request": "A", "amount": 10}],
+    )
     checked, _, _ = run(tmp_path, ["validate", "FILE"], data=data)
     assert checked.exit_code == 0
-    why = ("commitments[0]: donor 'DEU' may not fund 'A': its themes earmark (marking) excludes 'stockpile'; "
-           "remove the commitment or widen the earmark")
+    why = (
+        "commitments[0]: donor 'DEU' may not fund 'A': its themes earmark (marking) excludes 'stockpile'; "
+        "remove the commitment or widen the earmark"
+    )
     assert checked.stderr == f"Note: infeasible as written: {why}\n"
     solved, _, _ = run(tmp_path, ["solve", "FILE", "--format", "json"], data=data)
     assert solved.exit_code == 3
     assert json.loads(solved.stdout)["status"] == "infeasible"
 
 
-@pytest.mark.parametrize(("changes", "note", "funded"), [
-    (dict(extra_request={"requires": ["B", "A", "A"]}),
-     ["requests[1].requires: 'B' requires itself; that asks nothing, so it is ignored",
-      "requests[1].requires: a prerequisite is named twice; once is enough"], {"A": 90, "B": 10}),
-    (dict(extra_request={"country": "PER"}, policy={"region_floors": {"africa": 0.7, "americas": 0.5}}),
-     ["policy.region_floors: the floors of the M49 regions add up to 1.2, more than 1: only an allocation of "
-      "nothing keeps them; lower them to add up to at most 1"], {"A": 0, "B": 0}),
-])
+@pytest.mark.parametrize(
+    ("changes", "note", "funded"),
+    [
+        (
+            dict(extra_request={"requires": ["B", "A", "A"]}),
+            [
+                "requests[1].requires: 'B' requires itself; that asks nothing, so it is ignored",
+                "requests[1].requires: a prerequisite is named twice; once is enough",
+            ],
+            {"A": 90, "B": 10},
+        ),
+        (
+            dict(extra_request={"country": "PER"}, policy={"region_floors": {"africa": 0.7, "americas": 0.5}}),
+            [
+                "policy.region_floors: the floors of the M49 regions add up to 1.2, more than 1: only an allocation of "
+                "nothing keeps them; lower them to add up to at most 1"
+            ],
+            {"A": 0, "B": 0},
+        ),
+    ],
+)
 def test_rules_the_format_allows_but_no_one_means_are_solved_and_named(tmp_path, changes, note, funded):
     """Spec-valid files that were refused (a request requiring itself, floors adding up to more than 1):
     solved as the spec reads them, with a Note from validate."""
@@ -201,12 +224,18 @@ def test_rules_the_format_allows_but_no_one_means_are_solved_and_named(tmp_path,
 
 def test_validate_says_when_sweep_will_refuse_the_uncertainty(tmp_path):
     """validate passed a budget_range on an in-kind donor that sweep then refused: it says so now."""
-    data = _with(donors=[{"id": "DEU", "budget": 100},
-                         {"id": "MSAG", "kind": "in_kind", "capacity": 4, "unit": "team-week", "budget_range": [1, 4]}])
+    data = _with(
+        donors=[
+            {"id": "DEU", "budget": 100},
+            {"id": "MSAG", "kind": "in_kind", "capacity": 4, "unit": "team-week", "budget_range": [1, 4]},
+        ]
+    )
     checked, _, _ = run(tmp_path, ["validate", "FILE"], data=data)
     assert checked.exit_code == 0
-    assert checked.stderr == ("Note: `matcher sweep` refuses this round: donors[1].budget_range: 'MSAG' is an in-kind "
-                              "donor; use 'confidence' for its capacity\n")
+    assert checked.stderr == (
+        "Note: `matcher sweep` refuses this round: donors[1].budget_range: 'MSAG' is an in-kind "
+        "donor; use 'confidence' for its capacity\n"
+    )
 
 
 def test_an_infeasible_round_names_the_must_fund_request_beyond_its_donors(tmp_path):
@@ -216,14 +245,16 @@ def test_an_infeasible_round_names_the_must_fund_request_beyond_its_donors(tmp_p
     solved, _, _ = run(tmp_path, ["solve", "FILE"], data=data)
     assert solved.exit_code == 3
     assert solved.stderr.rstrip().endswith(
-        "must_fund beyond what its eligible donors can give: A needs 900, its eligible donors can give at most "
-        "100 USD.")
+        "must_fund beyond what its eligible donors can give: A needs 900, its eligible donors can give at most 100 USD."
+    )
 
 
 def test_validate_says_when_solve_will_refuse_the_amounts(tmp_path):
     """validate passed a round of amounts above 1e9 that solve then refused: it says so now."""
-    data = _with(donors=[{"id": "DEU", "budget": 2_700_000_000}],
-                 requests=[{"id": "A", "country": "NER", "theme": "stockpile", "amount": 1_500_000_000}])
+    data = _with(
+        donors=[{"id": "DEU", "budget": 2_700_000_000}],
+        requests=[{"id": "A", "country": "NER", "theme": "stockpile", "amount": 1_500_000_000}],
+    )
     checked, _, _ = run(tmp_path, ["validate", "FILE"], data=data)
     assert checked.exit_code == 0
     assert checked.stderr.startswith("Note: `matcher solve` refuses this round: donors[DEU].budget: 1,500,000,000")
@@ -295,13 +326,17 @@ def test_infeasible_exits_3(tmp_path):
     for command in (["value", "FILE"], ["explain", "FILE", "A"]):
         needs, _, _ = run(tmp_path, command, data=data)
         assert needs.exit_code == 1
-        assert needs.stderr.startswith(f"Error: the scenario has no allocation to {command[0]}, status infeasible: The "
-                                       "hard rules admit no allocation")
+        assert needs.stderr.startswith(
+            f"Error: the scenario has no allocation to {command[0]}, status infeasible: The "
+            "hard rules admit no allocation"
+        )
         assert needs.stderr.count("\n") == 1
     beyond = _with(requests=[{**OK["requests"][0], "must_fund": True, "amount": 150}])
     named, _, _ = run(tmp_path, ["explain", "FILE", "A"], data=beyond)
-    assert named.stderr.endswith("must_fund beyond what its eligible donors can give: A needs 150, its eligible "
-                                 "donors can give at most 100 USD.\n")
+    assert named.stderr.endswith(
+        "must_fund beyond what its eligible donors can give: A needs 150, its eligible "
+        "donors can give at most 100 USD.\n"
+    )
 
 
 def test_version():
@@ -330,6 +365,8 @@ def test_every_command_is_in_the_readme():
     documented = set(re.findall(r"matcher ([a-z][a-z-]+)", readme))
     missing = [c for c in COMMANDS if c not in documented]
     assert not missing, f"commands missing from README.md: {missing}"
+
+
 def test_native_writes_to_stdout_go_to_stderr_and_python_output_stays(capfd):
     """HiGHS prints the odd line on file descriptor 1; --format json on stdout must stay parseable."""
     import os
@@ -368,8 +405,10 @@ def test_a_quiet_command_drops_native_writes_and_keeps_python_output(capfd):
 
 
 def test_validate_lists_every_problem(tmp_path):
-    text = ("name: t\ncurrency: USD\ndonors:\n  - {id: DEU, budget: true}\nrequests:\n"
-            "  - {id: A, country: NER, theme: stockpile, amount: '100'}\n")
+    text = (
+        "name: t\ncurrency: USD\ndonors:\n  - {id: DEU, budget: true}\nrequests:\n"
+        "  - {id: A, country: NER, theme: stockpile, amount: '100'}\n"
+    )
     result, path, _ = run(tmp_path, ["validate", "FILE"], text=text)
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
@@ -389,8 +428,10 @@ def test_a_variant_file_is_read_as_the_scenario_it_makes(command):
 def test_an_assignment_that_breaks_a_valid_file_is_named_not_the_file(tmp_path):
     result, path, _ = run(tmp_path, ["compare", "FILE", "--set", "donors[DEU].bugdet=5"], data=OK)
     assert result.exit_code == 1
-    assert result.stderr == (f"Error: {path} with --set 'donors[DEU].bugdet=5': donors[0].bugdet: unknown key "
-                             "'bugdet'; remove it or check its spelling against the format\n")
+    assert result.stderr == (
+        f"Error: {path} with --set 'donors[DEU].bugdet=5': donors[0].bugdet: unknown key "
+        "'bugdet'; remove it or check its spelling against the format\n"
+    )
 
 
 def test_infeasible_names_a_must_fund_request_no_donor_may_fund(tmp_path):
@@ -402,18 +443,25 @@ def test_infeasible_names_a_must_fund_request_no_donor_may_fund(tmp_path):
 
 
 def test_yaml_merge_keys_still_load_and_may_be_overridden(tmp_path):
-    text = ("name: t\ncurrency: USD\ndonors:\n  - &d0 {id: D0, budget: 100, themes: [marking]}\n"
-            "  - {<<: *d0, id: D1, budget: 50}\nrequests:\n  - {id: A, country: NER, theme: marking, amount: 100}\n")
+    text = (
+        "name: t\ncurrency: USD\ndonors:\n  - &d0 {id: D0, budget: 100, themes: [marking]}\n"
+        "  - {<<: *d0, id: D1, budget: 50}\nrequests:\n  - {id: A, country: NER, theme: marking, amount: 100}\n"
+    )
     result, path, _ = run(tmp_path, ["validate", "FILE"], text=text)
     assert result.exit_code == 0, result.output
     assert "2 donors" in result.stdout
 
 
-@pytest.mark.parametrize(("extra", "hint"), [
-    ([], "the last tie-break: --polish S searches S seconds more for fewer grants"),
-    (["--node-limit", "200"], "the last tie-break: --polish 1 (any seconds) searches the full model for fewer "
-                              "grants within --node-limit"),
-])
+@pytest.mark.parametrize(
+    ("extra", "hint"),
+    [
+        ([], "the last tie-break: --polish S searches S seconds more for fewer grants"),
+        (
+            ["--node-limit", "200"],
+            "the last tie-break: --polish 1 (any seconds) searches the full model for fewer grants within --node-limit",
+        ),
+    ],
+)
 def test_an_open_grants_stage_names_the_option_that_tries_harder(extra, hint):
     """It said "raise --polish (seconds)" under --node-limit too, where seconds do not bound the search."""
     out = CliRunner().invoke(cli, ["solve", str(ROOT / "scenarios" / "global-poa-2027.yaml"), *extra])
@@ -423,10 +471,13 @@ def test_an_open_grants_stage_names_the_option_that_tries_harder(extra, hint):
     assert hint in text
 
 
-@pytest.mark.parametrize("command", [
-    ["generate", "--requests", "3", "--donors", "2", "--seed", "1", "-o", "OUT"],
-    ["import", "FILE", "-o", "OUT"],
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["generate", "--requests", "3", "--donors", "2", "--seed", "1", "-o", "OUT"],
+        ["import", "FILE", "-o", "OUT"],
+    ],
+)
 def test_generate_and_import_keep_an_edited_file(tmp_path, command):
     """Both replaced an existing, hand-edited scenario without a word (export and template ask for --force).
     The same content again is written as before; other content needs --force."""
@@ -439,18 +490,22 @@ def test_generate_and_import_keep_an_edited_file(tmp_path, command):
     out.write_text(out.read_text(encoding="utf-8") + "# my edit\n", encoding="utf-8")
     again = CliRunner().invoke(cli, argv)
     assert again.exit_code == 1
-    assert again.stderr == (f"Error: {out}: exists and differs from what this writes (edited since?); choose another "
-                            "name, or add --force to replace it\n")
+    assert again.stderr == (
+        f"Error: {out}: exists and differs from what this writes (edited since?); choose another "
+        "name, or add --force to replace it\n"
+    )
     assert out.read_text(encoding="utf-8").endswith("# my edit\n")
     assert CliRunner().invoke(cli, [*argv, "--force"]).exit_code == 0
     assert "# my edit" not in out.read_text(encoding="utf-8")
 
 
 def test_problems_name_their_line_in_the_file_and_a_missing_key_its_parent(tmp_path):
-    text = ("name: t\ncurrency: USD\ndonors:\n  - id: DEU\n    budget: 100\nrequests:\n"
-            "  - id: A\n    country: NER\n    theme: stockpile\n    amount: 100\n"
-            "  - id: B\n    country: NER\n    theme: stockpiles\n    amount: 100\n"
-            "  - id: C\n    country: NER\n    theme: stockpile\n")
+    text = (
+        "name: t\ncurrency: USD\ndonors:\n  - id: DEU\n    budget: 100\nrequests:\n"
+        "  - id: A\n    country: NER\n    theme: stockpile\n    amount: 100\n"
+        "  - id: B\n    country: NER\n    theme: stockpiles\n    amount: 100\n"
+        "  - id: C\n    country: NER\n    theme: stockpile\n"
+    )
     result, path, _ = run(tmp_path, ["validate", "FILE"], text=text)
     lines = result.stderr.splitlines()
     assert lines[0].startswith(f"Error: {path}:13: requests[1].theme: 'stockpiles' is not a theme")
@@ -475,9 +530,11 @@ def test_a_variant_file_names_no_line_of_its_own(tmp_path):
 def test_a_key_written_with_no_value_means_its_default(tmp_path):
     """YAML's `regions:` with nothing after it is null: the spec reads an absent or empty earmark as 'any'
     (it was an error, while `min_grant:` was accepted)."""
-    text = ("name: t\ncurrency: USD\npolicy:\ncommitments:\ndonors:\n  - id: DEU\n    budget: 100\n    regions:\n"
-            "    themes:\n    min_grant:\nrequests:\n  - id: A\n    country: NER\n    theme: stockpile\n"
-            "    amount: 100\n    priority:\n    min_funding:\n    requires:\n")
+    text = (
+        "name: t\ncurrency: USD\npolicy:\ncommitments:\ndonors:\n  - id: DEU\n    budget: 100\n    regions:\n"
+        "    themes:\n    min_grant:\nrequests:\n  - id: A\n    country: NER\n    theme: stockpile\n"
+        "    amount: 100\n    priority:\n    min_funding:\n    requires:\n"
+    )
     result, _, out = run(tmp_path, ["solve", "FILE", "--format", "json", "-o", "OUT"], text=text)
     assert result.exit_code == 0, result.output
     assert json.loads(out.read_text())["requests"][0]["funded"] == 100

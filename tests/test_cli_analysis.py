@@ -69,8 +69,17 @@ def test_compare_refuses_options_in_different_currencies(files):
 
 def test_an_infeasible_option_has_no_figures_and_says_why(files):
     """It showed coverage 0, every request unfunded and a "lowest country", as if it were an allocation."""
-    res = run("compare", str(files / "base.yaml"), "--set", "donors[A].budget=0",  # B funds marking only
-              "--set", "requests[R1].must_fund=true", "--format", "json", *FAST)
+    res = run(
+        "compare",
+        str(files / "base.yaml"),
+        "--set",
+        "donors[A].budget=0",  # B funds marking only
+        "--set",
+        "requests[R1].must_fund=true",
+        "--format",
+        "json",
+        *FAST,
+    )
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
     other = doc["options"][1]
@@ -147,6 +156,8 @@ def test_compare_says_when_options_weigh_coverage_differently(files):
     (files / "weighed.yaml").write_text(yaml.safe_dump(other), encoding="utf-8")
     res = run("compare", str(files / "base.yaml"), str(files / "weighed.yaml"), *FAST)
     assert res.exit_code == 0, res.output
-    assert res.stderr == ("Note: weighed weighs priorities or agendas differently from base, so its "
-                          "priority-weighted coverage is on another scale; compare money placed, requests funded "
-                          "and the share of the maximum instead.\n")
+    assert res.stderr == (
+        "Note: weighed weighs priorities or agendas differently from base, so its "
+        "priority-weighted coverage is on another scale; compare money placed, requests funded "
+        "and the share of the maximum instead.\n"
+    )

@@ -49,8 +49,10 @@ def test_template_never_overwrites_a_workbook_unasked(tmp_path):
     book.write_bytes(b"a filled-in workbook")
     r = run("template", str(book))
     assert r.exit_code == 1
-    assert r.stderr == (f"Error: {book}: exists, perhaps filled in already; choose another name, or add --force"
-                        " to replace it with an empty template\n")
+    assert r.stderr == (
+        f"Error: {book}: exists, perhaps filled in already; choose another name, or add --force"
+        " to replace it with an empty template\n"
+    )
     assert book.read_bytes() == b"a filled-in workbook"
     assert run("template", str(book), "--force").exit_code == 0
     assert openpyxl.load_workbook(book).sheetnames[0] == "scenario"
@@ -103,8 +105,18 @@ def test_export_iati_from_result_file(scenario_file, tmp_path):
     r = run("export", str(scenario_file), "--result", str(result), "--format", "iati", "-o", str(out))
     assert r.exit_code == 0, r.output
     assert "Warning: the activities carry the placeholder organisation XM-SALW-COORDINATION" in r.stderr
-    named = run("export", str(scenario_file), "--result", str(result), "--format", "iati", "-o",
-                str(tmp_path / "b.xml"), "--org-ref", "XM-DAC-41114")
+    named = run(
+        "export",
+        str(scenario_file),
+        "--result",
+        str(result),
+        "--format",
+        "iati",
+        "-o",
+        str(tmp_path / "b.xml"),
+        "--org-ref",
+        "XM-DAC-41114",
+    )
     assert named.exit_code == 0 and "Warning" not in named.stderr
     back = tmp_path / "back.yaml"
     assert run("import", str(out), "-o", str(back)).exit_code == 0
@@ -133,6 +145,7 @@ def test_import_single_csv_file_says_give_the_folder(tmp_path):
 
 def _bad_books():
     """A user's slips, each an edit of a good workbook; every one must be an Error: naming the cell."""
+
     def put(sheet, ref, value):
         return lambda wb: wb[sheet].__setitem__(ref, value)
 
@@ -149,8 +162,10 @@ def _bad_books():
         "negative": (put("requests", "E3", -5000), "requests row 3, column amount (E3): -5000 is not above 0"),
         "huge": (put("donors", "D2", 1e30), "donors row 2, column budget (D2): 1e+30 is larger"),
         "priority-text": (put("requests", "F2", "high"), "requests row 2, column priority (F2): 'high' is not"),
-        "empty-workbook": (lambda wb: [wb.remove(ws) for ws in wb.worksheets[1:]] and
-                           setattr(wb.worksheets[0], "title", "Sheet1"), "workbook: no sheet is named"),
+        "empty-workbook": (
+            lambda wb: [wb.remove(ws) for ws in wb.worksheets[1:]] and setattr(wb.worksheets[0], "title", "Sheet1"),
+            "workbook: no sheet is named",
+        ),
     }
 
 
@@ -192,8 +207,12 @@ def test_exports_are_readable_by_others(scenario_file, tmp_path):
         assert run("template", str(tpl)).exit_code == 0
     finally:
         os.umask(mask)
-    assert [oct(p.stat().st_mode & 0o777) for p in (book, tpl, folder, folder / "donors.csv")] == \
-        ["0o644", "0o644", "0o755", "0o644"]
+    assert [oct(p.stat().st_mode & 0o777) for p in (book, tpl, folder, folder / "donors.csv")] == [
+        "0o644",
+        "0o644",
+        "0o755",
+        "0o644",
+    ]
 
 
 def test_export_a_variant_file(tmp_path):
@@ -213,8 +232,9 @@ def _soffice() -> str | None:
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = sorted((ROOT / "scenarios").glob("*.yaml")) + sorted((ROOT / "examples").glob("*.yaml"))
-needs_soffice = pytest.mark.skipif(not _soffice() and not os.environ.get("CI"),
-                                   reason="LibreOffice (soffice) is not installed")
+needs_soffice = pytest.mark.skipif(
+    not _soffice() and not os.environ.get("CI"), reason="LibreOffice (soffice) is not installed"
+)
 
 
 @pytest.fixture(scope="module")
@@ -227,16 +247,38 @@ def resaved(tmp_path_factory):
     written.mkdir()
     source = work / "injection.yaml"
     source.write_text(yaml.safe_dump(injection(), sort_keys=False), encoding="utf-8")
-    r = run("export", str(source), "--solve", "--time-limit", "10", "--format", "xlsx",
-            "-o", str(written / "injection.xlsx"))
+    r = run(
+        "export",
+        str(source),
+        "--solve",
+        "--time-limit",
+        "10",
+        "--format",
+        "xlsx",
+        "-o",
+        str(written / "injection.xlsx"),
+    )
     assert r.exit_code == 0, r.output
     for path in BUNDLED:
         assert run("export", str(path), "--format", "xlsx", "-o", str(written / f"{path.stem}.xlsx")).exit_code == 0
     assert run("template", str(written / "template.xlsx")).exit_code == 0
     profile = (work / "profile").as_uri()  # own profile: never clashes with another soffice
     files = sorted(str(f) for f in written.iterdir())
-    subprocess.run([_soffice(), f"-env:UserInstallation={profile}", "--headless", "--convert-to", "xlsx",
-                    "--outdir", str(saved), *files], check=True, capture_output=True, timeout=600)
+    subprocess.run(
+        [
+            _soffice(),
+            f"-env:UserInstallation={profile}",
+            "--headless",
+            "--convert-to",
+            "xlsx",
+            "--outdir",
+            str(saved),
+            *files,
+        ],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     return written, saved
 
 
@@ -290,8 +332,9 @@ def test_libreoffice_keeps_the_template_usable(resaved, tmp_path):
 def test_csv_export_into_a_folder_with_files_needs_force_and_then_replaces_them(tmp_path):
     scenario_file = str(Path(__file__).resolve().parent.parent / "scenarios" / "lac-unlirec-2027.yaml")
     out = tmp_path / "csv"
-    first = CliRunner().invoke(cli, ["export", scenario_file, "--solve", "--node-limit", "200", "--format", "csv",
-                                     "-o", str(out)])
+    first = CliRunner().invoke(
+        cli, ["export", scenario_file, "--solve", "--node-limit", "200", "--format", "csv", "-o", str(out)]
+    )
     assert first.exit_code == 0, first.output
     assert (out / "allocations.csv").exists()
     (out / "budget-notes.csv").write_text("mine\n", encoding="utf-8")
@@ -326,8 +369,10 @@ def test_xlsx_export_over_an_existing_workbook_needs_force(scenario_file, tmp_pa
     book.write_bytes(b"edited by hand")
     again = run("export", str(scenario_file), "--format", "xlsx", "-o", str(book))
     assert again.exit_code == 1
-    assert again.stderr == f"Error: {book}: exists, perhaps edited since; choose another name, or add --force to " \
-                           "replace it\n"
+    assert (
+        again.stderr == f"Error: {book}: exists, perhaps edited since; choose another name, or add --force to "
+        "replace it\n"
+    )
     assert book.read_bytes() == b"edited by hand"
     assert run("export", str(scenario_file), "--format", "xlsx", "-o", str(book), "--force").exit_code == 0
     assert book.read_bytes() != b"edited by hand"

@@ -56,7 +56,8 @@ def _restated(gap: float, funded: list[int]):
     from matcher.engine.stages import Stage
 
     data = {
-        "name": "restate", "currency": "USD",
+        "name": "restate",
+        "currency": "USD",
         "donors": [
             {"id": "D", "budget": 150, "countries": ["NER"]},
             {"id": "E", "budget": 500, "countries": ["PER"]},  # reaches no request: the trivial bound is 200
@@ -84,20 +85,25 @@ def test_a_restated_stage_within_the_gap_is_proven_and_the_next_is_bounded_again
     assert coverage.status == "feasible" and volume.status == "feasible"
     coverage, volume = _restated(1e-7, [100, 50])  # the plan itself: nothing changes
     assert [(s.value, s.bound, s.status) for s in (coverage, volume)] == [
-        (16.5, 16.5, "optimal"), (150.0, 150.0, "optimal")]
+        (16.5, 16.5, "optimal"),
+        (150.0, 150.0, "optimal"),
+    ]
 
 
 def _one_donor_round(amounts: list[int], countries, policy=None):
     """One donor's 100 over full-only requests of equal weight, one per amount and country."""
-    return parse_scenario({
-        "name": "one-donor", "currency": "USD",
-        "donors": [{"id": "D", "budget": 100}],
-        "requests": [
-            {"id": f"R{n}", "country": c, "theme": "stockpile", "amount": a, "priority": 1}
-            for n, (a, c) in enumerate(zip(amounts, countries), start=1)
-        ],
-        "policy": policy or {},
-    })
+    return parse_scenario(
+        {
+            "name": "one-donor",
+            "currency": "USD",
+            "donors": [{"id": "D", "budget": 100}],
+            "requests": [
+                {"id": f"R{n}", "country": c, "theme": "stockpile", "amount": a, "priority": 1}
+                for n, (a, c) in enumerate(zip(amounts, countries), start=1)
+            ],
+            "policy": policy or {},
+        }
+    )
 
 
 def _volume_stage_from(amounts: list[int], plan_funded: list[int], countries=("NER", "NER"), policy=None, gap=1e-7):
@@ -169,13 +175,25 @@ def test_a_fractional_funding_made_whole_with_the_same_choices_is_proven(monkeyp
 
     monkeypatch.setattr(plan_module, "_rounded", spy)
     data = {
-        "name": "whole", "currency": "USD",
+        "name": "whole",
+        "currency": "USD",
         "donors": [{"id": "D", "budget": 2_000_000}],
         "policy": {"objective": ["coverage", "volume"], "max_country_share": 0.4},
-        "requests": [{"id": "NER-1", "country": "NER", "theme": "stockpile", "amount": 1_000_000, "priority": 1,
-                      "min_funding": 0.01}]
-        + [{"id": f"{c}-{n}", "country": c, "theme": "stockpile", "amount": 1_000, "priority": 1}
-           for c in ("MLI", "BFA") for n in range(20)],
+        "requests": [
+            {
+                "id": "NER-1",
+                "country": "NER",
+                "theme": "stockpile",
+                "amount": 1_000_000,
+                "priority": 1,
+                "min_funding": 0.01,
+            }
+        ]
+        + [
+            {"id": f"{c}-{n}", "country": c, "theme": "stockpile", "amount": 1_000, "priority": 1}
+            for c in ("MLI", "BFA")
+            for n in range(20)
+        ],
     }
     s = parse_scenario(data)
     fast = solve(s, SolveParams(method="decomposed", time_limit=10))
@@ -193,7 +211,8 @@ def test_most_money_placed_is_a_max_flow_through_budgets_pair_caps_amounts_and_o
     from matcher.engine.plan import most_placed
 
     data = {
-        "name": "most-placed", "currency": "USD",
+        "name": "most-placed",
+        "currency": "USD",
         "donors": [
             {"id": "D", "budget": 100, "countries": ["NER"]},  # R1 + R3 ask 110 of it: gives 100
             {"id": "E", "budget": 30, "countries": ["MLI"]},  # R2 asks 60: gives 30
@@ -272,7 +291,8 @@ def test_the_coverage_objective_is_scaled_for_highs_and_read_back_unscaled() -> 
     from matcher.engine.plan import objective_scale
 
     data = {
-        "name": "scale", "currency": "USD",
+        "name": "scale",
+        "currency": "USD",
         "donors": [{"id": "D", "budget": 2_000_000}],
         "requests": [
             {"id": "R1", "country": "NER", "theme": "stockpile", "amount": 1_000_000, "priority": 1},

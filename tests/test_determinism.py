@@ -58,16 +58,37 @@ def test_no_step_hands_highs_a_fixed_wall_time_cap(monkeypatch):
         seen.append((parameters.node_limit, parameters.time_limit))
         return real(model, parameters, *args, **kwargs)
 
-    for name in ("matcher.engine.params", "matcher.engine.realise", "matcher.engine.repair",
-                 "matcher.engine.solve", "matcher.engine.plan", "matcher.engine.stages"):
+    for name in (
+        "matcher.engine.params",
+        "matcher.engine.realise",
+        "matcher.engine.repair",
+        "matcher.engine.solve",
+        "matcher.engine.plan",
+        "matcher.engine.stages",
+    ):
         module = __import__(name, fromlist=["_"])
         if hasattr(module, "solve_highs"):
             monkeypatch.setattr(module, "solve_highs", spy)
     donors = [{"id": f"D{i}", "budget": 90 + 7 * i, "min_grant": 20 + i} for i in range(4)]
-    requests = [{"id": f"R{j}", "country": ["NER", "MLI", "PER"][j % 3], "theme": "marking",
-                 "amount": 30 + 11 * j, "min_funding": 0} for j in range(12)]
-    s = parse_scenario({"name": "mend", "currency": "USD", "donors": donors, "requests": requests,
-                        "policy": {"max_donors_per_request": 1}})
+    requests = [
+        {
+            "id": f"R{j}",
+            "country": ["NER", "MLI", "PER"][j % 3],
+            "theme": "marking",
+            "amount": 30 + 11 * j,
+            "min_funding": 0,
+        }
+        for j in range(12)
+    ]
+    s = parse_scenario(
+        {
+            "name": "mend",
+            "currency": "USD",
+            "donors": donors,
+            "requests": requests,
+            "policy": {"max_donors_per_request": 1},
+        }
+    )
     solve(s, SolveParams(time_limit=3600))
     assert seen, "no HiGHS call was made"
     for node_limit, limit in seen:  # a fixed cap shows as a short limit with no work limit

@@ -86,8 +86,11 @@ def test_money_placed_first_is_not_traded_for_the_greedy_starts_coverage():
     the greedy start's coverage; the greedy start once replaced a proven 30 because it covered more."""
     requests = [{"id": f"N{k}", "country": "NER", "theme": "marking", "amount": 10, "priority": 1} for k in range(350)]
     requests += [{"id": f"M{k}", "country": "MLI", "theme": "marking", "amount": 4, "priority": 5} for k in range(350)]
-    s = scenario([{"id": f"D{i}", "budget": 10} for i in range(3)], requests,
-                 policy={"objective": ["volume", "coverage", "grants"]})
+    s = scenario(
+        [{"id": f"D{i}", "budget": 10} for i in range(3)],
+        requests,
+        policy={"objective": ["volume", "coverage", "grants"]},
+    )
     r = solve(s, SolveParams(time_limit=60, polish_seconds=0))
     assert r.objective["volume"] == 30
 
@@ -96,14 +99,20 @@ def test_an_offer_the_donor_cannot_make_is_allowed_and_never_delivered():
     """The format allows an offer above the donor's capacity, or to a request its earmarks exclude
     ("earmarks apply to in-kind donors as to others"): such an offer is simply never delivered."""
     s = scenario(
-        [{"id": "D0", "budget": 4},
-         {"id": "K", "kind": "in_kind", "capacity": 2, "unit": "team", "countries": ["NER", "MLI"]}],
-        [{"id": "R0", "country": "NER", "theme": "training", "amount": 5},
-         {"id": "R1", "country": "PER", "theme": "training", "amount": 5},
-         {"id": "R2", "country": "MLI", "theme": "training", "amount": 5}],
-        offers=[{"donor": "K", "request": "R0", "units": 3, "value": 5},   # above the capacity of 2
-                {"donor": "K", "request": "R1", "units": 1, "value": 5},   # PER is outside K's countries
-                {"donor": "K", "request": "R2", "units": 2, "value": 5}],  # the one K can make
+        [
+            {"id": "D0", "budget": 4},
+            {"id": "K", "kind": "in_kind", "capacity": 2, "unit": "team", "countries": ["NER", "MLI"]},
+        ],
+        [
+            {"id": "R0", "country": "NER", "theme": "training", "amount": 5},
+            {"id": "R1", "country": "PER", "theme": "training", "amount": 5},
+            {"id": "R2", "country": "MLI", "theme": "training", "amount": 5},
+        ],
+        offers=[
+            {"donor": "K", "request": "R0", "units": 3, "value": 5},  # above the capacity of 2
+            {"donor": "K", "request": "R1", "units": 1, "value": 5},  # PER is outside K's countries
+            {"donor": "K", "request": "R2", "units": 2, "value": 5},
+        ],  # the one K can make
     )
     r = solved(s)
     assert r.status == "optimal"
@@ -115,12 +124,18 @@ def test_an_offer_never_delivered_makes_no_request_reachable():
     """K's offers are above its capacity (R0) or outside its earmarks (R1): no donor can reach either
     request, and the reasons and the eligibility graph say so instead of blaming K's capacity."""
     s = scenario(
-        [{"id": "D0", "budget": 4, "countries": ["NER"]},
-         {"id": "K", "kind": "in_kind", "capacity": 2, "unit": "team", "countries": ["NER", "MLI"]}],
-        [{"id": "R0", "country": "MLI", "theme": "training", "amount": 5},
-         {"id": "R1", "country": "PER", "theme": "training", "amount": 5}],
-        offers=[{"donor": "K", "request": "R0", "units": 3, "value": 5},
-                {"donor": "K", "request": "R1", "units": 1, "value": 5}],
+        [
+            {"id": "D0", "budget": 4, "countries": ["NER"]},
+            {"id": "K", "kind": "in_kind", "capacity": 2, "unit": "team", "countries": ["NER", "MLI"]},
+        ],
+        [
+            {"id": "R0", "country": "MLI", "theme": "training", "amount": 5},
+            {"id": "R1", "country": "PER", "theme": "training", "amount": 5},
+        ],
+        offers=[
+            {"donor": "K", "request": "R0", "units": 3, "value": 5},
+            {"donor": "K", "request": "R1", "units": 1, "value": 5},
+        ],
     )
     r = solved(s)
     assert {o.id: o.reason_codes for o in r.requests} == {"R0": ["no_eligible_donor"], "R1": ["no_eligible_donor"]}
@@ -133,12 +148,14 @@ def test_an_offer_never_delivered_makes_no_request_reachable():
 def test_the_greedy_start_never_replaces_a_plan_that_places_more_money_first():
     """[volume, coverage]: one unit of money placed outweighs any coverage, even at 2e7 units (a relative
     tolerance of 1e-6 would call 10 units a tie)."""
-    s = scenario([{"id": "D", "budget": 20_000_000}],
-                 [{"id": "BIG", "country": "NER", "theme": "marking", "amount": 19_999_990, "priority": 1,
-                   "min_funding": 0},
-                  {"id": "SMALL", "country": "MLI", "theme": "marking", "amount": 20, "priority": 5,
-                   "min_funding": 0}],
-                 policy={"objective": ["volume", "coverage", "grants"]})
+    s = scenario(
+        [{"id": "D", "budget": 20_000_000}],
+        [
+            {"id": "BIG", "country": "NER", "theme": "marking", "amount": 19_999_990, "priority": 1, "min_funding": 0},
+            {"id": "SMALL", "country": "MLI", "theme": "marking", "amount": 20, "priority": 5, "min_funding": 0},
+        ],
+        policy={"objective": ["volume", "coverage", "grants"]},
+    )
     p = compile_problem(s)
     made = Solution({}, set(), [19_999_990, 0])
     greedy = Solution({}, set(), [19_999_970, 10])  # 10 units fewer, more coverage
@@ -151,9 +168,17 @@ def test_amounts_beyond_what_the_solver_handles_are_refused_not_answered_wrongly
     NER-PSSM 3e9 give 16.3 (the same round in units of 1e9 solves right): refused, naming the place."""
     s = scenario(
         [{"id": "JPN", "budget": 10_000_000_000}],
-        [{"id": "FRA-MARK", "country": "FRA", "theme": "marking", "amount": 7_000_000_000, "priority": 5},
-         {"id": "NER-PSSM", "country": "NER", "theme": "stockpile", "amount": 10_000_000_000, "min_funding": 0,
-          "priority": 1}],
+        [
+            {"id": "FRA-MARK", "country": "FRA", "theme": "marking", "amount": 7_000_000_000, "priority": 5},
+            {
+                "id": "NER-PSSM",
+                "country": "NER",
+                "theme": "stockpile",
+                "amount": 10_000_000_000,
+                "min_funding": 0,
+                "priority": 1,
+            },
+        ],
         policy={"region_floors": {"africa": 0.3}},
     )
     with pytest.raises(MatcherError, match=r"^donors\[JPN\]\.budget: 10,000,000,000 USD is above 1,000,000,000, "):
@@ -164,8 +189,10 @@ def test_a_budget_beyond_all_that_is_asked_is_no_obstacle():
     """A donor's envelope larger than every request together never binds, whatever its size."""
     s = scenario(
         [{"id": "EU", "budget": 50_000_000_000}],
-        [{"id": "R0", "country": "NER", "theme": "marking", "amount": 300_000},
-         {"id": "R1", "country": "MLI", "theme": "marking", "amount": 200_000}],
+        [
+            {"id": "R0", "country": "NER", "theme": "marking", "amount": 300_000},
+            {"id": "R1", "country": "MLI", "theme": "marking", "amount": 200_000},
+        ],
     )
     r = solve(s, SolveParams(time_limit=20))
     assert r.status == "optimal"
@@ -188,12 +215,18 @@ def test_commitments_from_more_donors_than_a_request_may_have_are_infeasible():
 def test_min_and_max_grant_are_scenario_currency_for_the_scale_check():
     """max_grant is in the scenario currency (compile.py): 950,000,000 USD was converted with the donor's
     EUR rate to 1,026,000,000 and refused."""
-    s = parse_scenario({
-        "name": "scale-fx", "currency": "USD", "fx": {"EUR": 1.08},
-        "donors": [{"id": "EU", "budget": 800_000_000, "currency": "EUR", "max_grant": 950_000_000}],
-        "requests": [{"id": "R1", "country": "MLI", "theme": "marking", "amount": 600_000_000, "min_funding": 0},
-                     {"id": "R2", "country": "NER", "theme": "tracing", "amount": 600_000_000, "min_funding": 0}],
-    })
+    s = parse_scenario(
+        {
+            "name": "scale-fx",
+            "currency": "USD",
+            "fx": {"EUR": 1.08},
+            "donors": [{"id": "EU", "budget": 800_000_000, "currency": "EUR", "max_grant": 950_000_000}],
+            "requests": [
+                {"id": "R1", "country": "MLI", "theme": "marking", "amount": 600_000_000, "min_funding": 0},
+                {"id": "R2", "country": "NER", "theme": "tracing", "amount": 600_000_000, "min_funding": 0},
+            ],
+        }
+    )
     assert solve(s, SolveParams(time_limit=20)).objective["volume"] == 864_000_000
 
 
@@ -246,11 +279,19 @@ def test_a_later_stage_keeps_coverage_within_the_tolerance_with_room_for_the_sol
             {"id": "R0", "country": "BRA", "theme": "record_keeping", "amount": 150_000},
             {"id": "R1", "country": "BRA", "theme": "tracing", "amount": 980_000, "priority": 4, "min_funding": 0.15},
             {"id": "R2", "country": "BRA", "theme": "tracing", "amount": 280_000, "priority": 1, "min_funding": 0},
-            {"id": "R4", "country": "BRA", "theme": "record_keeping", "amount": 880_000, "priority": 2,
-             "min_funding": 0.3},
+            {
+                "id": "R4",
+                "country": "BRA",
+                "theme": "record_keeping",
+                "amount": 880_000,
+                "priority": 2,
+                "min_funding": 0.3,
+            },
         ],
-        commitments=[{"donor": "D1", "request": "R2", "amount": 100_000},
-                     {"donor": "D1", "request": "R0", "amount": 50_000}],
+        commitments=[
+            {"donor": "D1", "request": "R2", "amount": 100_000},
+            {"donor": "D1", "request": "R0", "amount": 50_000},
+        ],
     )
     r = solved(s)
     assert r.status == "optimal"
@@ -262,22 +303,49 @@ def test_a_later_stage_keeps_coverage_within_the_tolerance_with_room_for_the_sol
 def test_the_fewest_grants_of_a_small_round_are_found_by_default():
     """A 4 x 5 round (20 pairs): the full model's search for fewer grants, under 50 nodes, stopped at 8;
     7 keep every rule (brute force), and with 1,000 nodes it finds and proves them."""
-    s = parse_scenario({
-        "name": "rnd", "currency": "USD", "fx": {"SEK": 0.7},
-        "policy": {"priority_weights": {"5": 32}, "agenda_weights": {"diversion": 3, "wps": 1.25}},
-        "donors": [{"id": "D0", "budget": 107, "themes": ["destruction", "community"]},
-                   {"id": "D1", "budget": 150, "currency": "SEK"},
-                   {"id": "D2", "budget": 108, "currency": "SEK", "min_grant": 23}, {"id": "D3", "budget": 55}],
-        "requests": [
-            {"id": "R0", "country": "IDN", "theme": "ddr", "amount": 51, "min_funding": 0.25, "agenda": ["diversion"]},
-            {"id": "R1", "country": "PHL", "theme": "community", "amount": 100, "priority": 1, "min_funding": 0.25},
-            {"id": "R2", "country": "KEN", "theme": "ddr", "amount": 98, "priority": 5},
-            {"id": "R3", "country": "MEX", "theme": "community", "amount": 27, "min_funding": 0.15,
-             "agenda": ["diversion", "sdg16.4"]},
-            {"id": "R4", "country": "IDN", "theme": "destruction", "amount": 86, "min_funding": 0.15,
-             "agenda": ["iti", "wps"]},
-        ],
-    }, source="fixture")
+    s = parse_scenario(
+        {
+            "name": "rnd",
+            "currency": "USD",
+            "fx": {"SEK": 0.7},
+            "policy": {"priority_weights": {"5": 32}, "agenda_weights": {"diversion": 3, "wps": 1.25}},
+            "donors": [
+                {"id": "D0", "budget": 107, "themes": ["destruction", "community"]},
+                {"id": "D1", "budget": 150, "currency": "SEK"},
+                {"id": "D2", "budget": 108, "currency": "SEK", "min_grant": 23},
+                {"id": "D3", "budget": 55},
+            ],
+            "requests": [
+                {
+                    "id": "R0",
+                    "country": "IDN",
+                    "theme": "ddr",
+                    "amount": 51,
+                    "min_funding": 0.25,
+                    "agenda": ["diversion"],
+                },
+                {"id": "R1", "country": "PHL", "theme": "community", "amount": 100, "priority": 1, "min_funding": 0.25},
+                {"id": "R2", "country": "KEN", "theme": "ddr", "amount": 98, "priority": 5},
+                {
+                    "id": "R3",
+                    "country": "MEX",
+                    "theme": "community",
+                    "amount": 27,
+                    "min_funding": 0.15,
+                    "agenda": ["diversion", "sdg16.4"],
+                },
+                {
+                    "id": "R4",
+                    "country": "IDN",
+                    "theme": "destruction",
+                    "amount": 86,
+                    "min_funding": 0.15,
+                    "agenda": ["iti", "wps"],
+                },
+            ],
+        },
+        source="fixture",
+    )
     r = solved(s)
     assert r.status == "optimal"
     assert (r.objective["coverage"], r.objective["volume"], r.objective["grants"]) == (pytest.approx(61.8), 342, 7)
@@ -287,20 +355,36 @@ def test_a_grant_binary_off_within_tolerance_lets_no_money_through():
     """Amounts of 1e7-1e8: HiGHS held a grant's binary at 1.4e-7 (within its integrality tolerance of 1e-6) and
     let 10 units through a donor whose grants start at 32,000,000; the validator stopped the solve as an
     engine bug. With the tolerance tightened to the largest grant, every grant keeps rule 5."""
-    s = parse_scenario({
-        "name": "rnd", "currency": "USD", "fx": {"JPY": 0.0067}, "policy": {"region_floors": {"asia": 0.1}},
-        "donors": [{"id": "D0", "budget": 8_805_000_000, "currency": "JPY", "exclude_countries": ["MEX"]},
-                   {"id": "D1", "budget": 71_000_000, "min_grant": 32_000_000}, {"id": "D2", "budget": 107_000_000},
-                   {"id": "D3", "budget": 41_000_000, "min_grant": 8_000_000, "max_grant": 86_000_000}],
-        "requests": [
-            {"id": "R0", "country": "AFG", "theme": "ddr", "amount": 77_000_000, "priority": 2},
-            {"id": "R1", "country": "AFG", "theme": "ddr", "amount": 63_000_000, "priority": 5},
-            {"id": "R2", "country": "MEX", "theme": "ddr", "amount": 64_000_000},
-            {"id": "R3", "country": "MEX", "theme": "ddr", "amount": 100_000_000, "priority": 1, "requires": ["R1"]},
-            {"id": "R4", "country": "MEX", "theme": "transfer_control", "amount": 96_000_000, "min_funding": 0.15},
-        ],
-        "commitments": [{"donor": "D0", "request": "R1", "amount": 6_000_000}],
-    }, source="fixture")
+    s = parse_scenario(
+        {
+            "name": "rnd",
+            "currency": "USD",
+            "fx": {"JPY": 0.0067},
+            "policy": {"region_floors": {"asia": 0.1}},
+            "donors": [
+                {"id": "D0", "budget": 8_805_000_000, "currency": "JPY", "exclude_countries": ["MEX"]},
+                {"id": "D1", "budget": 71_000_000, "min_grant": 32_000_000},
+                {"id": "D2", "budget": 107_000_000},
+                {"id": "D3", "budget": 41_000_000, "min_grant": 8_000_000, "max_grant": 86_000_000},
+            ],
+            "requests": [
+                {"id": "R0", "country": "AFG", "theme": "ddr", "amount": 77_000_000, "priority": 2},
+                {"id": "R1", "country": "AFG", "theme": "ddr", "amount": 63_000_000, "priority": 5},
+                {"id": "R2", "country": "MEX", "theme": "ddr", "amount": 64_000_000},
+                {
+                    "id": "R3",
+                    "country": "MEX",
+                    "theme": "ddr",
+                    "amount": 100_000_000,
+                    "priority": 1,
+                    "requires": ["R1"],
+                },
+                {"id": "R4", "country": "MEX", "theme": "transfer_control", "amount": 96_000_000, "min_funding": 0.15},
+            ],
+            "commitments": [{"donor": "D0", "request": "R1", "amount": 6_000_000}],
+        },
+        source="fixture",
+    )
     r = solved(s)
     assert r.status == "optimal"
     assert r.objective["volume"] == 277_993_500
@@ -313,12 +397,35 @@ def test_a_stage_bound_is_never_below_the_money_the_allocation_placed():
     of 0.9999991, then rounded to 1), a 'bound' the allocation itself beats."""
     s = scenario(
         [{"id": "D0", "budget": 10, "max_grant": 5, "exclude_countries": ["KEN"]}],
-        [{"id": "R0", "country": "PER", "theme": "community", "amount": 1, "priority": 2, "min_funding": 0.75,
-          "agenda": ["diversion"]},
-         {"id": "R1", "country": "COL", "theme": "community", "amount": 8, "priority": 3, "min_funding": 0.75,
-          "requires": ["R0"]},
-         {"id": "R2", "country": "AFG", "theme": "stockpile", "amount": 5, "priority": 3, "min_funding": 0.3,
-          "requires": ["R1", "R0"]}],
+        [
+            {
+                "id": "R0",
+                "country": "PER",
+                "theme": "community",
+                "amount": 1,
+                "priority": 2,
+                "min_funding": 0.75,
+                "agenda": ["diversion"],
+            },
+            {
+                "id": "R1",
+                "country": "COL",
+                "theme": "community",
+                "amount": 8,
+                "priority": 3,
+                "min_funding": 0.75,
+                "requires": ["R0"],
+            },
+            {
+                "id": "R2",
+                "country": "AFG",
+                "theme": "stockpile",
+                "amount": 5,
+                "priority": 3,
+                "min_funding": 0.3,
+                "requires": ["R1", "R0"],
+            },
+        ],
     )
     result = solved(s)
     for st in result.solver.stages:

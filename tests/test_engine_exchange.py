@@ -46,8 +46,13 @@ def test_a_request_with_too_many_donors_loses_its_smallest_grant() -> None:
         policy={"max_donors_per_request": 2},
     )
     p = compile_problem(s)
-    x = {p.pair_index(0, 0): 100, p.pair_index(1, 0): 40, p.pair_index(2, 0): 10,
-         p.pair_index(1, 1): 60, p.pair_index(2, 1): 90}
+    x = {
+        p.pair_index(0, 0): 100,
+        p.pair_index(1, 0): 40,
+        p.pair_index(2, 0): 10,
+        p.pair_index(1, 1): 60,
+        p.pair_index(2, 1): 90,
+    }
     slots = donor_slots(p, set())
     assert breaking(p, x, slots) == [p.pair_index(2, 0)]
     out = mend(p, x, slots)

@@ -49,8 +49,16 @@ def test_restricted_grants_mend_the_small_grant_and_keep_the_other_grants() -> N
     need = [r.amount for r in s.requests]
     big, ada, cal = (p.donor_index[d] for d in ("BIG", "ADA", "CAL"))
     # BIG's 20 to R1 is below its minimum; every other grant keeps the rules
-    plan = {(big, 0): 20, (ada, 0): 100, (big, 1): 80, (ada, 2): 60, (cal, 3): 60, (cal, 4): 60, (ada, 5): 20,
-            (cal, 5): 40}
+    plan = {
+        (big, 0): 20,
+        (ada, 0): 100,
+        (big, 1): 80,
+        (ada, 2): 60,
+        (cal, 3): 60,
+        (cal, 4): 60,
+        (ada, 5): 20,
+        (cal, 5): 40,
+    }
     flow = {p.pair_index(i, j): v for (i, j), v in plan.items()}
     slots = donor_slots(p, set())
     assert breaking(p, flow, slots) == [p.pair_index(big, 0)]

@@ -44,8 +44,13 @@ def test_row_blocks_merge_in_row_order():
     a.add_linear_constraint(x - 2 * y <= 0)
     a.add_linear_constraint(y >= 1)
     bx, by = add_variables(b, np.zeros(2), np.array([3.0, 4.0]))
-    add_row_blocks(b, np.array([-np.inf, 1.0]), np.array([0.0, np.inf]),
-                   ([0], [bx.id], [1.0]), ([0, 1], [by.id, by.id], [-2.0, 1.0]))
+    add_row_blocks(
+        b,
+        np.array([-np.inf, 1.0]),
+        np.array([0.0, np.inf]),
+        ([0], [bx.id], [1.0]),
+        ([0, 1], [by.id, by.id], [-2.0, 1.0]),
+    )
     assert _strip_names(a.export_model()) == _strip_names(b.export_model())
 
 

@@ -64,9 +64,11 @@ def test_a_solver_failure_while_bounding_the_grants_keeps_the_allocation(monkeyp
         return real(model, parameters, model_params, msg_cb)
 
     monkeypatch.setattr(solve_module, "solve_highs", failing_bound)
-    s = scenario([{"id": "D0", "budget": 2}, {"id": "D1", "budget": 2}],
-                 [req("R0", amount=2, priority=1), req("R1", amount=2, priority=2, requires=["R0"])],
-                 policy={"objective": ["coverage", "volume", "grants"]})
+    s = scenario(
+        [{"id": "D0", "budget": 2}, {"id": "D1", "budget": 2}],
+        [req("R0", amount=2, priority=1), req("R1", amount=2, priority=2, requires=["R0"])],
+        policy={"objective": ["coverage", "volume", "grants"]},
+    )
     said: list[str] = []
     result = solve(s, SolveParams(time_limit=10, seed=7, on_log=said.append))
     assert result.has_solution() and {a.request for a in result.allocations} == {"R0", "R1"}
@@ -80,12 +82,16 @@ def _optimal_but_unproven(model, solver, *, params, model_params=None, msg_cb=No
     from ortools.math_opt.python import result, solution
 
     calls.append(dict(params.highs.bool_options) | dict(params.highs.string_options))
-    primal = solution.PrimalSolution(variable_values={}, objective_value=0.0,
-                                     feasibility_status=solution.SolutionStatus.FEASIBLE)
+    primal = solution.PrimalSolution(
+        variable_values={}, objective_value=0.0, feasibility_status=solution.SolutionStatus.FEASIBLE
+    )
     return result.SolveResult(
-        termination=result.Termination(reason=mathopt.TerminationReason.OPTIMAL,
-                                       objective_bounds=result.ObjectiveBounds(primal_bound=0.0, dual_bound=1.0)),
-        solutions=[solution.Solution(primal_solution=primal)])
+        termination=result.Termination(
+            reason=mathopt.TerminationReason.OPTIMAL,
+            objective_bounds=result.ObjectiveBounds(primal_bound=0.0, dual_bound=1.0),
+        ),
+        solutions=[solution.Solution(primal_solution=primal)],
+    )
 
 
 calls: list[dict] = []
@@ -97,7 +103,10 @@ def test_an_optimal_its_bound_does_not_prove_is_solved_again_and_else_only_feasi
     mo, _hint = _model()
     result = P.solve_highs(mo, P.highs_parameters(P.SolveParams(), 10.0))
     assert [(c.get("mip_allow_restart"), c.get("presolve")) for c in calls] == [
-        (None, None), (False, None), (False, "off")]  # as asked, then restarts off, then presolve off too
+        (None, None),
+        (False, None),
+        (False, "off"),
+    ]  # as asked, then restarts off, then presolve off too
     assert result.termination.reason == mathopt.TerminationReason.FEASIBLE  # never "optimal" unproven
     assert result.objective_value() == 0.0
 

@@ -128,13 +128,18 @@ def test_forcing_in_names_the_requests_that_gain_too():
 def test_extra_budget_that_cannot_help_says_so_without_a_search_figure():
     """A partner's project cap binds: the search doubled the extra budget until it gave up, and the last
     figure (e.g. "up to 341,336,064 EUR") read as if it meant something."""
-    s = parse_scenario({
-        "name": "cap", "currency": "USD",
-        "partners": [{"id": "P", "type": "ngo", "max_projects": 1}],
-        "donors": [{"id": "D", "budget": 100}],
-        "requests": [{"id": "R1", "country": "NER", "theme": "marking", "amount": 60, "partner": "P", "priority": 5},
-                     {"id": "R2", "country": "MLI", "theme": "marking", "amount": 30, "partner": "P"}],
-    })
+    s = parse_scenario(
+        {
+            "name": "cap",
+            "currency": "USD",
+            "partners": [{"id": "P", "type": "ngo", "max_projects": 1}],
+            "donors": [{"id": "D", "budget": 100}],
+            "requests": [
+                {"id": "R1", "country": "NER", "theme": "marking", "amount": 60, "partner": "P", "priority": 5},
+                {"id": "R2", "country": "MLI", "theme": "marking", "amount": 30, "partner": "P"},
+            ],
+        }
+    )
     params = SolveParams(time_limit=20, node_limit=200)
     doc = explain(s, "R2", params, solve(s, params))
     (extra,) = doc["extra_budget"]
@@ -150,8 +155,10 @@ def test_a_first_re_solve_left_unproven_claims_no_figure(monkeypatch):
     doc = explain(parse_scenario(two_countries()), "R4", PARAMS)
     (a,) = doc["extra_budget"]
     assert not a["found"] and a["tried_up_to"] is None
-    assert a["text"] == ("A: unknown: the re-solve with 150 USD more was not proven optimal within its limits "
-                         "(raise --node-limit or --time-limit)")
+    assert a["text"] == (
+        "A: unknown: the re-solve with 150 USD more was not proven optimal within its limits "
+        "(raise --node-limit or --time-limit)"
+    )
 
 
 def _equals(budget: int) -> dict:
@@ -161,8 +168,11 @@ def _equals(budget: int) -> dict:
         "name": "equals",
         "currency": "USD",
         "donors": [{"id": "D", "budget": budget}],
-        "requests": [{"id": "P", "priority": 5, **ask}, {"id": "R", "priority": 3, **ask},
-                     {"id": "Q", "priority": 3, **ask}],
+        "requests": [
+            {"id": "P", "priority": 5, **ask},
+            {"id": "R", "priority": 3, **ask},
+            {"id": "Q", "priority": 3, **ask},
+        ],
     }
 
 
@@ -196,9 +206,10 @@ def _one_donor_each(budget: int) -> dict:
         "currency": "USD",
         "policy": {"max_donors_per_request": 1},
         "donors": [{"id": "A", "budget": budget}, {"id": "B", "budget": budget, "themes": ["marking", "stockpile"]}],
-        "requests": [{"id": "P", "country": "NER", "theme": "marking", "amount": 100, "priority": 5},
-                     {"id": "R", "country": "NER", "theme": "stockpile", "amount": 300, "priority": 3,
-                      "min_funding": 0.1}],
+        "requests": [
+            {"id": "P", "country": "NER", "theme": "marking", "amount": 100, "priority": 5},
+            {"id": "R", "country": "NER", "theme": "stockpile", "amount": 300, "priority": 3, "min_funding": 0.1},
+        ],
     }
 
 
@@ -208,8 +219,10 @@ def test_a_rule_named_as_a_reason_is_binding_only_when_lifting_it_gives_more():
     assert spent["reasons"][0]["code"] == "max_donors"
     assert [n["code"] for n in spent["not_binding"]] == ["max_donors"] and spent["not_binding"][0]["without_it"] == 100
     assert spent["binding"]["code"] == "budget_spent"
-    assert "not binding: already has the maximum of 1 donors per request (lifted alone, it still gets 100 USD)" \
+    assert (
+        "not binding: already has the maximum of 1 donors per request (lifted alone, it still gets 100 USD)"
         in to_text(spent)
+    )
     room = explain(parse_scenario(_one_donor_each(200)), "R", PARAMS)  # 100 left with a donor R may not add
     assert room["binding"]["code"] == "max_donors" and room["binding"]["lifted_alone"] == 300
     assert room["not_binding"] == []
@@ -227,8 +240,9 @@ def test_time_running_out_between_a_probes_two_re_solves_says_so(monkeypatch):
         pytest.skip("the re-solve funds R itself: no second re-solve to run out of time for")
     doc = explain(s, "R", PARAMS)
     (d,) = doc["extra_budget"]
-    assert not d["found"] and d["text"] == ("D: unknown: the time for what-ifs ran out during its first re-solves "
-                                            "(raise --what-if-seconds)")
+    assert not d["found"] and d["text"] == (
+        "D: unknown: the time for what-ifs ran out during its first re-solves (raise --what-if-seconds)"
+    )
 
 
 def test_when_no_named_rule_binds_alone_explain_says_so_instead_of_naming_one():
@@ -239,7 +253,8 @@ def test_when_no_named_rule_binds_alone_explain_says_so_instead_of_naming_one():
 
     s = parse_scenario(_one_donor_each(100))  # every budget used: lifting the donor limit changes nothing
     request = next(r for r in s.requests if r.id == "R")
-    outcome = SimpleNamespace(reason_codes=["max_donors"], reasons=["already has the maximum of 1 donors"],
-                              funded=100, status="partial")
+    outcome = SimpleNamespace(
+        reason_codes=["max_donors"], reasons=["already has the maximum of 1 donors"], funded=100, status="partial"
+    )
     binding, not_binding = _checked_binding(s, request, outcome, PARAMS, Budget(None))
     assert binding["code"] == "rules_together" and [n["code"] for n in not_binding] == ["max_donors"]

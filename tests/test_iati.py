@@ -87,7 +87,11 @@ def test_export_then_import_gives_requests_and_commitments(tmp_path, solved):
     original = {r.id: r for r in s.requests}
     for r in back.requests:
         assert (r.country, r.theme, r.amount, r.partner) == (
-            original[r.id].country, original[r.id].theme, original[r.id].amount, original[r.id].partner)
+            original[r.id].country,
+            original[r.id].theme,
+            original[r.id].amount,
+            original[r.id].partner,
+        )
     assert back.currency == "USD"
 
 
@@ -103,11 +107,14 @@ def write(tmp_path: Path, *activities: str) -> Path:
 
 
 def test_import_skips_activities_without_salw_sector(tmp_path):
-    salw = ACTIVITY.format(id="R1", body='<recipient-country code="NE"/><sector code="15240"/>'
-                                         '<sector vocabulary="99" code="marking"/>'
-                                         '<transaction><transaction-type code="2"/><value>5000</value>'
-                                         '<provider-org ref="GB-GOV-1"><narrative>UK</narrative></provider-org>'
-                                         '</transaction>')
+    salw = ACTIVITY.format(
+        id="R1",
+        body='<recipient-country code="NE"/><sector code="15240"/>'
+        '<sector vocabulary="99" code="marking"/>'
+        '<transaction><transaction-type code="2"/><value>5000</value>'
+        '<provider-org ref="GB-GOV-1"><narrative>UK</narrative></provider-org>'
+        "</transaction>",
+    )
     other = ACTIVITY.format(id="E1", body='<recipient-country code="NE"/><sector code="11110"/>')
     found = read_activities(write(tmp_path, salw, other), name="x")
     assert [r.id for r in found.scenario.requests] == ["R1"]
@@ -117,11 +124,15 @@ def test_import_skips_activities_without_salw_sector(tmp_path):
 
 
 def test_import_lists_every_problem(tmp_path):
-    no_theme = ACTIVITY.format(id="R1", body='<recipient-country code="NE"/><sector code="15240"/>'
-                                            '<budget><period-start iso-date="2027-01-01"/>'
-                                            '<period-end iso-date="2027-12-31"/><value>100</value></budget>')
-    bad_country = ACTIVITY.format(id="R2", body='<recipient-country code="QQ"/><sector code="15240"/>'
-                                               '<sector vocabulary="99" code="marking"/>')
+    no_theme = ACTIVITY.format(
+        id="R1",
+        body='<recipient-country code="NE"/><sector code="15240"/>'
+        '<budget><period-start iso-date="2027-01-01"/>'
+        '<period-end iso-date="2027-12-31"/><value>100</value></budget>',
+    )
+    bad_country = ACTIVITY.format(
+        id="R2", body='<recipient-country code="QQ"/><sector code="15240"/><sector vocabulary="99" code="marking"/>'
+    )
     with pytest.raises(SheetError) as info:
         read_activities(write(tmp_path, no_theme, bad_country))
     assert [str(p) for p in info.value.problems] == [
@@ -133,8 +144,10 @@ def test_import_lists_every_problem(tmp_path):
 
 def test_import_refuses_entity_expansion(tmp_path):
     path = tmp_path / "bomb.xml"
-    path.write_text('<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x "xxxxxxxx"><!ENTITY y "&x;&x;&x;">]>'
-                    "<iati-activities>&y;</iati-activities>")
+    path.write_text(
+        '<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x "xxxxxxxx"><!ENTITY y "&x;&x;&x;">]>'
+        "<iati-activities>&y;</iati-activities>"
+    )
     with pytest.raises(MatcherError, match="refused unsafe XML"):
         read_activities(path)
 
@@ -154,18 +167,37 @@ def test_import_of_our_export_loses_only_what_the_readme_says(tmp_path):
     grants = [a for a in result.allocations if a.kind == "funds" and a.amount > 0]
     published = [r for r in s.requests if r.id in {a.request for a in grants}]
     label = {"stockpile": "Stockpile", "marking": "Marking", "legislation": "Legislation", "ddr": "Ddr"}
-    want_requests = {r.id: {"country": r.country, "theme": r.theme, "amount": r.amount, "partner": r.partner,
-                            "agenda": list(r.agenda),
-                            "title": r.title or f"{label[r.theme]}: {countries()[r.country].name}"}
-                     for r in published}
-    got_requests = {r.id: {"country": r.country, "theme": r.theme, "amount": r.amount, "partner": r.partner,
-                           "agenda": list(r.agenda), "title": r.title} for r in back.requests}
+    want_requests = {
+        r.id: {
+            "country": r.country,
+            "theme": r.theme,
+            "amount": r.amount,
+            "partner": r.partner,
+            "agenda": list(r.agenda),
+            "title": r.title or f"{label[r.theme]}: {countries()[r.country].name}",
+        }
+        for r in published
+    }
+    got_requests = {
+        r.id: {
+            "country": r.country,
+            "theme": r.theme,
+            "amount": r.amount,
+            "partner": r.partner,
+            "agenda": list(r.agenda),
+            "title": r.title,
+        }
+        for r in back.requests
+    }
     assert got_requests == want_requests
     funded = {o.id: o.funded for o in result.requests}
-    share = {r.id: 1.0 if funded[r.id] >= r.amount else math.floor(funded[r.id] / r.amount * 10**6) / 10**6
-             for r in published}  # a request funded in part keeps that part possible
+    share = {
+        r.id: 1.0 if funded[r.id] >= r.amount else math.floor(funded[r.id] / r.amount * 10**6) / 10**6
+        for r in published
+    }  # a request funded in part keeps that part possible
     assert {r.id: (r.priority, r.min_funding, r.requires, r.must_fund) for r in back.requests} == {
-        rid: (3, share[rid], [], False) for rid in share}
+        rid: (3, share[rid], [], False) for rid in share
+    }
     assert solve(back, SolveParams(time_limit=10)).status != "infeasible"  # its own commitments stand
 
     names = {d.id: d.name for d in s.donors}
@@ -173,7 +205,8 @@ def test_import_of_our_export_loses_only_what_the_readme_says(tmp_path):
     for a in grants:
         committed[a.donor] = committed.get(a.donor, 0) + a.amount
     assert {d.id: (d.name, d.budget, d.currency, d.kind) for d in back.donors} == {
-        d: (names[d], budget, None, "funds") for d, budget in committed.items()}
+        d: (names[d], budget, None, "funds") for d, budget in committed.items()
+    }
     want = {(a.donor, a.request): a.amount for a in grants}
     assert {(c.donor, c.request): c.amount for c in back.commitments} == want
 
@@ -182,7 +215,8 @@ def test_import_of_our_export_loses_only_what_the_readme_says(tmp_path):
     assert "ECOWAS" in kept, "the regional partner's request must be funded for this check to mean anything"
     back_type = {"regional": "un"}
     assert {p.id: (p.name, p.type, p.max_projects) for p in back.partners} == {
-        pid: (partner_of[pid].name, back_type.get(partner_of[pid].type, partner_of[pid].type), None) for pid in kept}
+        pid: (partner_of[pid].name, back_type.get(partner_of[pid].type, partner_of[pid].type), None) for pid in kept
+    }
     assert (back.policy, back.fx, back.fx_date, back.offers, back.currency) == (type(s.policy)(), {}, None, [], "USD")
 
 

@@ -22,8 +22,9 @@ def test_a_stage_without_a_finite_bound_is_written_as_null_and_reads_back():
     s = scenario([{"id": "DEU", "budget": 100}], [{"id": "A", "country": "NER", "theme": "stockpile", "amount": 100}])
     r = solved(s)
     stages = [st.model_copy(update={"bound": math.inf, "gap": math.inf}) for st in r.solver.stages]
-    unbounded = r.model_copy(update={"bound": {"coverage": math.inf},
-                                     "solver": r.solver.model_copy(update={"stages": stages})})
+    unbounded = r.model_copy(
+        update={"bound": {"coverage": math.inf}, "solver": r.solver.model_copy(update={"stages": stages})}
+    )
     doc = _strict(to_json(unbounded))
     assert doc["bound"] == {"coverage": None}
     assert {(st["bound"], st["gap"]) for st in doc["solver"]["stages"]} == {(None, None)}

@@ -83,8 +83,13 @@ def scenarios(draw, donors_max=3, requests_max=5, amount_max=6, budget_max=8):
         targets = draw(st.lists(st.sampled_from([r["id"] for r in reqs]), max_size=2, unique=True))
         by_id = {r["id"]: r for r in reqs}
         extra["offers"] = [
-            {"donor": "TEAM", "request": rid, "units": draw(st.integers(0, min(2, capacity))),
-             "value": draw(st.integers(0, by_id[rid]["amount"])), "cost": draw(st.integers(0, 2))}
+            {
+                "donor": "TEAM",
+                "request": rid,
+                "units": draw(st.integers(0, min(2, capacity))),
+                "value": draw(st.integers(0, by_id[rid]["amount"])),
+                "cost": draw(st.integers(0, 2)),
+            }
             for rid in targets
         ]
     return scenario(money, reqs, partners=partners, policy=policy, **extra)

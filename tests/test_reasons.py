@@ -54,8 +54,10 @@ def test_money_spent_says_when_the_same_budgets_also_funded_requests_that_buy_le
 def test_a_budget_nobody_used_is_not_called_spent():
     """UNSCAR gives at most 100,000 to one request and COL asks 250,000: UNSCAR's 200,000 stays unused, and the
     reasons said "eligible donors' budgets (UNSCAR) are spent" next to the max_grant reason that does stop it."""
-    s = scenario([{"id": "UNSCAR", "budget": 200_000, "max_grant": 100_000}],
-                 [{"id": "COL-DDR-01", "country": "COL", "theme": "ddr", "amount": 250_000}])
+    s = scenario(
+        [{"id": "UNSCAR", "budget": 200_000, "max_grant": 100_000}],
+        [{"id": "COL-DDR-01", "country": "COL", "theme": "ddr", "amount": 250_000}],
+    )
     (outcome,) = solved(s).requests
     assert outcome.reason_codes == ["min_funding_unreachable"]
     assert "spent" not in " ".join(outcome.reasons)
@@ -65,8 +67,12 @@ def test_a_request_the_country_cap_excludes_on_its_own_says_so():
     """'SHN already receives 0 of 4,406,738 (cap 20%)' named no cause: the request alone exceeds the cap."""
     s = scenario(
         [{"id": "DEU", "budget": 1000}],
-        [req("A", country="NER", amount=300), req("B", country="MLI", amount=300), req("C", country="TCD", amount=300),
-         req("D", country="SEN", amount=300, priority=5)],
+        [
+            req("A", country="NER", amount=300),
+            req("B", country="MLI", amount=300),
+            req("C", country="TCD", amount=300),
+            req("D", country="SEN", amount=300, priority=5),
+        ],
         policy={"max_country_share": 0.3},
     )
     result = solved(s)  # all or nothing at 300 each: 3 funded would be 33% each, 4 need 1,200: none is funded

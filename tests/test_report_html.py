@@ -90,8 +90,9 @@ def test_caps_and_floors_show_the_room_each_leaves():
     page = render_html([option])
     assert f"Caps and floors (shares of the {total:,} USD placed)" in page
     assert f"largest: {top}, {per[top] * 100 / total:.1f}% ({per[top]:,} USD)".replace(".0%", "%") in page
-    assert (f"<td>floor: americas</td><td>at least 10%</td><td>{funded['R4'] * 100 / total:.1f}%"
-            .replace(".0%", "%")) in page
+    assert (
+        f"<td>floor: americas</td><td>at least 10%</td><td>{funded['R4'] * 100 / total:.1f}%".replace(".0%", "%")
+    ) in page
 
 
 def test_a_regional_round_shows_its_sub_regions():
@@ -103,8 +104,12 @@ def test_a_regional_round_shows_its_sub_regions():
         request["country"] = country
     shown = areas_shown(parse_scenario(data))
     assert shown == {"R1": "caribbean", "R2": "caribbean", "R3": "south-america", "R4": "central-america"}
-    assert areas_shown(parse_scenario(two_countries())) == {"R1": "africa", "R2": "africa", "R3": "africa",
-                                                             "R4": "americas"}
+    assert areas_shown(parse_scenario(two_countries())) == {
+        "R1": "africa",
+        "R2": "africa",
+        "R3": "africa",
+        "R4": "americas",
+    }
 
 
 def chromium() -> str | None:

@@ -19,6 +19,7 @@ def _broken(s, allocations, rule: str) -> None:
 
 # Rule 1: earmarks ---------------------------------------------------------------------------------
 
+
 def rule1():
     """DEU funds Africa only; Peru's request is the more urgent one but DEU may not fund it."""
     return scenario(
@@ -41,6 +42,7 @@ def test_rule1_validator_catches_money_outside_the_earmark():
 
 
 # Rule 2: budgets (converted with fx, rounded down) -------------------------------------------------
+
 
 def rule2():
     """101 EUR at 1.08 is 109.08 USD, rounded down to 109: enough for A (100), not for A and B."""
@@ -65,6 +67,7 @@ def test_rule2_validator_catches_overspent_budget():
 
 # Rule 3: never more than asked ---------------------------------------------------------------------
 
+
 def rule3():
     return scenario([{"id": "DEU", "budget": 1000}], [req("A", min_funding=0)])
 
@@ -80,6 +83,7 @@ def test_rule3_validator_catches_overfunding():
 
 
 # Rule 4: minimum useful share ----------------------------------------------------------------------
+
 
 def rule4():
     """60 to spend: A is useful from 50, B only from 70, so only A can be funded (60 of 100)."""
@@ -102,6 +106,7 @@ def test_rule4_validator_catches_funding_below_the_minimum_share():
 
 
 # Rule 5: minimum and maximum grant -------------------------------------------------------------------
+
 
 def rule5():
     """UNSCAR gives at most 100 a grant; USA at least 80, so it cannot fund the 50 Mali asks."""
@@ -128,6 +133,7 @@ def test_rule5_validator_catches_grants_outside_the_limits():
 
 # Rule 6: partner capacity ----------------------------------------------------------------------------
 
+
 def rule6():
     return scenario(
         [{"id": "DEU", "budget": 200}],
@@ -147,6 +153,7 @@ def test_rule6_validator_catches_too_many_projects():
 
 
 # Rule 7: donors per request ---------------------------------------------------------------------------
+
 
 def rule7():
     """Two donors with 60 each, one request of 100 that takes any amount, at most 1 donor."""
@@ -168,6 +175,7 @@ def test_rule7_validator_catches_too_many_donors():
 
 
 # Rule 8: prerequisites ----------------------------------------------------------------------------------
+
 
 def rule8(budget: int):
     """A (priority 5) needs B (priority 1); C is priority 4."""
@@ -191,6 +199,7 @@ def test_rule8_validator_catches_missing_prerequisite():
 
 # Rule 9: country cap --------------------------------------------------------------------------------------
 
+
 def rule9():
     """Niger may get at most half of all money: NER <= MLI, so both get 40 (coverage 6.4 + 1)."""
     return scenario(
@@ -212,6 +221,7 @@ def test_rule9_validator_catches_country_over_its_share():
 
 # Rule 10: region floors -------------------------------------------------------------------------------------
 
+
 def rule10():
     """At least half to Africa: Peru can get no more than Niger's 40."""
     return scenario(
@@ -230,6 +240,7 @@ def test_rule10_validator_catches_region_below_its_floor():
 
 
 # Rule 11: commitments ---------------------------------------------------------------------------------------
+
 
 def rule11():
     """50 of DEU's 100 are committed to B, so A (all or nothing, 100) can no longer be funded."""
@@ -254,6 +265,7 @@ def test_rule11_validator_catches_dropped_commitment():
 
 # must_fund ------------------------------------------------------------------------------------------------------
 
+
 def must_fund():
     return scenario(
         [{"id": "DEU", "budget": 100}],
@@ -275,6 +287,7 @@ def test_must_fund_beyond_the_money_is_infeasible():
 
 
 # in-kind capacity ---------------------------------------------------------------------------------------------
+
 
 def in_kind():
     """3 team-weeks: A (2 weeks, priority 5) and C (1 week, priority 3) beat A alone or B and C."""

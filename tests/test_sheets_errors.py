@@ -56,8 +56,7 @@ def test_merged_cells(book):
 def test_date_where_a_number_belongs(book):
     edit(book, lambda wb: wb["donors"].__setitem__("D2", datetime(2027, 1, 1)))
     assert problems(book) == [
-        "donors row 2, column budget (D2): a date where a whole number belongs;"
-        " format the cell as Number and retype it"
+        "donors row 2, column budget (D2): a date where a whole number belongs; format the cell as Number and retype it"
     ]
 
 
@@ -73,16 +72,20 @@ def test_text_where_a_number_belongs(book):
 
 def test_thousands_separators_typed_as_text_say_what_to_write(book):
     edit(book, lambda wb: wb["requests"].__setitem__("E3", "1,000,000"))
-    assert problems(book) == ["requests row 3, column amount (E3): '1,000,000' is text with thousands separators; "
-                              "write 1000000 (or format the cell as Number); amounts are whole currency units"]
+    assert problems(book) == [
+        "requests row 3, column amount (E3): '1,000,000' is text with thousands separators; "
+        "write 1000000 (or format the cell as Number); amounts are whole currency units"
+    ]
 
 
 def test_no_break_spaces_around_an_id_are_stray_spaces(book):
     """Pasted from a web page: 'NER-1\u00a0' looks like 'NER-1' and is read as it."""
+
     def pasted(wb):
         ws = wb["requests"]
         row = next(r for r in range(2, ws.max_row + 1) if ws.cell(r, 1).value == "NER-1")
         ws.cell(row, 1).value = "NER-1\u00a0"
+
     edit(book, pasted)
     scenario = read_workbook(book)
     assert "NER-1" in [r.id for r in scenario.requests]
@@ -112,21 +115,27 @@ def test_unknown_column(book):
 
 def test_missing_required_sheet(book):
     edit(book, lambda wb: wb.remove(wb["requests"]))
-    assert problems(book) == ["requests: sheet 'requests' is missing; add it or rename the sheet that holds the"
-                              " requests (sheet names as in `matcher template`)"]
+    assert problems(book) == [
+        "requests: sheet 'requests' is missing; add it or rename the sheet that holds the"
+        " requests (sheet names as in `matcher template`)"
+    ]
 
 
 def test_renamed_sheet_is_named_as_not_read(book):
     def rename(wb):
         wb["requests"].title = "Requests 2027"
+
     edit(book, rename)
-    assert problems(book) == ["requests: sheet 'requests' is missing (not read: 'Requests 2027'); add it or rename"
-                              " the sheet that holds the requests (sheet names as in `matcher template`)"]
+    assert problems(book) == [
+        "requests: sheet 'requests' is missing (not read: 'Requests 2027'); add it or rename"
+        " the sheet that holds the requests (sheet names as in `matcher template`)"
+    ]
 
 
 def test_near_miss_sheet_name_is_one_problem(book):
     def rename(wb):
         wb["requests"].title = "Request"
+
     edit(book, rename)
     assert problems(book) == ["Request: sheet 'Request' is not read; did you mean 'requests'? Rename it"]
 
@@ -135,6 +144,7 @@ def test_sheet_names_ignore_case(book):
     def rename(wb):
         wb["requests"].title = "tmp"  # openpyxl would make 'Requests1' of a case-only rename
         wb["tmp"].title = "Requests"
+
     edit(book, rename)
     assert scenario_data(read_workbook(book)) == scenario_data(parse_scenario(every_part()))
 
@@ -150,8 +160,10 @@ def test_empty_workbook(tmp_path):
 
 def test_missing_scenario_sheet_is_one_problem(book):
     edit(book, lambda wb: wb.remove(wb["scenario"]))
-    assert problems(book) == ["scenario: sheet 'scenario' is missing; add it or rename the sheet that holds the"
-                              " scenario (sheet names as in `matcher template`)"]
+    assert problems(book) == [
+        "scenario: sheet 'scenario' is missing; add it or rename the sheet that holds the"
+        " scenario (sheet names as in `matcher template`)"
+    ]
 
 
 def test_unknown_country_code(book):
@@ -164,51 +176,61 @@ def test_negative_amount(book):
     assert problems(book) == ["requests row 3, column amount (E3): -5000 is not above 0; write a number above 0"]
 
 
-@pytest.mark.parametrize("typed, shown", [(1e30, "1e+30"), (10**19, "1e+19"),
-                                          ("99999999999999999999", "99999999999999999999")])
+@pytest.mark.parametrize(
+    "typed, shown", [(1e30, "1e+30"), (10**19, "1e+19"), ("99999999999999999999", "99999999999999999999")]
+)
 def test_huge_number(book, typed, shown):
     edit(book, lambda wb: wb["donors"].__setitem__("D2", typed))
-    assert problems(book) == [f"donors row 2, column budget (D2): {shown} is larger than any amount this tool takes"
-                              " (at most 1,000,000,000,000,000); check the cell"]
+    assert problems(book) == [
+        f"donors row 2, column budget (D2): {shown} is larger than any amount this tool takes"
+        " (at most 1,000,000,000,000,000); check the cell"
+    ]
 
 
 @pytest.mark.parametrize("typed, shown", [("high", "'high'"), (3.5, "3.5")])
 def test_text_or_fraction_in_priority(book, typed, shown):
     edit(book, lambda wb: wb["requests"].__setitem__("F2", typed))
-    assert problems(book) == [f"requests row 2, column priority (F2): {shown} is not a whole number;"
-                              " pick one of: 1, 2, 3, 4, 5"]
+    assert problems(book) == [
+        f"requests row 2, column priority (F2): {shown} is not a whole number; pick one of: 1, 2, 3, 4, 5"
+    ]
 
 
 def test_duplicate_id_names_the_other_row(book):
     edit(book, lambda wb: wb["requests"].__setitem__("A3", "NER-1"))
-    assert problems(book) == ["requests row 3, column id (A3): 'NER-1' is already used by requests row 2;"
-                              " ids must be unique"]
+    assert problems(book) == [
+        "requests row 3, column id (A3): 'NER-1' is already used by requests row 2; ids must be unique"
+    ]
 
 
 def test_line_break_in_an_id(book):
     edit(book, lambda wb: wb["requests"].__setitem__("A2", "NER-1\n"))
-    assert problems(book) == ["requests row 2, column id (A2): a line break or tab inside the id 'NER-1';"
-                              " retype it on one line"]
+    assert problems(book) == [
+        "requests row 2, column id (A2): a line break or tab inside the id 'NER-1'; retype it on one line"
+    ]
 
 
 def test_error_value_cell(book):
     def change(wb):
         wb["requests"]["K2"] = "#N/A"
         wb["requests"]["K2"].data_type = "e"
+
     edit(book, change)
     assert problems(book) == ["requests row 2, column title (K2): the cell shows the error #N/A; type the value itself"]
 
 
 def test_lower_case_currency(book):
     edit(book, lambda wb: wb["scenario"].__setitem__("C5", "usd"))
-    assert problems(book) == ["scenario row 5, column value (C5): 'usd' is not an ISO 4217 currency code"
-                              " (three capital letters, e.g. EUR); did you mean 'USD'?"]
+    assert problems(book) == [
+        "scenario row 5, column value (C5): 'usd' is not an ISO 4217 currency code"
+        " (three capital letters, e.g. EUR); did you mean 'USD'?"
+    ]
 
 
 def test_date_in_a_list_cell_and_text_in_a_boolean_cell(book):
     def change(wb):
         wb["requests"]["L3"] = "maybe"
         wb["scenario"]["C6"] = "next week"  # fx_date
+
     edit(book, change)
     assert problems(book) == [
         "scenario row 6, column value (C6): 'next week' is not a date; write it as YYYY-MM-DD",
@@ -223,6 +245,7 @@ def test_every_problem_is_reported_at_once(book):
         wb["donors"]["D3"] = datetime(2027, 1, 1)
         wb["partners"]["C2"] = "charity"
         wb["policy"].merge_cells("B3:C3")
+
     edit(book, many)
     found = problems(book)
     assert len(found) == 5, found
@@ -246,8 +269,11 @@ def test_empty_template_says_what_to_fill(tmp_path):
     ]
 
 
-@pytest.mark.parametrize("content", [b"name,currency\n", b"", bytes.fromhex("D0CF11E0A1B11AE1") + bytes(504)],
-                         ids=["csv-text", "empty-file", "old-xls"])
+@pytest.mark.parametrize(
+    "content",
+    [b"name,currency\n", b"", bytes.fromhex("D0CF11E0A1B11AE1") + bytes(504)],
+    ids=["csv-text", "empty-file", "old-xls"],
+)
 def test_not_a_workbook(tmp_path, content):
     path = tmp_path / "fake.xlsx"
     path.write_bytes(content)
@@ -291,8 +317,7 @@ def semicolons(folder: Path, decimal_comma: bool = True) -> None:
         out = io.StringIO()
         writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
         for row in rows:
-            writer.writerow([c.replace(".", ",") if decimal_comma and re.fullmatch(r"\d+\.\d+", c) else c
-                             for c in row])
+            writer.writerow([c.replace(".", ",") if decimal_comma and re.fullmatch(r"\d+\.\d+", c) else c for c in row])
         file.write_text("\ufeff" + out.getvalue(), encoding="utf-8")
 
 
@@ -330,5 +355,6 @@ def test_csv_whole_numbers_written_with_a_decimal_zero_are_read(folder):
     (folder / "requests.csv").write_text(text.replace("250000", "250000.0", 1), encoding="utf-8")
     assert [r.amount for r in read_csv_dir(folder).requests][1] == 250000
     (folder / "requests.csv").write_text(text.replace("250000", "250.000", 1), encoding="utf-8")
-    assert problems(folder) == ["requests.csv row 3, column amount: '250.000' is not a whole number; amounts are "
-                                "whole currency units"]
+    assert problems(folder) == [
+        "requests.csv row 3, column amount: '250.000' is not a whole number; amounts are whole currency units"
+    ]

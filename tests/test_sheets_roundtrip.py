@@ -169,8 +169,13 @@ def test_every_text_cell_of_a_result_export_is_stored_as_text(tmp_path):
         sheets = [zf.read(n).decode() for n in zf.namelist() if n.startswith("xl/worksheets/sheet")]
     assert not any("<f>" in xml or "<f " in xml for xml in sheets), "a formula element was written"
     wb = openpyxl.load_workbook(path)
-    risky = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row
-             if isinstance(c.value, str) and c.value.startswith(("=", "+", "-", "@", "\t", "\r"))]
+    risky = [
+        c
+        for ws in wb.worksheets
+        for row in ws.iter_rows()
+        for c in row
+        if isinstance(c.value, str) and c.value.startswith(("=", "+", "-", "@", "\t", "\r"))
+    ]
     assert {ws.title for ws in wb.worksheets for c in risky if c.parent is ws} >= {"donors", "allocations"}
     assert all(c.data_type == "s" and c.quotePrefix for c in risky)
 
@@ -181,8 +186,13 @@ def _field_names(model) -> set[str]:
 
 def test_every_model_field_has_a_column():
     """A field added to the domain without a column would be lost on the round trip."""
-    pairs = [(Donor, DONORS), (Request, REQUESTS), (Partner, PARTNERS), (Commitment, COMMITMENTS_SHEET),
-             (Offer, OFFERS)]
+    pairs = [
+        (Donor, DONORS),
+        (Request, REQUESTS),
+        (Partner, PARTNERS),
+        (Commitment, COMMITMENTS_SHEET),
+        (Offer, OFFERS),
+    ]
     for model, sheet in pairs:
         assert _field_names(model) == {c.name for c in sheet.columns}, model.__name__
     assert _field_names(Policy) == {s.name for s in POLICY.settings}

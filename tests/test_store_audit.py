@@ -50,27 +50,44 @@ def test_empty_store_verifies(store_url):
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        ("UPDATE run_allocation SET amount = amount - 1 WHERE run_id = 2",
-         "audit entry 3 (run_saved, run 2): the stored allocations of run 2 changed since it was recorded"),
-        ("UPDATE run_outcome SET funded = 0, status = 'unfunded' WHERE run_id = 2 AND request = 'MLI-1'",
-         "audit entry 3 (run_saved, run 2): the stored outcomes of run 2 changed since it was recorded"),
-        ("UPDATE run_reason SET text = 'fine' WHERE outcome_id = (SELECT max(id) FROM run_outcome)",
-         "audit entry 5 (run_saved, run 3): the stored outcomes of run 3 changed since it was recorded"),
-        ("UPDATE run SET params_json = replace(params_json, '1000', '2000') WHERE id = 2",  # node_limit
-         "audit entry 3 (run_saved, run 2): the stored params of run 2 changed since it was recorded"),
-        ("UPDATE run SET note = 'approved' WHERE id = 3",
-         "audit entry 5 (run_saved, run 3): the stored run of run 3 changed since it was recorded"),
-        ("UPDATE run_term SET value = 30 WHERE run_id = 1 AND term = 'coverage'",
-         "audit entry 2 (run_saved, run 1): the stored objective of run 1 changed since it was recorded"),
-        ("UPDATE scenario_snapshot SET canonical_json = replace(canonical_json, '500000', '900000') WHERE id = 1",
-         "audit entry 1 (scenario_imported, scenario 1): the stored snapshot of scenario snapshot 1 changed "
-         "since it was recorded"),
-        ("UPDATE run_stage SET bound = bound + 1 WHERE run_id = 2 AND position = 0",
-         "audit entry 3 (run_saved, run 2): the stored stages of run 2 changed since it was recorded"),
-        ("UPDATE run_donor SET allocated = 0 WHERE run_id = 3 AND donor = 'EXP'",
-         "audit entry 5 (run_saved, run 3): the stored donors of run 3 changed since it was recorded"),
-        ("DELETE FROM run WHERE id = 2",
-         "audit entry 3 (run_saved, run 2): run 2 is missing; it was deleted"),
+        (
+            "UPDATE run_allocation SET amount = amount - 1 WHERE run_id = 2",
+            "audit entry 3 (run_saved, run 2): the stored allocations of run 2 changed since it was recorded",
+        ),
+        (
+            "UPDATE run_outcome SET funded = 0, status = 'unfunded' WHERE run_id = 2 AND request = 'MLI-1'",
+            "audit entry 3 (run_saved, run 2): the stored outcomes of run 2 changed since it was recorded",
+        ),
+        (
+            "UPDATE run_reason SET text = 'fine' WHERE outcome_id = (SELECT max(id) FROM run_outcome)",
+            "audit entry 5 (run_saved, run 3): the stored outcomes of run 3 changed since it was recorded",
+        ),
+        (
+            "UPDATE run SET params_json = replace(params_json, '1000', '2000') WHERE id = 2",  # node_limit
+            "audit entry 3 (run_saved, run 2): the stored params of run 2 changed since it was recorded",
+        ),
+        (
+            "UPDATE run SET note = 'approved' WHERE id = 3",
+            "audit entry 5 (run_saved, run 3): the stored run of run 3 changed since it was recorded",
+        ),
+        (
+            "UPDATE run_term SET value = 30 WHERE run_id = 1 AND term = 'coverage'",
+            "audit entry 2 (run_saved, run 1): the stored objective of run 1 changed since it was recorded",
+        ),
+        (
+            "UPDATE scenario_snapshot SET canonical_json = replace(canonical_json, '500000', '900000') WHERE id = 1",
+            "audit entry 1 (scenario_imported, scenario 1): the stored snapshot of scenario snapshot 1 changed "
+            "since it was recorded",
+        ),
+        (
+            "UPDATE run_stage SET bound = bound + 1 WHERE run_id = 2 AND position = 0",
+            "audit entry 3 (run_saved, run 2): the stored stages of run 2 changed since it was recorded",
+        ),
+        (
+            "UPDATE run_donor SET allocated = 0 WHERE run_id = 3 AND donor = 'EXP'",
+            "audit entry 5 (run_saved, run 3): the stored donors of run 3 changed since it was recorded",
+        ),
+        ("DELETE FROM run WHERE id = 2", "audit entry 3 (run_saved, run 2): run 2 is missing; it was deleted"),
     ],
     ids=["allocation", "outcome", "reason", "params", "note", "objective", "snapshot", "stage", "donor", "delete-run"],
 )
@@ -84,12 +101,18 @@ def test_tampering_is_found_and_named(three_runs, edit, message):
 
 def test_reordered_entries_are_found(three_runs):
     drop_append_only_triggers(three_runs)
-    sql(three_runs, "UPDATE audit_entry SET seq = -seq WHERE seq IN (2, 3)",
-        "UPDATE audit_entry SET seq = 3 WHERE seq = -2", "UPDATE audit_entry SET seq = 2 WHERE seq = -3")
+    sql(
+        three_runs,
+        "UPDATE audit_entry SET seq = -seq WHERE seq IN (2, 3)",
+        "UPDATE audit_entry SET seq = 3 WHERE seq = -2",
+        "UPDATE audit_entry SET seq = 2 WHERE seq = -3",
+    )
     out = verify(three_runs)
     assert out.exit_code == 1
-    assert out.stderr == ("Error: audit verify failed: audit entry 2 (run_saved, run 2): does not follow the entry "
-                          "before it; entries were removed or reordered\n")
+    assert out.stderr == (
+        "Error: audit verify failed: audit entry 2 (run_saved, run 2): does not follow the entry "
+        "before it; entries were removed or reordered\n"
+    )
 
 
 def test_removed_entry_is_found(three_runs):
@@ -97,23 +120,29 @@ def test_removed_entry_is_found(three_runs):
     sql(three_runs, "DELETE FROM audit_entry WHERE seq = 4")
     out = verify(three_runs)
     assert out.exit_code == 1
-    assert out.stderr == ("Error: audit verify failed: audit entry 5: expected entry 4 here; entries were removed "
-                          "or renumbered\n")
+    assert out.stderr == (
+        "Error: audit verify failed: audit entry 5: expected entry 4 here; entries were removed or renumbered\n"
+    )
 
 
 def test_edited_entry_is_found(three_runs):
     drop_append_only_triggers(three_runs)
     sql(three_runs, "UPDATE audit_entry SET by = 'someone else' WHERE seq = 2")
     out = verify(three_runs)
-    assert out.stderr == ("Error: audit verify failed: audit entry 2 (run_saved, run 1): the entry itself was "
-                          "edited (its hash does not match)\n")
+    assert out.stderr == (
+        "Error: audit verify failed: audit entry 2 (run_saved, run 1): the entry itself was "
+        "edited (its hash does not match)\n"
+    )
 
 
 def test_run_written_outside_matcher_is_found(three_runs):
-    sql(three_runs, "INSERT INTO run (created_at, by, note, scenario_id, scenario_name, input_sha256, params_json, "
+    sql(
+        three_runs,
+        "INSERT INTO run (created_at, by, note, scenario_id, scenario_name, input_sha256, params_json, "
         "status, currency, engine, ortools_version, matcher_version, seed, threads, solve_seconds) "
         "SELECT created_at, by, note, scenario_id, scenario_name, input_sha256, params_json, status, currency, "
-        "engine, ortools_version, matcher_version, seed, threads, solve_seconds FROM run WHERE id = 1")
+        "engine, ortools_version, matcher_version, seed, threads, solve_seconds FROM run WHERE id = 1",
+    )
     out = verify(three_runs)
     assert out.stderr == "Error: audit verify failed: run 4 has no audit entry; it was written outside matcher\n"
 
@@ -135,8 +164,10 @@ def test_postgresql_refuses_truncate(three_runs):
 def test_no_run_is_saved_against_an_edited_snapshot(three_runs, ok_small):
     """An honest run of a file whose stored snapshot was edited is not tied to the edited content
     (it was, silently, and then showed no warning)."""
-    sql(three_runs, "UPDATE scenario_snapshot SET canonical_json = replace(canonical_json, '400000', '300000') "
-                    "WHERE id = 1")
+    sql(
+        three_runs,
+        "UPDATE scenario_snapshot SET canonical_json = replace(canonical_json, '400000', '300000') WHERE id = 1",
+    )
     with pytest.raises(Exception, match=r"scenario snapshot 1 \(ok-small\) was changed after it was saved"):
         save_tiny(three_runs, ok_small)
     assert scalar(three_runs, "SELECT count(*) FROM run") == 3
@@ -185,24 +216,35 @@ def test_rows_planted_for_the_next_run_are_never_sealed_into_it(three_runs, ok_s
     hashed into run 4's audit entry, so verify passed and `show 4` listed it (PostgreSQL refuses such rows)."""
     if three_runs.startswith("postgresql"):
         with pytest.raises(DBAPIError):
-            sql(three_runs, "INSERT INTO run_allocation (run_id, position, donor, request, amount, kind, committed) "
-                            "VALUES (4, 99, 'DEU', 'MLI-1', 999999, 'funds', 0)")
+            sql(
+                three_runs,
+                "INSERT INTO run_allocation (run_id, position, donor, request, amount, kind, committed) "
+                "VALUES (4, 99, 'DEU', 'MLI-1', 999999, 'funds', 0)",
+            )
         return
-    sqlite_cli(three_runs, "INSERT INTO run_allocation (run_id, position, donor, request, amount, kind, committed) "
-                           "VALUES (4, 99, 'DEU', 'MLI-1', 999999, 'funds', 0)")
+    sqlite_cli(
+        three_runs,
+        "INSERT INTO run_allocation (run_id, position, donor, request, amount, kind, committed) "
+        "VALUES (4, 99, 'DEU', 'MLI-1', 999999, 'funds', 0)",
+    )
     run_id, result = save_tiny(three_runs, ok_small)
     assert run_id == 5  # the planted id is skipped
     assert scalar(three_runs, "SELECT count(*) FROM run_allocation WHERE run_id = 5") == len(result.allocations)
     out = verify(three_runs)
-    assert out.stderr == ("Error: audit verify failed: run_allocation holds rows of run 4, which no saved run owns; "
-                          "they were written outside matcher\n")
+    assert out.stderr == (
+        "Error: audit verify failed: run_allocation holds rows of run 4, which no saved run owns; "
+        "they were written outside matcher\n"
+    )
 
 
 def test_reasons_planted_for_an_outcome_to_come_stop_the_save(three_runs, ok_small):
     if three_runs.startswith("postgresql"):
         pytest.skip("PostgreSQL enforces the outcome foreign key")
-    sqlite_cli(three_runs, "INSERT INTO run_reason (outcome_id, position, code, text) "
-                           "SELECT max(id) + 1, 0, 'budget_spent', 'planted' FROM run_outcome")
+    sqlite_cli(
+        three_runs,
+        "INSERT INTO run_reason (outcome_id, position, code, text) "
+        "SELECT max(id) + 1, 0, 'budget_spent', 'planted' FROM run_outcome",
+    )
     with pytest.raises(Exception, match="run_reason already holds reasons of the outcomes of run 4"):
         save_tiny(three_runs, ok_small)
     assert scalar(three_runs, "SELECT count(*) FROM run") == 3
@@ -254,8 +296,11 @@ def _rewrite_chain(url: str) -> None:
         entries = list(session.exec(select(AuditEntry).order_by(col(AuditEntry.seq))))
         prev, rows = audit.GENESIS, []
         for e in entries:
-            parts = (audit.run_parts(session, e.run_id) if e.kind == audit.RUN_SAVED
-                     else audit.snapshot_parts(session, e.scenario_id))
+            parts = (
+                audit.run_parts(session, e.run_id)
+                if e.kind == audit.RUN_SAVED
+                else audit.snapshot_parts(session, e.scenario_id)
+            )
             e.parts_json = canonical_json(parts)
             e.content_sha256, e.prev_sha256 = audit.sha256_text(e.parts_json), prev
             prev = e.entry_sha256 = audit.entry_hash(e)
@@ -264,8 +309,10 @@ def _rewrite_chain(url: str) -> None:
     engine.dispose()
     conn = sqlite3.connect(url.removeprefix("sqlite:///"))
     conn.execute("UPDATE audit_entry SET prev_sha256 = 'p' || id, entry_sha256 = 'e' || id")
-    conn.executemany("UPDATE audit_entry SET parts_json = ?, content_sha256 = ?, prev_sha256 = ?, entry_sha256 = ? "
-                     "WHERE id = ?", rows)
+    conn.executemany(
+        "UPDATE audit_entry SET parts_json = ?, content_sha256 = ?, prev_sha256 = ?, entry_sha256 = ? WHERE id = ?",
+        rows,
+    )
     conn.commit()
     conn.close()
 
@@ -282,5 +329,7 @@ def test_a_head_kept_outside_finds_a_rebuilt_chain(three_runs, ok_small):
     assert verify(three_runs).exit_code == 0  # the design limit: a rebuilt chain verifies on its own
     out = CliRunner().invoke(cli, ["audit", "verify", "--db", three_runs, "--expect-head", head])
     assert out.exit_code == 1
-    assert out.stderr == (f"Error: audit verify failed: the head you kept ({head[:12]}...) is not in the chain: the "
-                          "entries up to it were rewritten, or the chain was cut back before it\n")
+    assert out.stderr == (
+        f"Error: audit verify failed: the head you kept ({head[:12]}...) is not in the chain: the "
+        "entries up to it were rewritten, or the chain was cut back before it\n"
+    )

@@ -11,8 +11,17 @@ from store_helpers import matcher_process, scalar, write_yaml
 from matcher.cli import cli
 from matcher.store.runs import PAUSE_ENV
 
-TABLES = ("run", "run_allocation", "run_outcome", "run_reason", "run_term", "run_stage", "run_donor",
-          "scenario_snapshot", "audit_entry")
+TABLES = (
+    "run",
+    "run_allocation",
+    "run_outcome",
+    "run_reason",
+    "run_term",
+    "run_stage",
+    "run_donor",
+    "scenario_snapshot",
+    "audit_entry",
+)
 
 
 def counts(url: str) -> dict[str, int]:
@@ -59,15 +68,22 @@ def test_run_killed_at_any_moment_leaves_all_of_the_run_or_none(store_url, ok_sm
 
 def test_four_concurrent_runs_on_a_fresh_database_all_land(store_url, ok_small, tmp_path):
     f = write_yaml(tmp_path / "s.yaml", ok_small)
-    procs = [matcher_process("run", str(f), "--db", store_url, "--node-limit", "1000", "--note", f"writer {i}")
-             for i in range(4)]
+    procs = [
+        matcher_process("run", str(f), "--db", store_url, "--node-limit", "1000", "--note", f"writer {i}")
+        for i in range(4)
+    ]
     outputs = [p.communicate(timeout=240) for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0, 0], [err for _out, err in outputs]
     assert sorted(int(out) for out, _err in outputs) == [1, 2, 3, 4]
     assert scalar(store_url, "SELECT count(DISTINCT note) FROM run") == 4
     assert scalar(store_url, "SELECT count(*) FROM audit_entry") == 5  # one snapshot import + four runs
     # each writer stamps its entry after taking the lock, so the chain's times follow its order
-    assert scalar(store_url, "SELECT count(*) FROM audit_entry a JOIN audit_entry b ON a.seq < b.seq "
-                             "WHERE a.created_at > b.created_at") == 0
+    assert (
+        scalar(
+            store_url,
+            "SELECT count(*) FROM audit_entry a JOIN audit_entry b ON a.seq < b.seq WHERE a.created_at > b.created_at",
+        )
+        == 0
+    )
     out = CliRunner().invoke(cli, ["audit", "verify", "--db", store_url])
     assert out.exit_code == 0, out.output

@@ -85,8 +85,10 @@ def test_a_command_that_only_reads_does_not_create_a_store_at_a_mistyped_path(tm
     typo = tmp_path / "matcehr.db"
     out = CliRunner().invoke(cli, [*command, "--db", str(typo)])
     assert out.exit_code == 1
-    assert out.stderr == (f"Error: no store at {typo}: the file does not exist; check --db or MATCHER_DB (a store is "
-                          "created by `matcher run` or `matcher sweep --save`)\n")
+    assert out.stderr == (
+        f"Error: no store at {typo}: the file does not exist; check --db or MATCHER_DB (a store is "
+        "created by `matcher run` or `matcher sweep --save`)\n"
+    )
     assert not typo.exists()
 
 
@@ -96,12 +98,15 @@ def test_upgrade_to_0002_keeps_the_runs_of_0001_as_solves(store_url):
     command.upgrade(alembic_config(engine), "0001")
     with engine.begin() as conn:
         assert "kind" not in {c["name"] for c in inspect(conn).get_columns("run")}
-        conn.exec_driver_sql("INSERT INTO scenario_snapshot (name, sha256, canonical_json, imported_at, imported_by) "
-                             "VALUES ('s', 'abc', '{}', 't', 'me')")
+        conn.exec_driver_sql(
+            "INSERT INTO scenario_snapshot (name, sha256, canonical_json, imported_at, imported_by) "
+            "VALUES ('s', 'abc', '{}', 't', 'me')"
+        )
         conn.exec_driver_sql(
             "INSERT INTO run (created_at, by, note, scenario_id, scenario_name, input_sha256, params_json, status, "
             "currency, engine, ortools_version, matcher_version, seed, threads, solve_seconds) VALUES "
-            "('t', 'me', '', 1, 's', 'abc', '{}', 'optimal', 'USD', 'e', '9', '0.1.0', 0, 1, 0.5)")
+            "('t', 'me', '', 1, 's', 'abc', '{}', 'optimal', 'USD', 'e', '9', '0.1.0', 0, 1, 0.5)"
+        )
     assert upgrade(engine) == ("0001", head_revision())
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT id, kind FROM run").all() == [(1, "solve")]
@@ -120,8 +125,18 @@ def test_a_solve_is_hashed_as_before_sweeps_existed(store_url, ok_small):
     with Session(engine) as session:
         parts = run_parts(session, run_id)
     engine.dispose()
-    assert set(parts) == {"run", "params", "versions", "timings", "snapshot", "objective", "stages", "allocations",
-                          "outcomes", "donors"}
+    assert set(parts) == {
+        "run",
+        "params",
+        "versions",
+        "timings",
+        "snapshot",
+        "objective",
+        "stages",
+        "allocations",
+        "outcomes",
+        "donors",
+    }
 
 
 def test_a_command_that_only_reads_refuses_a_database_without_a_store(store_url):

@@ -62,7 +62,14 @@ def test_cli_run_prints_the_run_id_and_show_json_is_the_solve_json(store_url, ok
     a, b = json.loads(shown.stdout), json.loads(solved.stdout)
     record = a.pop("run")  # the saved run's record, on top of the solve's own document
     assert {k: record[k] for k in ("id", "kind", "by", "note", "intact", "changed", "replays")} == {
-        "id": 1, "kind": "solve", "by": "bob", "note": "first", "intact": True, "changed": None, "replays": []}
+        "id": 1,
+        "kind": "solve",
+        "by": "bob",
+        "note": "first",
+        "intact": True,
+        "changed": None,
+        "replays": [],
+    }
     assert record["input_sha256"] == b["solver"]["input_sha256"] and record["params"]["node_limit"] == 1000
     for doc in (a, b):  # timings differ between two solves; everything else must not
         doc["solver"].pop("seconds")
@@ -84,8 +91,17 @@ def test_cli_runs_lists_and_filters_by_scenario(store_url, ok_small):
     rows = json.loads(out.stdout)
     assert [(r["id"], r["scenario"], r["note"], r["coverage"]) for r in rows] == [(2, "other", "b", 24.0)]
     table = runner.invoke(cli, ["runs", "--db", store_url])
-    assert table.stdout.splitlines()[0].split() == ["id", "kind", "created_at", "by", "scenario", "status", "coverage",
-                                                     "volume", "note"]
+    assert table.stdout.splitlines()[0].split() == [
+        "id",
+        "kind",
+        "created_at",
+        "by",
+        "scenario",
+        "status",
+        "coverage",
+        "volume",
+        "note",
+    ]
     assert len(table.stdout.splitlines()) == 3
 
 
@@ -122,8 +138,11 @@ def test_replay_identical_exits_0(store_url, ok_in_kind):
 
 def test_replay_that_differs_exits_5_with_the_diff(store_url, ok_small):
     run_id, _ = save_tiny(store_url, ok_small)
-    sql(store_url, "UPDATE run_allocation SET amount = 300000 WHERE request = 'NER-1'",
-        "UPDATE run_outcome SET funded = 300000, status = 'partial' WHERE request = 'NER-1'")
+    sql(
+        store_url,
+        "UPDATE run_allocation SET amount = 300000 WHERE request = 'NER-1'",
+        "UPDATE run_outcome SET funded = 300000, status = 'partial' WHERE request = 'NER-1'",
+    )
     out = CliRunner().invoke(cli, ["replay", str(run_id), "--db", store_url])
     assert out.exit_code == 5
     assert out.stdout.splitlines() == [
@@ -136,8 +155,7 @@ def test_replay_that_differs_exits_5_with_the_diff(store_url, ok_small):
     assert out.stderr == "objective: coverage 24, volume 650,000, grants 2\nrun 1: replay differs in 3 places\n"
 
 
-def test_a_replay_that_differs_on_intact_records_says_so_and_compares_the_objective(store_url, ok_small,
-                                                                                      monkeypatch):
+def test_a_replay_that_differs_on_intact_records_says_so_and_compares_the_objective(store_url, ok_small, monkeypatch):
     """What an auditor asks of a differing replay: was the run changed, and is the new answer as good?"""
     import matcher.store.replay as replay_module
 
@@ -146,8 +164,12 @@ def test_a_replay_that_differs_on_intact_records_says_so_and_compares_the_object
 
     def another_machine(scenario, params):  # as if the re-solve had stopped elsewhere: one grant fewer
         r = real(scenario, params)
-        return r.model_copy(update={"allocations": r.allocations[:-1],
-                                    "objective": {**r.objective, "grants": r.objective["grants"] - 1}})
+        return r.model_copy(
+            update={
+                "allocations": r.allocations[:-1],
+                "objective": {**r.objective, "grants": r.objective["grants"] - 1},
+            }
+        )
 
     monkeypatch.setattr(replay_module, "solve", another_machine)
     out = CliRunner().invoke(cli, ["replay", str(run_id), "--db", store_url])
@@ -162,9 +184,12 @@ def test_replay_of_a_run_changed_with_its_scenario_is_not_identical(store_url, o
     """Records changed together with the stored scenario replay to the same allocation: the audit
     entry, not the re-solve, shows the change."""
     run_id, _ = save_tiny(store_url, ok_small)
-    sql(store_url, "UPDATE scenario_snapshot SET canonical_json = replace(canonical_json, '400000', '300000')",
+    sql(
+        store_url,
+        "UPDATE scenario_snapshot SET canonical_json = replace(canonical_json, '400000', '300000')",
         "UPDATE run_allocation SET amount = 300000 WHERE request = 'NER-1'",
-        "UPDATE run_outcome SET amount = 300000, funded = 300000 WHERE request = 'NER-1'")
+        "UPDATE run_outcome SET amount = 300000, funded = 300000 WHERE request = 'NER-1'",
+    )
     out = CliRunner().invoke(cli, ["replay", str(run_id), "--db", store_url])
     assert out.exit_code == 5
     assert out.stdout.startswith("run 1 was changed after it was saved: audit entry 2 (run_saved, run 1): the stored ")
@@ -191,8 +216,10 @@ def test_a_differing_replay_names_the_wall_clock_searches_of_the_run(store_url, 
     out = CliRunner().invoke(cli, ["replay", str(run_id), "--db", store_url])
     assert out.exit_code == 5  # the records changed after saving: a difference, whatever the clock did
     warnings = [line for line in out.stderr.splitlines() if line.startswith("Warning: ")]
-    assert warnings[0] == ("Warning: run 1 was solved with --polish 5, a search for fewer grants in wall time, so "
-                           "its grants may differ on another machine or under another load")
+    assert warnings[0] == (
+        "Warning: run 1 was solved with --polish 5, a search for fewer grants in wall time, so "
+        "its grants may differ on another machine or under another load"
+    )
     assert warnings[1].startswith("Warning: run 1 took 50.0 s of its 60 s time limit: where the limit stopped a step")
 
 
@@ -236,16 +263,24 @@ def test_a_replay_that_differs_in_reason_wording_shows_the_wording(store_url, ok
     assert worded and all(' reasons ["edited reason' in line and "] -> [" in line for line in worded)
 
 
-@pytest.mark.parametrize(("url", "message"), [
-    ("mysql://auditor:S3cret@db.example/matcher", "Error: --db mysql://auditor:***@db.example/matcher: mysql is not "
-                                                  "supported"),
-    ("postgresql+psycopg://auditor:S3cret@127.0.0.1:notaport/m", "Error: --db: not a valid URL (invalid literal"),
-    pytest.param("postgresql+psycopg2://auditor:S3cret@127.0.0.1/m",
-                 "Error: --db postgresql+psycopg2://auditor:***@127.0.0.1/m: the driver 'psycopg2' is not installed; "
-                 "write the URL as postgresql+psycopg://",
-                 marks=pytest.mark.skipif(importlib.util.find_spec("psycopg2") is not None,
-                                          reason="psycopg2 is installed here")),
-])
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        (
+            "mysql://auditor:S3cret@db.example/matcher",
+            "Error: --db mysql://auditor:***@db.example/matcher: mysql is not supported",
+        ),
+        ("postgresql+psycopg://auditor:S3cret@127.0.0.1:notaport/m", "Error: --db: not a valid URL (invalid literal"),
+        pytest.param(
+            "postgresql+psycopg2://auditor:S3cret@127.0.0.1/m",
+            "Error: --db postgresql+psycopg2://auditor:***@127.0.0.1/m: the driver 'psycopg2' is not installed; "
+            "write the URL as postgresql+psycopg://",
+            marks=pytest.mark.skipif(
+                importlib.util.find_spec("psycopg2") is not None, reason="psycopg2 is installed here"
+            ),
+        ),
+    ],
+)
 def test_a_bad_database_url_is_one_line_without_the_password(url, message):
     out = CliRunner().invoke(cli, ["runs", "--db", url])
     assert out.exit_code == 1
@@ -298,8 +333,9 @@ def test_run_warns_when_it_saves_a_wall_clock_search(store_url, ok_small, tmp_pa
     path = write_yaml(tmp_path / "s.yaml", ok_small)
     out = CliRunner().invoke(cli, ["run", str(path), "--db", store_url, "--polish", "1"])
     assert out.exit_code == 0
-    assert ("Warning: --polish 1 searched for fewer grants in wall time; a replay may end with other grants"
-            in out.stderr)
+    assert (
+        "Warning: --polish 1 searched for fewer grants in wall time; a replay may end with other grants" in out.stderr
+    )
     quiet = CliRunner().invoke(cli, ["run", str(path), "--db", store_url])
     assert "Warning" not in quiet.stderr
 

@@ -37,8 +37,9 @@ def uncertain() -> dict:
 
 
 def sweep(path, url: str, *args: str):
-    return CliRunner().invoke(cli, ["sweep", str(path), "--quiet", "--workers", "2", "--node-limit", "100",
-                                    "--db", url, *args])
+    return CliRunner().invoke(
+        cli, ["sweep", str(path), "--quiet", "--workers", "2", "--node-limit", "100", "--db", url, *args]
+    )
 
 
 def invoke(*args: str):
@@ -49,8 +50,23 @@ def invoke(*args: str):
 def saved(store_url, uncertain, tmp_path) -> tuple[str, str]:
     """Run 1: a saved sweep of 40 draws (seed 3) with a note; (database url, the sweep's JSON output)."""
     f = write_yaml(tmp_path / "round.yaml", uncertain)
-    out = sweep(f, store_url, "--draws", "40", "--seed", "3", "--format", "json", "--save", "--note", "JPN at 70%",
-                "--by", "desk", "--gap", "1e-5")
+    out = sweep(
+        f,
+        store_url,
+        "--draws",
+        "40",
+        "--seed",
+        "3",
+        "--format",
+        "json",
+        "--save",
+        "--note",
+        "JPN at 70%",
+        "--by",
+        "desk",
+        "--gap",
+        "1e-5",
+    )
     assert out.exit_code == 0, out.output
     assert out.stderr == "saved run 1: sweep of one-uncertain, 40 solves\n"
     return store_url, out.stdout
@@ -64,7 +80,8 @@ def test_a_saved_sweep_is_one_run_with_its_draws(saved):
     assert scalar(url, "SELECT count(*) FROM run_allocation") == 0
     listed = json.loads(invoke("runs", "--db", url, "--format", "json").stdout)
     assert [(r["id"], r["kind"], r["by"], r["note"], r["status"]) for r in listed] == [
-        (1, "sweep", "desk", "JPN at 70%", "optimal")]
+        (1, "sweep", "desk", "JPN at 70%", "optimal")
+    ]
     spec = json.loads(scalar(url, "SELECT spec_json FROM run_sweep"))
     assert (spec["draws"], spec["seed"], spec["params"]["node_limit"]) == (40, 3, 100)
     assert spec["params"]["relative_gap"] == 1e-5  # --gap reaches every solve, and the replay
@@ -75,6 +92,7 @@ def test_a_saved_sweep_is_one_run_with_its_draws(saved):
 
 def _column(url: str, statement: str) -> list:
     from matcher.store.db import open_store
+
     engine = open_store(url)
     with engine.connect() as conn:
         values = [row[0] for row in conn.exec_driver_sql(statement)]
@@ -86,8 +104,9 @@ def _column(url: str, statement: str) -> list:
 def test_show_prints_what_the_sweep_printed(saved, uncertain, tmp_path, fmt):
     url, _ = saved
     f = write_yaml(tmp_path / "round.yaml", uncertain)
-    again = CliRunner().invoke(cli, ["sweep", str(f), "--quiet", "--node-limit", "100", "--draws", "40", "--seed", "3",
-                                     "--format", fmt])
+    again = CliRunner().invoke(
+        cli, ["sweep", str(f), "--quiet", "--node-limit", "100", "--draws", "40", "--seed", "3", "--format", fmt]
+    )
     shown = invoke("show", "1", "--db", url, "--format", fmt)
     assert shown.exit_code == 0, shown.output
     if fmt == "table":
@@ -120,8 +139,10 @@ def test_replay_of_a_changed_sweep_exits_5_and_names_the_solve(saved):
     out = invoke("replay", "1", "--db", url)
     assert out.exit_code == 5
     lines = out.stdout.splitlines()
-    assert lines[0] == ("run 1 was changed after it was saved: audit entry 2 (run_saved, run 1): the stored draws of "
-                        "run 1 changed since it was recorded")
+    assert lines[0] == (
+        "run 1 was changed after it was saved: audit entry 2 (run_saved, run 1): the stored draws of "
+        "run 1 changed since it was recorded"
+    )
     assert lines[1].startswith("solve 1 (point 1, draw 0): grants 7 -> ")
     assert out.stderr == "run 1: replay differs in 2 places\n"
 
@@ -131,13 +152,18 @@ def test_a_sweep_changed_with_its_options_does_not_replay_as_identical(saved):
     options again gives that output, so only the audit entry shows the change, and the replay
     says so; `show` warns before printing the changed sweep."""
     url, _ = saved
-    sql(url, "UPDATE run_sweep SET spec_json = replace(spec_json, '\"threshold\"\\:0.9', '\"threshold\"\\:0.3'), "
-             "output_json = replace(output_json, '\"threshold\"\\:0.9', '\"threshold\"\\:0.3')")  # \\: no bind
+    sql(
+        url,
+        "UPDATE run_sweep SET spec_json = replace(spec_json, '\"threshold\"\\:0.9', '\"threshold\"\\:0.3'), "
+        "output_json = replace(output_json, '\"threshold\"\\:0.9', '\"threshold\"\\:0.3')",
+    )  # \\: no bind
     assert "0.3" in scalar(url, "SELECT spec_json FROM run_sweep")
     out = invoke("replay", "1", "--db", url, "--workers", "1")
     assert out.exit_code == 5
-    assert out.stdout.splitlines()[0] == ("run 1 was changed after it was saved: audit entry 2 (run_saved, run 1): "
-                                          "the stored sweep of run 1 changed since it was recorded")
+    assert out.stdout.splitlines()[0] == (
+        "run 1 was changed after it was saved: audit entry 2 (run_saved, run 1): "
+        "the stored sweep of run 1 changed since it was recorded"
+    )
     shown = invoke("show", "1", "--db", url)
     assert shown.exit_code == 0
     assert shown.stderr.startswith("Warning: run 1 was changed after it was saved")
@@ -176,8 +202,10 @@ def test_tampering_with_a_saved_sweep_is_found_and_named(saved, edit, part):
     sql(url, edit)
     out = invoke("audit", "verify", "--db", url)
     assert out.exit_code == 1
-    assert out.stderr == (f"Error: audit verify failed: audit entry 2 (run_saved, run 1): the stored {part} of run 1 "
-                          "changed since it was recorded\n")
+    assert out.stderr == (
+        f"Error: audit verify failed: audit entry 2 (run_saved, run 1): the stored {part} of run 1 "
+        "changed since it was recorded\n"
+    )
 
 
 def test_draws_hung_on_a_solve_are_found(store_url, uncertain, tmp_path, saved):
@@ -203,8 +231,11 @@ def test_a_grid_sweep_saves_and_replays(store_url, uncertain, tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--draws", "5", "--vary", "donors[XX].budget=1,2"],
-         "Error: --vary 'donors[XX].budget=1,2': 'donors[XX].budget': no donors entry with id 'XX' (known: JPN, NOR)"),
+        (
+            ["--draws", "5", "--vary", "donors[XX].budget=1,2"],
+            "Error: --vary 'donors[XX].budget=1,2': 'donors[XX].budget': no donors entry with id 'XX' "
+            "(known: JPN, NOR)",
+        ),
         (["--draws", "5", "--note", "x"], "Error: --note and --by are kept with a saved sweep; add --save"),
     ],
 )
@@ -226,8 +257,21 @@ def test_sweep_killed_inside_its_save_leaves_nothing(store_url, uncertain, tmp_p
     f = write_yaml(tmp_path / "round.yaml", uncertain)
     assert invoke("db", "upgrade", "--db", store_url).exit_code == 0
     marker = tmp_path / "paused"
-    proc = matcher_process("sweep", str(f), "--draws", "10", "--workers", "1", "--node-limit", "100", "--quiet",
-                           "--save", "--db", store_url, env={PAUSE_ENV: str(marker)})
+    proc = matcher_process(
+        "sweep",
+        str(f),
+        "--draws",
+        "10",
+        "--workers",
+        "1",
+        "--node-limit",
+        "100",
+        "--quiet",
+        "--save",
+        "--db",
+        store_url,
+        env={PAUSE_ENV: str(marker)},
+    )
     wait_for(marker)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)

@@ -95,24 +95,36 @@ def test_grid_csv_has_one_row_per_point(tmp_path, one_uncertain):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--vary", "donors[DEU].budget=1,2"],
-         "Error: --vary 'donors[DEU].budget=1,2': 'donors[DEU].budget': no donors entry with id 'DEU' "
-         "(known: JPN, NOR)"),
-        (["--vary", "donors[JPN].budget=*0.5..2:3"],
-         "Error: --vary 'donors[JPN].budget=*0.5..2:3': '*0.5..2:3' mixes a factor and a value; write *a..*b:n for "
-         "factors or a..b:n for values"),
-        (["--vary", "donors[JPN].budget"],
-         "Error: --vary 'donors[JPN].budget': write PATH=VALUES, e.g. policy.max_country_share=0.05,0.1,0.2 or "
-         "donors[DEU].budget=*0.6..*1.2:7"),
-        (["--vary", "policy.max_country_share=0.1,1.5"],
-         "Error: grid point policy.max_country_share=1.5: policy.max_country_share: 1.5 is above the largest "
-         "allowed, 1; write 1 or less"),
-        (["--vary", "requests[NER-1].amount=*1..*10000:2"],  # was an "error" draw, "HiGHS raised ...", exit 0
-         "Error: requests[NER-1].amount: 2,000,000,000 USD is above 1,000,000,000, the largest amount the solver "
-         "handles reliably in whole units; state the round in a currency of larger units"),
+        (
+            ["--vary", "donors[DEU].budget=1,2"],
+            "Error: --vary 'donors[DEU].budget=1,2': 'donors[DEU].budget': no donors entry with id 'DEU' "
+            "(known: JPN, NOR)",
+        ),
+        (
+            ["--vary", "donors[JPN].budget=*0.5..2:3"],
+            "Error: --vary 'donors[JPN].budget=*0.5..2:3': '*0.5..2:3' mixes a factor and a value; write *a..*b:n for "
+            "factors or a..b:n for values",
+        ),
+        (
+            ["--vary", "donors[JPN].budget"],
+            "Error: --vary 'donors[JPN].budget': write PATH=VALUES, e.g. policy.max_country_share=0.05,0.1,0.2 or "
+            "donors[DEU].budget=*0.6..*1.2:7",
+        ),
+        (
+            ["--vary", "policy.max_country_share=0.1,1.5"],
+            "Error: grid point policy.max_country_share=1.5: policy.max_country_share: 1.5 is above the largest "
+            "allowed, 1; write 1 or less",
+        ),
+        (
+            ["--vary", "requests[NER-1].amount=*1..*10000:2"],  # was an "error" draw, "HiGHS raised ...", exit 0
+            "Error: requests[NER-1].amount: 2,000,000,000 USD is above 1,000,000,000, the largest amount the solver "
+            "handles reliably in whole units; state the round in a currency of larger units",
+        ),
         ([], "Error: nothing to sweep: give --draws N (uncertain pledges) and/or --vary PATH=VALUES (a grid)"),
-        (["--draws", "3", "--scheduler", "tcp://127.0.0.1:1"],
-         "Error: --scheduler is for --executor dask; add --executor dask or drop --scheduler"),
+        (
+            ["--draws", "3", "--scheduler", "tcp://127.0.0.1:1"],
+            "Error: --scheduler is for --executor dask; add --executor dask or drop --scheduler",
+        ),
     ],
 )
 def test_bad_input_is_one_error_line_and_nothing_written(tmp_path, one_uncertain, args, message):
@@ -133,8 +145,19 @@ def test_notes_say_which_limit_stopped_the_solves(tmp_path, one_uncertain, monke
     from matcher.sweep.work import Outcome
 
     def point(statuses):
-        return PointSummary(values={}, draws=4, distinct=2, solved=2, statuses=statuses, asked=1, coverage=None,
-                            placed=None, grants=None, requests=[], donors=[])
+        return PointSummary(
+            values={},
+            draws=4,
+            distinct=2,
+            solved=2,
+            statuses=statuses,
+            asked=1,
+            coverage=None,
+            placed=None,
+            grants=None,
+            requests=[],
+            donors=[],
+        )
 
     def made(status, draws, stopped):
         return SolvedDraw(0, {}, draws, Outcome(status, None, 0, 0, {}, {}, {}, {}, 1.0, stopped))
@@ -150,8 +173,10 @@ def test_notes_say_which_limit_stopped_the_solves(tmp_path, one_uncertain, monke
     assert lines[1].startswith("note: 2 solve(s) stopped at the time limit before proving optimality")
     lines.clear()
     sweep_cli._limit_note(Result(), node_limit=50)
-    assert lines[1] == ("note: 2 solve(s) stopped at a limit before proving optimality; the sweep replays exactly when "
-                        "the node limit (50), not the time limit, stopped them")
+    assert lines[1] == (
+        "note: 2 solve(s) stopped at a limit before proving optimality; the sweep replays exactly when "
+        "the node limit (50), not the time limit, stopped them"
+    )
     lines.clear()
     Result.solved = [made("feasible", [0, 1, 2], False)]
     Result.points = [point({"feasible": 3})]
@@ -168,8 +193,10 @@ def test_a_solve_is_stopped_when_a_money_stage_is_left_open_not_only_the_grants_
     from matcher.sweep.work import _stopped
 
     def result(status, seconds, *open_terms):
-        stages = [SimpleNamespace(term=t, status="feasible" if t in open_terms else "optimal")
-                  for t in ("coverage", "volume", "grants")]
+        stages = [
+            SimpleNamespace(term=t, status="feasible" if t in open_terms else "optimal")
+            for t in ("coverage", "volume", "grants")
+        ]
         return SimpleNamespace(status=status, solver=SimpleNamespace(stages=stages, seconds=seconds))
 
     params = SolveParams(time_limit=3)
@@ -254,8 +281,9 @@ def test_a_draw_the_solver_fails_on_is_kept_as_an_error_and_the_sweep_goes_on(on
 def test_a_grid_point_without_an_allocation_shows_its_status_not_zeros(tmp_path, one_uncertain):
     """A point where PER-1 must be funded but no donor may fund it showed "0 | 0 | 0%" as if it funded nothing."""
     data = {**one_uncertain, "donors": [{**d, "countries": ["NER"]} for d in one_uncertain["donors"]]}
-    res = CliRunner().invoke(cli, ["sweep", _write(tmp_path, data), "--vary", "requests[PER-1].must_fund=false,true",
-                                   "--quiet"])
+    res = CliRunner().invoke(
+        cli, ["sweep", _write(tmp_path, data), "--vary", "requests[PER-1].must_fund=false,true", "--quiet"]
+    )
     assert res.exit_code == 0, res.output
     rows = [line for line in res.stdout.splitlines() if line.startswith("│")]
     assert "infeasible" not in rows[0] and rows[1].split("│")[2].strip() == "infeasible"
@@ -265,24 +293,48 @@ def test_a_grid_point_without_an_allocation_shows_its_status_not_zeros(tmp_path,
 def test_a_grid_without_draws_says_that_uncertain_pledges_were_taken_as_written(tmp_path, one_uncertain):
     """--set 'donors[JPN].confidence=0.7' with --vary alone ran on the pledge as written, silently."""
     one_uncertain["donors"][0].pop("confidence")
-    res = CliRunner().invoke(cli, ["sweep", _write(tmp_path, one_uncertain), "--vary",
-                                   "donors[NOR].budget=50000,100000", "--set", "donors[JPN].confidence=0.7",
-                                   "--quiet", "--workers", "1"])
+    res = CliRunner().invoke(
+        cli,
+        [
+            "sweep",
+            _write(tmp_path, one_uncertain),
+            "--vary",
+            "donors[NOR].budget=50000,100000",
+            "--set",
+            "donors[JPN].confidence=0.7",
+            "--quiet",
+            "--workers",
+            "1",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert res.stderr.splitlines()[-1] == (
         "note: confidence and budget_range (JPN) count only with --draws; every point was solved with the pledges "
-        "as written (add --draws N to draw them)")
-    plain = CliRunner().invoke(cli, ["sweep", _write(tmp_path, one_uncertain), "--vary",
-                                     "donors[NOR].budget=50000,100000", "--quiet", "--workers", "1"])
+        "as written (add --draws N to draw them)"
+    )
+    plain = CliRunner().invoke(
+        cli,
+        [
+            "sweep",
+            _write(tmp_path, one_uncertain),
+            "--vary",
+            "donors[NOR].budget=50000,100000",
+            "--quiet",
+            "--workers",
+            "1",
+        ],
+    )
     assert "count only with --draws" not in plain.stderr
 
 
 def test_draws_of_a_round_with_nothing_uncertain_say_so(tmp_path, one_uncertain):
     """--draws on a round whose pledges are all certain gave N identical draws without a word."""
     one_uncertain["donors"][0].pop("confidence")
-    res = CliRunner().invoke(cli, ["sweep", _write(tmp_path, one_uncertain), "--draws", "5", "--quiet",
-                                   "--workers", "1"])
+    res = CliRunner().invoke(
+        cli, ["sweep", _write(tmp_path, one_uncertain), "--draws", "5", "--quiet", "--workers", "1"]
+    )
     assert res.exit_code == 0, res.output
     assert res.stderr.splitlines()[-1] == (
         "note: no donor has confidence or budget_range, so every draw is the round as pledged; give them in the "
-        "file or with --set (e.g. --set 'donors[JPN].confidence=0.7')")
+        "file or with --set (e.g. --set 'donors[JPN].confidence=0.7')"
+    )

@@ -43,8 +43,9 @@ def _out(path: str, *args: str) -> str:
 @pytest.fixture(scope="module")
 def cluster():
     """A real Dask cluster of worker processes (not threads), as a user would start one."""
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                  silence_logs=logging.ERROR) as c:
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.ERROR
+    ) as c:
         yield c
 
 
@@ -70,16 +71,20 @@ def test_a_scheduler_without_workers_is_one_error_not_a_wait_for_ever(ranged, mo
     monkeypatch.setattr(executors, "WORKER_WAIT_SECONDS", 1)
     with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=None) as cluster:
         address = cluster.scheduler_address
-        res = CliRunner().invoke(cli, ["sweep", ranged, "--draws", "4", "--quiet", "--executor", "dask",
-                                       "--scheduler", address])
+        res = CliRunner().invoke(
+            cli, ["sweep", ranged, "--draws", "4", "--quiet", "--executor", "dask", "--scheduler", address]
+        )
     assert res.exit_code == 1
-    assert res.stderr == (f"Error: --scheduler {address}: no Dask worker joined within 1 s; start one with "
-                          f"`dask worker {address}` where salw-matcher is installed\n")
+    assert res.stderr == (
+        f"Error: --scheduler {address}: no Dask worker joined within 1 s; start one with "
+        f"`dask worker {address}` where salw-matcher is installed\n"
+    )
 
 
 def test_a_scheduler_address_that_is_not_one_is_one_error(ranged):
-    res = CliRunner().invoke(cli, ["sweep", ranged, "--draws", "4", "--quiet", "--executor", "dask",
-                                   "--scheduler", "notanaddress"])
+    res = CliRunner().invoke(
+        cli, ["sweep", ranged, "--draws", "4", "--quiet", "--executor", "dask", "--scheduler", "notanaddress"]
+    )
     assert res.exit_code == 1
     assert res.stderr.startswith("Error: --scheduler notanaddress: cannot reach the Dask scheduler (")
     assert res.stderr.endswith("give its address as tcp://HOST:PORT\n")

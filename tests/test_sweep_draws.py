@@ -10,12 +10,16 @@ from matcher.sweep.draws import apply_pledges, check_uncertainty, draw_pledges, 
 
 
 def _scenario(donors, commitments=()):
-    return parse_scenario({
-        "name": "draws", "currency": "USD", "fx": {"EUR": 1.08},
-        "donors": donors,
-        "requests": [{"id": "NER-1", "country": "NER", "theme": "stockpile", "amount": 500000}],
-        "commitments": list(commitments),
-    })
+    return parse_scenario(
+        {
+            "name": "draws",
+            "currency": "USD",
+            "fx": {"EUR": 1.08},
+            "donors": donors,
+            "requests": [{"id": "NER-1", "country": "NER", "theme": "stockpile", "amount": 500000}],
+            "commitments": list(commitments),
+        }
+    )
 
 
 JPN = {"id": "JPN", "budget": 400000, "confidence": 0.7}
@@ -66,8 +70,10 @@ def test_a_draw_never_goes_below_what_is_committed():
 
 
 def test_apply_pledges_sets_budgets_and_drops_offers_of_a_lost_in_kind_donor():
-    data = {"donors": [{"id": "JPN", "budget": 400000}, {"id": "LAB", "kind": "in_kind", "capacity": 3}],
-            "offers": [{"donor": "LAB", "request": "NER-1", "units": 1, "value": 10000}]}
+    data = {
+        "donors": [{"id": "JPN", "budget": 400000}, {"id": "LAB", "kind": "in_kind", "capacity": 3}],
+        "offers": [{"donor": "LAB", "request": "NER-1", "units": 1, "value": 10000}],
+    }
     out = apply_pledges(data, {"JPN": 0, "LAB": 0})
     assert out["donors"][0]["budget"] == 0 and out["donors"][1]["capacity"] == 0 and out["offers"] == []
     assert data["donors"][0]["budget"] == 400000  # the input is not edited
@@ -86,8 +92,10 @@ def test_pledge_key_ignores_order():
 def test_tasks_cover_every_distinct_draw_once_in_order_never_across_points_and_shrink_at_the_end() -> None:
     from matcher.sweep.run import MAX_CHUNK, _Point, chunks_of
 
-    points = [_Point({}, {"point": k}, None, [], [{"D": k * 10_000 + n} for n in range(m)])  # type: ignore[arg-type]
-              for k, m in enumerate((1000, 7, 1))]
+    points = [
+        _Point({}, {"point": k}, None, [], [{"D": k * 10_000 + n} for n in range(m)])  # type: ignore[arg-type]
+        for k, m in enumerate((1000, 7, 1))
+    ]
     chunks = chunks_of(points, {}, workers=2)
     for k, p in enumerate(points):
         mine = [c for c in chunks if c.point == k]
@@ -101,6 +109,7 @@ def test_tasks_cover_every_distinct_draw_once_in_order_never_across_points_and_s
 def test_a_commitment_beyond_the_whole_pledge_lifts_no_draw_above_the_pledge():
     """Commitments over budget are valid and infeasible; the committed floor (1,500) lifted JPN's draws
     above its pledge of 1,000, and a sweep called an infeasible round feasible in every draw."""
-    s = _scenario([{"id": "JPN", "budget": 1000, "confidence": 0.9}],
-                  [{"donor": "JPN", "request": "NER-1", "amount": 1500}])
+    s = _scenario(
+        [{"id": "JPN", "budget": 1000, "confidence": 0.9}], [{"donor": "JPN", "request": "NER-1", "amount": 1500}]
+    )
     assert {draw_pledges(s, 0, d)["JPN"] for d in range(30)} == {1000}

@@ -34,10 +34,13 @@ def _lost_in(data: dict, draws: int) -> int:
 def must_fund() -> dict:
     """D1 (confidence 0.5) is the only money; R1 must be funded: in a draw where D1 is lost there is no allocation."""
     return {
-        "name": "must", "currency": "USD",
+        "name": "must",
+        "currency": "USD",
         "donors": [{"id": "D1", "budget": 100, "confidence": 0.5}],
-        "requests": [{"id": "R1", "country": "DJI", "theme": "stockpile", "amount": 50, "must_fund": True},
-                     {"id": "R2", "country": "MRT", "theme": "stockpile", "amount": 50}],
+        "requests": [
+            {"id": "R1", "country": "DJI", "theme": "stockpile", "amount": 50, "must_fund": True},
+            {"id": "R2", "country": "MRT", "theme": "stockpile", "amount": 50},
+        ],
     }
 
 
@@ -60,7 +63,8 @@ def test_a_draw_without_an_allocation_counts_as_nothing_placed_in_every_figure(t
 
 def test_arrived_counts_lost_envelopes_even_when_a_commitment_keeps_money_in_the_draw(tmp_path):
     data = {
-        "name": "kept", "currency": "USD",
+        "name": "kept",
+        "currency": "USD",
         "donors": [{"id": "D1", "budget": 100, "confidence": 0.5}],
         "requests": [{"id": "R1", "country": "DJI", "theme": "stockpile", "amount": 100, "min_funding": 0}],
         "commitments": [{"donor": "D1", "request": "R1", "amount": 30}],
@@ -78,12 +82,14 @@ def test_a_varied_budget_scales_its_range_so_the_draws_follow_it(tmp_path):
     """R1 (100) is funded when D1's draw reaches 100. With the range [0, 200] at budget 200, that is 101 of 201
     amounts; at budget 100 the range is [0, 100] and only the top amount funds it."""
     data = {
-        "name": "range", "currency": "USD",
+        "name": "range",
+        "currency": "USD",
         "donors": [{"id": "D1", "budget": 200, "budget_range": [0, 200]}],
         "requests": [{"id": "R1", "country": "DJI", "theme": "stockpile", "amount": 100}],
     }
-    res = _sweep(tmp_path, data, "--draws", "200", "--seed", str(SEED), "--vary", "donors[D1].budget=100,200",
-                 "--format", "json")
+    res = _sweep(
+        tmp_path, data, "--draws", "200", "--seed", str(SEED), "--vary", "donors[D1].budget=100,200", "--format", "json"
+    )
     assert res.exit_code == 0, res.output
     low, high = json.loads(res.stdout)["points"]
     assert low["donors"][0]["budget_range"] == [0, 100] and high["donors"][0]["budget_range"] == [0, 200]
@@ -92,7 +98,9 @@ def test_a_varied_budget_scales_its_range_so_the_draws_follow_it(tmp_path):
 
 def test_the_range_is_reported_in_the_scenario_currency(tmp_path):
     data = {
-        "name": "fx", "currency": "USD", "fx": {"EUR": 2.0},
+        "name": "fx",
+        "currency": "USD",
+        "fx": {"EUR": 2.0},
         "donors": [{"id": "D1", "budget": 100, "currency": "EUR", "budget_range": [50, 100], "confidence": 0.8}],
         "requests": [{"id": "R1", "country": "DJI", "theme": "stockpile", "amount": 150, "min_funding": 0}],
     }
@@ -104,13 +112,16 @@ def test_the_range_is_reported_in_the_scenario_currency(tmp_path):
 def test_varying_how_sure_a_pledge_is_needs_draws(tmp_path, must_fund):
     res = _sweep(tmp_path, must_fund, "--vary", "donors[D1].confidence=0.1,0.9")
     assert res.exit_code == 1
-    assert res.stderr == ("Error: --vary 'donors[D1].confidence': confidence and budget_range only change the "
-                          "draws; add --draws N (e.g. --draws 200)\n")
+    assert res.stderr == (
+        "Error: --vary 'donors[D1].confidence': confidence and budget_range only change the "
+        "draws; add --draws N (e.g. --draws 200)\n"
+    )
 
 
 def test_lists_and_exponents_in_vary(tmp_path, must_fund):
-    res = _sweep(tmp_path, must_fund, "--draws", "5", "--vary", "donors[D1].budget_range=[0,100],[50,200]",
-                 "--format", "csv")
+    res = _sweep(
+        tmp_path, must_fund, "--draws", "5", "--vary", "donors[D1].budget_range=[0,100],[50,200]", "--format", "csv"
+    )
     assert res.exit_code == 0, res.output
     assert [row[0] for row in csv.reader(res.stdout.splitlines()[1:])] == ["[0, 100]", "[50, 200]"]
     res = _sweep(tmp_path, must_fund, "--vary", "donors[D1].budget=1e2..2e2:3", "--format", "csv")
@@ -118,8 +129,7 @@ def test_lists_and_exponents_in_vary(tmp_path, must_fund):
 
 
 def test_shares_never_round_to_all_or_nothing_and_the_threshold_is_shown_as_given(tmp_path, must_fund):
-    assert (_share(399 / 400, 0), _share(1 / 400, 0), _share(1.0, 0), _share(0.0, 1)) == (">99%", "<1%", "100%",
-                                                                                          "0.0%")
+    assert (_share(399 / 400, 0), _share(1 / 400, 0), _share(1.0, 0), _share(0.0, 1)) == (">99%", "<1%", "100%", "0.0%")
     assert _share(0.9996, 1) == ">99.9%"
     res = _sweep(tmp_path, must_fund, "--draws", "10", "--safe-threshold", "0.704")
     assert "fully funded in at least 70.4% of draws" in res.stdout
@@ -127,11 +137,16 @@ def test_shares_never_round_to_all_or_nothing_and_the_threshold_is_shown_as_give
 
 def test_an_uncertain_in_kind_donor_is_reported_with_its_arrivals(tmp_path):
     data = {
-        "name": "kind", "currency": "USD",
-        "donors": [{"id": "D1", "budget": 50},
-                   {"id": "K1", "kind": "in_kind", "capacity": 10, "unit": "expert-day", "confidence": 0.6}],
-        "requests": [{"id": "R1", "country": "DJI", "theme": "stockpile", "amount": 50},
-                     {"id": "R2", "country": "MRT", "theme": "training", "amount": 40}],
+        "name": "kind",
+        "currency": "USD",
+        "donors": [
+            {"id": "D1", "budget": 50},
+            {"id": "K1", "kind": "in_kind", "capacity": 10, "unit": "expert-day", "confidence": 0.6},
+        ],
+        "requests": [
+            {"id": "R1", "country": "DJI", "theme": "stockpile", "amount": 50},
+            {"id": "R2", "country": "MRT", "theme": "training", "amount": 40},
+        ],
         "offers": [{"donor": "K1", "request": "R2", "units": 5, "value": 40}],
     }
     res = _sweep(tmp_path, data, "--draws", "40", "--seed", str(SEED), "--format", "json")
@@ -147,10 +162,13 @@ def test_a_lost_envelope_still_covers_a_commitment_below_the_donors_minimum_gran
     """D0 committed 2 to R0 but gives no grant under 3: a draw that loses D0 keeps 3 of it, not 2 (which would
     leave no allocation at all), so every draw has one and D1 funds R1 in all of them."""
     data = {
-        "name": "mg", "currency": "USD",
+        "name": "mg",
+        "currency": "USD",
         "donors": [{"id": "D0", "budget": 10, "min_grant": 3, "confidence": 0.5}, {"id": "D1", "budget": 20}],
-        "requests": [{"id": "R0", "country": "NER", "theme": "marking", "amount": 5, "min_funding": 0},
-                     {"id": "R1", "country": "MLI", "theme": "marking", "amount": 10}],
+        "requests": [
+            {"id": "R0", "country": "NER", "theme": "marking", "amount": 5, "min_funding": 0},
+            {"id": "R1", "country": "MLI", "theme": "marking", "amount": 10},
+        ],
         "commitments": [{"donor": "D0", "request": "R0", "amount": 2}],
     }
     res = _sweep(tmp_path, data, "--draws", "20", "--seed", str(SEED), "--format", "json")
@@ -161,7 +179,8 @@ def test_a_lost_envelope_still_covers_a_commitment_below_the_donors_minimum_gran
 
 def test_a_variant_that_cuts_a_budget_scales_its_range_as_set_does(tmp_path):
     base = {
-        "name": "rb", "currency": "USD",
+        "name": "rb",
+        "currency": "USD",
         "donors": [{"id": "DEU", "budget": 200, "budget_range": [0, 200]}],
         "requests": [{"id": "R1", "country": "DJI", "theme": "stockpile", "amount": 100}],
     }
@@ -177,8 +196,14 @@ def test_a_variant_that_cuts_a_budget_scales_its_range_as_set_does(tmp_path):
 def test_only_numbers_in_exponent_form_become_numbers_in_assignments():
     from matcher.paths import parse_scalar
 
-    assert [parse_scalar(x) for x in ("1e2", "1.5e2", "-1e-2", "nan", "inf", "DEU")] == [100, 150.0, -0.01, "nan",
-                                                                                       "inf", "DEU"]
+    assert [parse_scalar(x) for x in ("1e2", "1.5e2", "-1e-2", "nan", "inf", "DEU")] == [
+        100,
+        150.0,
+        -0.01,
+        "nan",
+        "inf",
+        "DEU",
+    ]
 
 
 def test_the_safe_list_says_how_often_all_of_it_came_true_together(tmp_path):

@@ -47,28 +47,53 @@ def test_several_axes_make_a_grid_first_axis_slowest():
 @pytest.mark.parametrize(
     ("expr", "message"),
     [
-        ("policy.max_country_share", "--vary 'policy.max_country_share': write PATH=VALUES, e.g. "
-         "policy.max_country_share=0.05,0.1,0.2 or donors[DEU].budget=*0.6..*1.2:7"),
-        ("donors[FRA].budget=1,2", "--vary 'donors[FRA].budget=1,2': 'donors[FRA].budget': no donors entry with id "
-         "'FRA' (known: DEU, JPN)"),
-        ("policy.max_country_share=0.1..0.3", "--vary 'policy.max_country_share=0.1..0.3': '0.1..0.3' is not a range; "
-         "write a..b:n or *a..*b:n (n values), e.g. policy.max_country_share=0.05,0.1,0.2 or "
-         "donors[DEU].budget=*0.6..*1.2:7"),
-        ("donors[DEU].budget=*0.6..1.2:3", "--vary 'donors[DEU].budget=*0.6..1.2:3': '*0.6..1.2:3' mixes a factor and "
-         "a value; write *a..*b:n for factors or a..b:n for values"),
+        (
+            "policy.max_country_share",
+            "--vary 'policy.max_country_share': write PATH=VALUES, e.g. "
+            "policy.max_country_share=0.05,0.1,0.2 or donors[DEU].budget=*0.6..*1.2:7",
+        ),
+        (
+            "donors[FRA].budget=1,2",
+            "--vary 'donors[FRA].budget=1,2': 'donors[FRA].budget': no donors entry with id 'FRA' (known: DEU, JPN)",
+        ),
+        (
+            "policy.max_country_share=0.1..0.3",
+            "--vary 'policy.max_country_share=0.1..0.3': '0.1..0.3' is not a range; "
+            "write a..b:n or *a..*b:n (n values), e.g. policy.max_country_share=0.05,0.1,0.2 or "
+            "donors[DEU].budget=*0.6..*1.2:7",
+        ),
+        (
+            "donors[DEU].budget=*0.6..1.2:3",
+            "--vary 'donors[DEU].budget=*0.6..1.2:3': '*0.6..1.2:3' mixes a factor and "
+            "a value; write *a..*b:n for factors or a..b:n for values",
+        ),
         ("donors[DEU].budget=10..x:3", "--vary 'donors[DEU].budget=10..x:3': 'x' is not a number"),
-        ("donors[DEU].budget=10..20:1", "--vary 'donors[DEU].budget=10..20:1': ':1' must be a whole number of values, "
-         "at least 2 (e.g. ..:5)"),
-        ("donors[DEU].budget=1,,2", "--vary 'donors[DEU].budget=1,,2': an empty value in the list '1,,2'; separate "
-         "values with single commas"),
-        ("donors[DEU].budget=2..1:3", "--vary 'donors[DEU].budget=2..1:3': gives 1 twice (2, 1, 1); give distinct "
-         "values"),
-        ("policy.max_country_share=0.1,0.1", "--vary 'policy.max_country_share=0.1,0.1': gives 0.1 twice (0.1, 0.1); "
-         "give distinct values"),
-        ("donors[DEU].budget=*-0.5..*1:3", "--vary 'donors[DEU].budget=*-0.5..*1:3': '*-0.5..*1:3' has a negative "
-         "factor; factors are 0 or more (*0.6..*1.2:7)"),
-        ("donors[DEU].name=*0.5..*2:3", "--vary 'donors[DEU].name=*0.5..*2:3': 'donors[DEU].name' is None, not a "
-         "number, so it cannot be multiplied; give values a..b:n"),
+        (
+            "donors[DEU].budget=10..20:1",
+            "--vary 'donors[DEU].budget=10..20:1': ':1' must be a whole number of values, at least 2 (e.g. ..:5)",
+        ),
+        (
+            "donors[DEU].budget=1,,2",
+            "--vary 'donors[DEU].budget=1,,2': an empty value in the list '1,,2'; separate values with single commas",
+        ),
+        (
+            "donors[DEU].budget=2..1:3",
+            "--vary 'donors[DEU].budget=2..1:3': gives 1 twice (2, 1, 1); give distinct values",
+        ),
+        (
+            "policy.max_country_share=0.1,0.1",
+            "--vary 'policy.max_country_share=0.1,0.1': gives 0.1 twice (0.1, 0.1); give distinct values",
+        ),
+        (
+            "donors[DEU].budget=*-0.5..*1:3",
+            "--vary 'donors[DEU].budget=*-0.5..*1:3': '*-0.5..*1:3' has a negative "
+            "factor; factors are 0 or more (*0.6..*1.2:7)",
+        ),
+        (
+            "donors[DEU].name=*0.5..*2:3",
+            "--vary 'donors[DEU].name=*0.5..*2:3': 'donors[DEU].name' is None, not a "
+            "number, so it cannot be multiplied; give values a..b:n",
+        ),
     ],
 )
 def test_bad_expressions_name_the_expression_and_the_fix(expr, message):
@@ -87,5 +112,7 @@ def test_one_donor_named_two_ways_is_varied_once():
     the first's labels (DEU = 100000 for a solve of 300000)."""
     with pytest.raises(MatcherError) as err:
         parse_axes(["donors[DEU].budget=1,2", "donors[0].budget=3,4"], BASE)
-    assert str(err.value) == ("--vary 'donors[0].budget=3,4': 'donors[0].budget' is already varied (as "
-                              "'donors[DEU].budget'); give all its values in one --vary")
+    assert str(err.value) == (
+        "--vary 'donors[0].budget=3,4': 'donors[0].budget' is already varied (as "
+        "'donors[DEU].budget'); give all its values in one --vary"
+    )

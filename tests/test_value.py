@@ -76,8 +76,10 @@ def test_the_header_says_when_the_allocation_gave_up_a_millionth_of_its_coverage
     from matcher.cli.analysis import _value_text
 
     doc = {"scenario": "s", "coverage": 200.23, "allocation_coverage": 200.22982, "status": "optimal", "levers": []}
-    assert _value_text(doc).splitlines()[0] == ("s: priority-weighted coverage 200.2300 (optimal; the allocation's "
-                                                "own 200.2298: a later stage may give up a millionth of it)")
+    assert _value_text(doc).splitlines()[0] == (
+        "s: priority-weighted coverage 200.2300 (optimal; the allocation's "
+        "own 200.2298: a later stage may give up a millionth of it)"
+    )
     same = {**doc, "allocation_coverage": 200.23}
     assert _value_text(same).splitlines()[0] == "s: priority-weighted coverage 200.2300 (optimal)"
     base = marginal_values(parse_scenario(two_countries()), PARAMS)

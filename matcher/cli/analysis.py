@@ -26,8 +26,10 @@ def _options(args: tuple[str, ...], sets: tuple[str, ...]) -> list[Option]:
     currencies = {o.scenario.currency for o in options}
     if len(currencies) > 1:  # side by side, 2,000,000 EUR would read as USD
         each = ", ".join(f"{a}: {o.scenario.currency}" for a, o in zip(args, options, strict=False))
-        raise MatcherError(f"the options are in different currencies ({each}); state them in one currency "
-                           "(the same `currency`, donors' own currencies converted with `fx`)")
+        raise MatcherError(
+            f"the options are in different currencies ({each}); state them in one currency "
+            "(the same `currency`, donors' own currencies converted with `fx`)"
+        )
     return unique_labels(options)
 
 
@@ -171,8 +173,11 @@ def value_cmd(file, step, sets, fmt, output, time_limit, seed, node_limit, progr
 
 def _value_text(doc: dict) -> str:
     own = doc.get("allocation_coverage")
-    shown = (f"; the allocation's own {own:,.4f}: a later stage may give up a millionth of it"
-             if own is not None and abs(own - doc["coverage"]) >= 5e-5 else "")
+    shown = (
+        f"; the allocation's own {own:,.4f}: a later stage may give up a millionth of it"
+        if own is not None and abs(own - doc["coverage"]) >= 5e-5
+        else ""
+    )
     lines = [
         f"{doc['scenario']}: priority-weighted coverage {doc['coverage']:,.4f} ({doc['status']}{shown})",
         f"{'lever':<18} {'target':<22} {'step':<24} {'coverage':>12} {'gain':>10}",

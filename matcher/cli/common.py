@@ -80,8 +80,10 @@ def keep_edits(text: str, output: str, force: bool) -> None:
     except (OSError, UnicodeDecodeError):
         same = False
     if not same:
-        raise MatcherError(f"{output}: exists and differs from what this writes (edited since?); choose another "
-                           "name, or add --force to replace it")
+        raise MatcherError(
+            f"{output}: exists and differs from what this writes (edited since?); choose another "
+            "name, or add --force to replace it"
+        )
 
 
 def write_output(text: str, output: str | None) -> None:
@@ -148,8 +150,14 @@ def _native_stdout_to_stderr():
         yield
         return
     stream = sys.stdout
-    ours = open(real, "w", encoding=stream.encoding, errors=stream.errors,  # noqa: SIM115  (closed below)
-                buffering=1 if stream.isatty() else -1, closefd=False)
+    ours = open(
+        real,
+        "w",
+        encoding=stream.encoding,
+        errors=stream.errors,  # noqa: SIM115  (closed below)
+        buffering=1 if stream.isatty() else -1,
+        closefd=False,
+    )
     os.dup2(2, 1)
     sys.stdout = ours
     _native_apart = True

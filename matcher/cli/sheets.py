@@ -52,26 +52,46 @@ def template(file: str, force: bool) -> None:
 
     _need_suffix(file, XLSX_SUFFIXES, "the template")
     if Path(file).exists() and not force:
-        raise MatcherError(f"{file}: exists, perhaps filled in already; choose another name, or add --force to"
-                           " replace it with an empty template")
+        raise MatcherError(
+            f"{file}: exists, perhaps filled in already; choose another name, or add --force to"
+            " replace it with an empty template"
+        )
     write_bytes(template_xlsx(), file)
     click.echo(f"wrote {file}: sheets scenario, donors, requests, partners, commitments, offers, policy", err=True)
 
 
 @cli.command("import")
 @click.argument("source", type=click.Path())
-@click.option("--output", "-o", type=click.Path(dir_okay=False), required=True,
-              help="Scenario file to write (.yaml or .json).")
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False), required=True, help="Scenario file to write (.yaml or .json)."
+)
 @click.option("--name", default=None, help="IATI only: scenario name (default: the file name).")
 @click.option("--currency", default=None, help="IATI only: keep amounts in this currency (default: the file's).")
-@click.option("--default-theme", type=click.Choice(THEMES), default=None,
-              help="IATI only: theme of activities without a theme sector (vocabulary 99).")
-@click.option("--from", "source_format", type=click.Choice(["auto", "gap"]), default="auto", show_default=True,
-              help="gap: an OR-Library generalized assignment file, read as in-kind offers.")
+@click.option(
+    "--default-theme",
+    type=click.Choice(THEMES),
+    default=None,
+    help="IATI only: theme of activities without a theme sector (vocabulary 99).",
+)
+@click.option(
+    "--from",
+    "source_format",
+    type=click.Choice(["auto", "gap"]),
+    default="auto",
+    show_default=True,
+    help="gap: an OR-Library generalized assignment file, read as in-kind offers.",
+)
 @click.option("--force", is_flag=True, help="Replace OUTPUT if it exists with other content (it may hold edits).")
 @handle_errors
-def import_cmd(source: str, output: str, name: str | None, currency: str | None, default_theme: str | None,
-               source_format: str, force: bool) -> None:
+def import_cmd(
+    source: str,
+    output: str,
+    name: str | None,
+    currency: str | None,
+    default_theme: str | None,
+    source_format: str,
+    force: bool,
+) -> None:
     """Read a scenario from a workbook, a folder of CSV files or IATI activities, and write it as YAML.
 
     Every problem in the file is listed with its sheet, row and column; nothing is written then.
@@ -103,33 +123,68 @@ def import_cmd(source: str, output: str, name: str | None, currency: str | None,
     write_output(text, output)
     from matcher.cli.solving import count_of
 
-    click.echo(f"wrote {output}: {count_of(len(scenario.donors), 'donor')}, "
-               f"{count_of(len(scenario.requests), 'request')}, {count_of(len(scenario.commitments), 'commitment')}",
-               err=True)
+    click.echo(
+        f"wrote {output}: {count_of(len(scenario.donors), 'donor')}, "
+        f"{count_of(len(scenario.requests), 'request')}, {count_of(len(scenario.commitments), 'commitment')}",
+        err=True,
+    )
 
 
 @cli.command("export")
 @click.argument("source", type=click.Path())
 @click.option("--format", "fmt", type=click.Choice(["xlsx", "csv", "iati"]), required=True)
-@click.option("--output", "-o", type=click.Path(), required=True,
-              help="File to write (.xlsx, .xml), or a folder for csv.")
+@click.option(
+    "--output", "-o", type=click.Path(), required=True, help="File to write (.xlsx, .xml), or a folder for csv."
+)
 @click.option("--solve", "do_solve", is_flag=True, help="Solve the scenario and export its result too.")
-@click.option("--result", "result_file", type=click.Path(dir_okay=False), default=None,
-              help="A result of this scenario from `matcher solve --format json`, to export with it.")
-@click.option("--org-ref", default=PLACEHOLDER_ORG_REF, show_default=True,
-              help="IATI: identifier of the reporting organisation (use your registered one).")
-@click.option("--org-name", default="SALW assistance coordination", show_default=True,
-              help="IATI: name of the reporting organisation.")
-@click.option("--value-date", type=click.DateTime(["%Y-%m-%d"]), default=None,
-              help="IATI: date of the commitments and their values (default: the scenario's fx_date, else today).")
-@click.option("--force", is_flag=True,
-              help="Replace an existing workbook or IATI file; csv: write into a folder that holds an earlier "
-                   "export, replacing its CSV files.")
+@click.option(
+    "--result",
+    "result_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="A result of this scenario from `matcher solve --format json`, to export with it.",
+)
+@click.option(
+    "--org-ref",
+    default=PLACEHOLDER_ORG_REF,
+    show_default=True,
+    help="IATI: identifier of the reporting organisation (use your registered one).",
+)
+@click.option(
+    "--org-name",
+    default="SALW assistance coordination",
+    show_default=True,
+    help="IATI: name of the reporting organisation.",
+)
+@click.option(
+    "--value-date",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="IATI: date of the commitments and their values (default: the scenario's fx_date, else today).",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace an existing workbook or IATI file; csv: write into a folder that holds an earlier "
+    "export, replacing its CSV files.",
+)
 @solve_options
 @handle_errors
-def export_cmd(source: str, fmt: str, output: str, do_solve: bool, result_file: str | None, org_ref: str,
-               org_name: str, value_date: datetime | None, force: bool, time_limit: float, seed: int,
-               node_limit: int | None, progress: bool) -> None:
+def export_cmd(
+    source: str,
+    fmt: str,
+    output: str,
+    do_solve: bool,
+    result_file: str | None,
+    org_ref: str,
+    org_name: str,
+    value_date: datetime | None,
+    force: bool,
+    time_limit: float,
+    seed: int,
+    node_limit: int | None,
+    progress: bool,
+) -> None:
     """Export a scenario, and with --solve or --result its allocations, outcomes and donor totals.
 
     xlsx and csv hold one sheet (file) per part, ready to filter; text that a spreadsheet would run
@@ -151,11 +206,12 @@ def export_cmd(source: str, fmt: str, output: str, do_solve: bool, result_file: 
     if fmt == "iati":
         _need_suffix(output, (".xml",), "the IATI export")
     if fmt in ("xlsx", "iati") and Path(output).exists() and not force:  # as template does: it may hold edits
-        raise MatcherError(f"{output}: exists, perhaps edited since; choose another name, or add --force to "
-                           "replace it")
+        raise MatcherError(f"{output}: exists, perhaps edited since; choose another name, or add --force to replace it")
     if fmt == "csv" and Path(output).is_dir() and _export_files_in(Path(output)) and not force:
-        raise MatcherError(f"{output}: the folder already holds an export's CSV files (perhaps of another "
-                           "scenario); choose a new folder, or add --force to replace them")
+        raise MatcherError(
+            f"{output}: the folder already holds an export's CSV files (perhaps of another "
+            "scenario); choose a new folder, or add --force to replace them"
+        )
     src = load_export_source(source, result_file)
     if do_solve:
         from matcher.engine import solve
@@ -165,8 +221,11 @@ def export_cmd(source: str, fmt: str, output: str, do_solve: bool, result_file: 
     status = f" with its result ({src.result.status})" if src.result is not None else ""
     click.echo(f"wrote {output}: scenario '{src.scenario.name}'{status}", err=True)
     if fmt == "iati" and org_ref == PLACEHOLDER_ORG_REF:
-        click.echo(f"Warning: the activities carry the placeholder organisation {PLACEHOLDER_ORG_REF}; give your "
-                   "registered IATI identifier with --org-ref before publishing them", err=True)
+        click.echo(
+            f"Warning: the activities carry the placeholder organisation {PLACEHOLDER_ORG_REF}; give your "
+            "registered IATI identifier with --org-ref before publishing them",
+            err=True,
+        )
 
 
 def _export(src: ExportSource, fmt: str, output: str, org_ref: str, org_name: str, value_date: datetime | None) -> None:
@@ -201,16 +260,21 @@ def load_export_source(source: str, result_file: str | None) -> ExportSource:
     try:
         result = Result.model_validate(data)
     except Exception:  # noqa: BLE001 - any shape error means the same thing to the user
-        raise MatcherError(f"{result_file}: not a result; write one with `matcher solve FILE --format json -o "
-                           f"{result_file}`") from None
+        raise MatcherError(
+            f"{result_file}: not a result; write one with `matcher solve FILE --format json -o {result_file}`"
+        ) from None
     if result.solver.input_sha256 != input_sha256(scenario):
-        raise MatcherError(f"{result_file}: is the result of another scenario (input hash differs from {source});"
-                           " solve this scenario again")
+        raise MatcherError(
+            f"{result_file}: is the result of another scenario (input hash differs from {source});"
+            " solve this scenario again"
+        )
     problems = solution_problems(scenario, result) if result.has_solution() else []
     if problems:  # edited after the solve: never export grants that break the rules
         more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise MatcherError(f"{result_file}: breaks the rules of {source}: {problems[0]}{more}; it was changed after "
-                           "the solve: solve again")
+        raise MatcherError(
+            f"{result_file}: breaks the rules of {source}: {problems[0]}{more}; it was changed after "
+            "the solve: solve again"
+        )
     return ExportSource(scenario, result)
 
 

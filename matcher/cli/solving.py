@@ -45,9 +45,16 @@ def validate(file: str) -> None:
         for problem in exc.problems[1:]:
             click.echo(f"  also {problem.located()}", err=True)
         sys.exit(EXIT_ERROR)
-    counts = ", ".join(count_of(len(items), word) for items, word in (
-        (s.donors, "donor"), (s.requests, "request"), (s.partners, "partner"), (s.commitments, "commitment"),
-        (s.offers, "offer")))
+    counts = ", ".join(
+        count_of(len(items), word)
+        for items, word in (
+            (s.donors, "donor"),
+            (s.requests, "request"),
+            (s.partners, "partner"),
+            (s.commitments, "commitment"),
+            (s.offers, "offer"),
+        )
+    )
     click.echo(f"{file}: valid scenario '{s.name}': {counts}")
     from matcher.domain import commitment_conflicts, unusual_rules
     from matcher.engine.solve import check_scale
@@ -87,7 +94,7 @@ def solve_options(fn):
         type=click.IntRange(min=1),
         default=None,
         help="Work limit per stage (branch-and-bound nodes) for a round that would reach the time limit: "
-             "then nothing depends on the clock, and the answer is the same on every run and machine.",
+        "then nothing depends on the clock, and the answer is the same on every run and machine.",
     )(fn)
     fn = click.option(
         "--progress/--quiet", default=False, help="Show the solver's progress (incumbent, bound, gap, time) on stderr."
@@ -126,7 +133,7 @@ def effort_options(fn):
         default=0.0,
         show_default=True,
         help="Extra seconds of wall time searching for fewer grants (the last tie-break) after the class-by-class "
-             "re-split; the grants may then differ from run to run (not under --node-limit).",
+        "re-split; the grants may then differ from run to run (not under --node-limit).",
     )(fn)
     return fn
 

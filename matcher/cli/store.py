@@ -43,9 +43,14 @@ MAX_DIFF_LINES = 40  # a replay's differences listed one by one; beyond that, a 
 def db_option(fn):
     """``--db URL`` (or $MATCHER_DB), shared by every store command."""
     return click.option(
-        "--db", "db_url", envvar=ENV_VAR, show_envvar=True, default=None, metavar="URL",
+        "--db",
+        "db_url",
+        envvar=ENV_VAR,
+        show_envvar=True,
+        default=None,
+        metavar="URL",
         help="Database: a SQLite file path or URL, or postgresql+psycopg://user@host:5432/name.  "
-             "[default: ./matcher.db]",
+        "[default: ./matcher.db]",
     )(fn)
 
 
@@ -77,8 +82,18 @@ def database_errors(fn):
 @effort_options
 @handle_errors
 @database_errors
-def run_cmd(file: str, note: str, by: str | None, db_url: str | None, time_limit: float, seed: int,
-            node_limit: int | None, progress: bool, polish: float, gap: float) -> None:
+def run_cmd(
+    file: str,
+    note: str,
+    by: str | None,
+    db_url: str | None,
+    time_limit: float,
+    seed: int,
+    node_limit: int | None,
+    progress: bool,
+    polish: float,
+    gap: float,
+) -> None:
     """Solve a scenario and save the run; prints the run id.
 
     The run keeps the scenario exactly as solved, the parameters, versions, the allocation and every
@@ -94,21 +109,28 @@ def run_cmd(file: str, note: str, by: str | None, db_url: str | None, time_limit
     from matcher.store.runs import default_by, save_run
 
     engine = db.open_store(db_url)  # before the solve: an unreachable database fails fast
-    params = dataclasses.replace(params_from(time_limit, seed, node_limit, progress), polish_seconds=polish,
-                                 relative_gap=gap)
+    params = dataclasses.replace(
+        params_from(time_limit, seed, node_limit, progress), polish_seconds=polish, relative_gap=gap
+    )
     result = solve(scenario, params)
-    run_id = save_run(engine, scenario=scenario, result=result, params=params.public(), by=by or default_by(),
-                      note=note)
+    run_id = save_run(
+        engine, scenario=scenario, result=result, params=params.public(), by=by or default_by(), note=note
+    )
     engine.dispose()
     click.echo(run_id)
     click.echo(f"saved run {run_id}: {scenario.name}, {result.status}, {_terms_text(result.objective)}", err=True)
     if node_limit is None and time_limit and result.solver.seconds >= 0.5 * time_limit:
-        click.echo(f"Warning: the solve took {result.solver.seconds:.1f} s of its {time_limit:g} s time limit; where "
-                   "the limit stopped a step, a replay may differ. For a run that replays exactly, give --node-limit N "
-                   "and a time limit it does not reach", err=True)
+        click.echo(
+            f"Warning: the solve took {result.solver.seconds:.1f} s of its {time_limit:g} s time limit; where "
+            "the limit stopped a step, a replay may differ. For a run that replays exactly, give --node-limit N "
+            "and a time limit it does not reach",
+            err=True,
+        )
     if polish and node_limit is None:
-        click.echo(f"Warning: --polish {polish:g} searched for fewer grants in wall time; a replay may end with "
-                   "other grants", err=True)
+        click.echo(
+            f"Warning: --polish {polish:g} searched for fewer grants in wall time; a replay may end with other grants",
+            err=True,
+        )
     if result.status == "infeasible":
         click.echo(infeasible_note(scenario), err=True)
         sys.exit(EXIT_INFEASIBLE)
@@ -149,10 +171,17 @@ def runs_cmd(scenario: str | None, fmt: str, db_url: str | None) -> None:
     terms = run_terms(engine, run_ids=[r.id for r in runs])  # type: ignore[misc]
     engine.dispose()
     rows = [
-        {"id": r.id, "kind": r.kind, "created_at": r.created_at, "by": r.by, "scenario": r.scenario_name,
-         "status": r.status,
-         "coverage": terms.get(r.id, {}).get("coverage"), "volume": terms.get(r.id, {}).get("volume"),  # type: ignore[arg-type]
-         "note": r.note}
+        {
+            "id": r.id,
+            "kind": r.kind,
+            "created_at": r.created_at,
+            "by": r.by,
+            "scenario": r.scenario_name,
+            "status": r.status,
+            "coverage": terms.get(r.id, {}).get("coverage"),  # type: ignore[arg-type]
+            "volume": terms.get(r.id, {}).get("volume"),  # type: ignore[arg-type]
+            "note": r.note,
+        }
         for r in runs
     ]
     if not rows and scenario and fmt == "table":
@@ -196,10 +225,17 @@ def _cell(v) -> str:
 
 @cli.command("show")
 @click.argument("run_id", metavar="RUN", type=RUN_ID)
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
-              help="json is the solution document of `matcher solve --format json`.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
-              help="Write to this file instead of stdout.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="table",
+    show_default=True,
+    help="json is the solution document of `matcher solve --format json`.",
+)
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write to this file instead of stdout."
+)
 @db_option
 @handle_errors
 @database_errors
@@ -218,8 +254,11 @@ def show_cmd(run_id: int, fmt: str, output: str | None, db_url: str | None) -> N
     engine = db.open_store(db_url, create=False, reading=True)
     changed = audit.check_run(engine, run_id)
     if changed is not None:
-        click.echo(f"Warning: run {run_id} was changed after it was saved ({changed}); what follows is not "
-                   "what was saved. `matcher audit verify` checks the whole store", err=True)
+        click.echo(
+            f"Warning: run {run_id} was changed after it was saved ({changed}); what follows is not "
+            "what was saved. `matcher audit verify` checks the whole store",
+            err=True,
+        )
     if run_kind(engine, run_id=run_id) == SWEEP:
         stored_sweep = load_sweep(engine, run_id=run_id)
         replays = audit.replays_of(engine, run_id)
@@ -239,8 +278,10 @@ def show_cmd(run_id: int, fmt: str, output: str | None, db_url: str | None) -> N
         r = stored.run
         head = f"run {r.id} · {r.created_at} · by {_one_line(r.by)} · input sha256 {r.input_sha256[:12]}"
         params = ", ".join(f"{k}={v}" for k, v in stored.params.items())
-        text = (f"{head}\n{'note: ' + _one_line(r.note) + chr(10) if r.note else ''}params: {params}\n"
-                f"{_replays_line(replays)}\n{text}")
+        text = (
+            f"{head}\n{'note: ' + _one_line(r.note) + chr(10) if r.note else ''}params: {params}\n"
+            f"{_replays_line(replays)}\n{text}"
+        )
     write_output(text, output)
 
 
@@ -248,11 +289,18 @@ def _with_run_record(text: str, run, params: Mapping, replays: list[tuple[str, s
     """The JSON document with the saved run's record under "run": what an auditor files with it."""
     doc = json.loads(text)
     doc["run"] = {
-        "id": run.id, "kind": run.kind, "created_at": run.created_at, "by": run.by, "note": run.note,
-        "input_sha256": run.input_sha256, "matcher_version": run.matcher_version,
-        "ortools_version": run.ortools_version, "params": dict(params),
+        "id": run.id,
+        "kind": run.kind,
+        "created_at": run.created_at,
+        "by": run.by,
+        "note": run.note,
+        "input_sha256": run.input_sha256,
+        "matcher_version": run.matcher_version,
+        "ortools_version": run.ortools_version,
+        "params": dict(params),
         "replays": [{"at": when, "by": by, "verdict": verdict} for when, by, verdict in replays],
-        "intact": changed is None, "changed": changed,
+        "intact": changed is None,
+        "changed": changed,
     }
     return jsonout.dumps(doc)
 
@@ -283,10 +331,13 @@ def _sweep_text(stored, fmt: str, replays: list[tuple[str, str, str]]) -> str:
 
 @cli.command("replay")
 @click.argument("run_id", metavar="RUN", type=RUN_ID)
-@click.option("--by", default=None, callback=one_line_name,
-              help="Who made the replay.  [default: the OS user]")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="For a saved sweep: worker processes (default: this machine's cores).")
+@click.option("--by", default=None, callback=one_line_name, help="Who made the replay.  [default: the OS user]")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="For a saved sweep: worker processes (default: this machine's cores).",
+)
 @db_option
 @handle_errors
 @database_errors
@@ -326,15 +377,25 @@ def _replay(engine, writer, run_id: int, by: str | None, workers: int | None) ->
 
     if run_kind(engine, run_id=run_id) == SWEEP:
         with open_executor("local", workers) as ex:
-            replay = replay_sweep(engine, run_id=run_id, by=by or default_by(), executor=ex, executor_name="local",
-                                  writer=writer)
-        _report_replay(run_id, replay.warnings, replay.differences,
-                       f"run {run_id}: replay identical (sweep, {len(replay.result.solved)} solves)")
+            swept = replay_sweep(
+                engine, run_id=run_id, by=by or default_by(), executor=ex, executor_name="local", writer=writer
+            )
+        _report_replay(
+            run_id,
+            swept.warnings,
+            swept.differences,
+            f"run {run_id}: replay identical (sweep, {len(swept.result.solved)} solves)",
+        )
         return
     replay = replay_run(engine, run_id=run_id, by=by or default_by(), writer=writer)
-    _report_replay(run_id, replay.warnings, replay.differences,
-                   f"run {run_id}: replay identical ({len(replay.result.allocations)} allocations, "
-                   f"{len(replay.result.requests)} requests)", replay.summary)
+    _report_replay(
+        run_id,
+        replay.warnings,
+        replay.differences,
+        f"run {run_id}: replay identical ({len(replay.result.allocations)} allocations, "
+        f"{len(replay.result.requests)} requests)",
+        replay.summary,
+    )
 
 
 def _report_replay(run_id: int, warnings: list[str], diffs: list[str], same: str, summary: str | None = None) -> None:
@@ -373,9 +434,14 @@ def _hex_head(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 
 
 @audit_group.command("verify")
-@click.option("--expect-head", metavar="HASH", default=None, callback=_hex_head,
-              help="A head hash printed by an earlier verify and kept outside the database: it must still be in "
-                   "the chain (a chain rewritten after an edit, or cut back, no longer holds it).")
+@click.option(
+    "--expect-head",
+    metavar="HASH",
+    default=None,
+    callback=_hex_head,
+    help="A head hash printed by an earlier verify and kept outside the database: it must still be in "
+    "the chain (a chain rewritten after an edit, or cut back, no longer holds it).",
+)
 @db_option
 @handle_errors
 @database_errors
@@ -399,8 +465,9 @@ def audit_verify(expect_head: str | None, db_url: str | None) -> None:
     if not v.ok:
         raise MatcherError(f"audit verify failed: {v.problem}")
     kept = f"; the head you kept is entry {v.kept_at}" if v.kept_at is not None else ""
-    click.echo(f"ok: {v.entries} audit entries, {v.runs} runs, {v.snapshots} scenario snapshots intact; head "
-               f"{v.head}{kept}")
+    click.echo(
+        f"ok: {v.entries} audit entries, {v.runs} runs, {v.snapshots} scenario snapshots intact; head {v.head}{kept}"
+    )
 
 
 @cli.group("db")

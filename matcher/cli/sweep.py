@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 import click
 
@@ -20,47 +21,113 @@ PROGRESS_EVERY = 1.0  # seconds between progress lines
 
 @cli.command("sweep")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--draws", type=click.IntRange(min=1), default=None,
-              help="Seeded draws of the uncertain pledges (donor keys confidence, budget_range).")
+@click.option(
+    "--draws",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Seeded draws of the uncertain pledges (donor keys confidence, budget_range).",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the draws (and of the solver).")
-@click.option("--vary", multiple=True, metavar="PATH=VALUES",
-              help="Grid axis: 0.05,0.1,0.2 or a..b:n or *0.6..*1.2:n (factors). Repeat for a grid.")
-@click.option("--set", "sets", multiple=True, metavar="PATH=VALUE",
-              help="Edit the scenario first: donors[JPN].confidence=0.7, donors[DEU].budget*=0.8.")
-@click.option("--safe-threshold", type=click.FloatRange(min=0, max=1, min_open=True), default=0.9, show_default=True,
-              help="Share of draws a request must be fully funded in to be safe to promise.")
-@click.option("--executor", type=click.Choice(EXECUTORS), default="local", show_default=True,
-              help="local: a process pool on this machine; dask: Dask distributed.")
-@click.option("--scheduler", metavar="ADDRESS", default=None,
-              help="Dask scheduler, e.g. tcp://10.0.0.5:8786; without it --executor dask starts a local cluster.")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Worker processes (default: this machine's cores).")
+@click.option(
+    "--vary",
+    multiple=True,
+    metavar="PATH=VALUES",
+    help="Grid axis: 0.05,0.1,0.2 or a..b:n or *0.6..*1.2:n (factors). Repeat for a grid.",
+)
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="PATH=VALUE",
+    help="Edit the scenario first: donors[JPN].confidence=0.7, donors[DEU].budget*=0.8.",
+)
+@click.option(
+    "--safe-threshold",
+    type=click.FloatRange(min=0, max=1, min_open=True),
+    default=0.9,
+    show_default=True,
+    help="Share of draws a request must be fully funded in to be safe to promise.",
+)
+@click.option(
+    "--executor",
+    type=click.Choice(EXECUTORS),
+    default="local",
+    show_default=True,
+    help="local: a process pool on this machine; dask: Dask distributed.",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    default=None,
+    help="Dask scheduler, e.g. tcp://10.0.0.5:8786; without it --executor dask starts a local cluster.",
+)
+@click.option(
+    "--workers", type=click.IntRange(min=1), default=None, help="Worker processes (default: this machine's cores)."
+)
 @click.option("--format", "fmt", type=click.Choice(("table", "json", "csv")), default="table", show_default=True)
-@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
-              help="Write to this file instead of stdout.")
-@click.option("--time-limit", type=click.FloatRange(min=0.01), default=60.0, show_default=True,
-              help="Seconds per solve. A solve stopped by time may differ between runs; see --node-limit.")
-@click.option("--node-limit", type=click.IntRange(min=1), default=None,
-              help="Work limit per stage: the same answer on every run, machine and executor.")
-@click.option("--gap", type=click.FloatRange(min=0, max=1), default=SolveParams.relative_gap, show_default=True,
-              help="Relative gap at which a solve's stage counts as proven (1e-4: within 0.01% of the best possible).")
-@click.option("--fewest-grants/--any-grants", "fewest_grants", default=None,
-              help="Minimise the number of grants in every solve (the objective's last tie-break). "
-                   "Default: only without --draws; draws are solved for the money terms, several times faster.")
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write to this file instead of stdout."
+)
+@click.option(
+    "--time-limit",
+    type=click.FloatRange(min=0.01),
+    default=60.0,
+    show_default=True,
+    help="Seconds per solve. A solve stopped by time may differ between runs; see --node-limit.",
+)
+@click.option(
+    "--node-limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Work limit per stage: the same answer on every run, machine and executor.",
+)
+@click.option(
+    "--gap",
+    type=click.FloatRange(min=0, max=1),
+    default=SolveParams.relative_gap,
+    show_default=True,
+    help="Relative gap at which a solve's stage counts as proven (1e-4: within 0.01% of the best possible).",
+)
+@click.option(
+    "--fewest-grants/--any-grants",
+    "fewest_grants",
+    default=None,
+    help="Minimise the number of grants in every solve (the objective's last tie-break). "
+    "Default: only without --draws; draws are solved for the money terms, several times faster.",
+)
 @click.option("--progress/--quiet", default=True, show_default=True, help="Progress lines on stderr.")
-@click.option("--save", is_flag=True,
-              help="Save the sweep as one run (options, summary, every solve); prints its id on stderr.")
+@click.option(
+    "--save", is_flag=True, help="Save the sweep as one run (options, summary, every solve); prints its id on stderr."
+)
 @click.option("--note", default="", help="With --save: why this sweep was made; kept with it.")
-@click.option("--by", default=None, callback=one_line_name,
-              help="With --save: who made the sweep.  [default: the OS user]")
+@click.option(
+    "--by", default=None, callback=one_line_name, help="With --save: who made the sweep.  [default: the OS user]"
+)
 @db_option
 @handle_errors
 @database_errors
-def sweep_cmd(file: str, draws: int | None, seed: int, vary: tuple[str, ...], sets: tuple[str, ...],
-              safe_threshold: float, executor: str, scheduler: str | None, workers: int | None, fmt: str,
-              output: str | None, time_limit: float, node_limit: int | None, gap: float, fewest_grants: bool | None,
-              progress: bool, save: bool, note: str,
-              by: str | None, db_url: str | None) -> None:
+def sweep_cmd(
+    file: str,
+    draws: int | None,
+    seed: int,
+    vary: tuple[str, ...],
+    sets: tuple[str, ...],
+    safe_threshold: float,
+    executor: str,
+    scheduler: str | None,
+    workers: int | None,
+    fmt: str,
+    output: str | None,
+    time_limit: float,
+    node_limit: int | None,
+    gap: float,
+    fewest_grants: bool | None,
+    progress: bool,
+    save: bool,
+    note: str,
+    by: str | None,
+    db_url: str | None,
+) -> None:
     """Solve many versions of a scenario: draws of uncertain pledges, a grid over values, or both.
 
     With --draws: per request the share of draws in which it is fully and partly funded, per
@@ -83,9 +150,15 @@ def sweep_cmd(file: str, draws: int | None, seed: int, vary: tuple[str, ...], se
     raw = read_scenario_data(file)
     if not isinstance(raw, dict):
         raise MatcherError(f"{file}: a scenario is a mapping with name, currency, donors and requests")
-    spec = SweepSpec(draws=draws, seed=seed, vary=vary, sets=sets, threshold=safe_threshold,
-                     params=SolveParams(time_limit=time_limit, seed=seed, node_limit=node_limit, relative_gap=gap),
-                     fewest_grants=fewest_grants)
+    spec = SweepSpec(
+        draws=draws,
+        seed=seed,
+        vary=vary,
+        sets=sets,
+        threshold=safe_threshold,
+        params=SolveParams(time_limit=time_limit, seed=seed, node_limit=node_limit, relative_gap=gap),
+        fewest_grants=fewest_grants,
+    )
     scenario, store = None, None
     if save:
         from matcher.store import db  # the store's modules only when saving (half a second of imports)
@@ -105,8 +178,14 @@ def sweep_cmd(file: str, draws: int | None, seed: int, vary: tuple[str, ...], se
         from matcher.store.runs import default_by
         from matcher.store.sweeps import save_sweep
 
-        run_id = save_sweep(store, scenario=scenario, spec=spec, result=result, by=by or default_by(),  # type: ignore[arg-type]
-                            note=note)
+        run_id = save_sweep(
+            store,
+            scenario=scenario,  # type: ignore[arg-type]
+            spec=spec,
+            result=result,
+            by=by or default_by(),
+            note=note,
+        )
         store.dispose()
     write_output(text, output)
     if progress:
@@ -116,23 +195,34 @@ def sweep_cmd(file: str, draws: int | None, seed: int, vary: tuple[str, ...], se
     _limit_note(result, node_limit)
     uncertain = _uncertain_ids(raw, sets)
     if draws is None and uncertain:
-        click.echo(f"note: confidence and budget_range ({', '.join(uncertain)}) count only with --draws; every point "
-                   "was solved with the pledges as written (add --draws N to draw them)", err=True)
+        click.echo(
+            f"note: confidence and budget_range ({', '.join(uncertain)}) count only with --draws; every point "
+            "was solved with the pledges as written (add --draws N to draw them)",
+            err=True,
+        )
     elif draws is not None and not uncertain and not any("confidence" in v or "budget_range" in v for v in vary):
-        click.echo("note: no donor has confidence or budget_range, so every draw is the round as pledged; give them "
-                   "in the file or with --set (e.g. --set 'donors[JPN].confidence=0.7')", err=True)
+        click.echo(
+            "note: no donor has confidence or budget_range, so every draw is the round as pledged; give them "
+            "in the file or with --set (e.g. --set 'donors[JPN].confidence=0.7')",
+            err=True,
+        )
 
 
-def _uncertain_ids(raw: dict, sets: list[str]) -> list[str]:
+def _uncertain_ids(raw: dict, sets: Sequence[str]) -> list[str]:
     """The donors whose pledge is uncertain once the --set edits are made."""
     from matcher.paths import apply_assignment
 
     data = raw
     for expr in sets:
         data = apply_assignment(data, expr)
-    donors = data.get("donors") if isinstance(data.get("donors"), list) else []
-    return [str(d.get("id")) for d in donors
-            if isinstance(d, dict) and (d.get("confidence") is not None or d.get("budget_range") is not None)]
+    donors = data.get("donors")
+    if not isinstance(donors, list):
+        return []
+    return [
+        str(d.get("id"))
+        for d in donors
+        if isinstance(d, dict) and (d.get("confidence") is not None or d.get("budget_range") is not None)
+    ]
 
 
 def _progress_printer():

@@ -125,7 +125,9 @@ def _class_balance(p: Problem, arcs: Arcs, m: rules.Model, deliveries) -> None:
             d_vars.append(var.id)
             d_coefs.append(float(value) if cls_of[j] >= 0 else -float(value))  # a lone row is money(j) = 0
     add_row_blocks(
-        m.mo, np.zeros(n_rows), np.zeros(n_rows),
+        m.mo,
+        np.zeros(n_rows),
+        np.zeros(n_rows),
         (np.asarray(arcs.cls, dtype=np.int64), x_ids, np.ones(len(x_ids))),
         (row_of[members], f_ids[members], np.where(cls_of[members] >= 0, -1.0, 1.0)),
         (np.array(d_rows, dtype=np.int64), np.array(d_vars, dtype=np.int64), np.array(d_coefs)),
@@ -149,7 +151,9 @@ def _class_budgets(p: Problem, arcs: Arcs, m: rules.Model) -> None:
     keep = row_of[donor] >= 0
     x_ids = ids_of(m.x[a] for a in range(len(donor)))
     add_row_blocks(
-        m.mo, np.full(len(rows), -np.inf), budgets[rows],
+        m.mo,
+        np.full(len(rows), -np.inf),
+        budgets[rows],
         (row_of[donor[keep]], x_ids[keep], np.ones(int(keep.sum()))),
     )
 
@@ -246,7 +250,9 @@ def _crumbs(p: Problem, arcs: Arcs, m: rules.Model, deliveries) -> None:
     for a, c in enumerate(arcs.cls):
         arcs_of[c].append(a)
     amounts = np.array([r.amount for r in p.scenario.requests], dtype=np.int64)
-    js, bigs, groups = [], [], []  # one entry per (request, level); groups: (level rows, arcs below)
+    js: list[int] = []
+    bigs: list[int] = []
+    groups: list[tuple[int, int, np.ndarray]] = []  # (first row, rows, arcs below) per class and level
     for c, members in enumerate(p.classes):
         mine = np.asarray(arcs_of[c], dtype=np.int64)
         for big in sorted({int(v) for v in least[donor[mine]] if v > 1}):
@@ -266,7 +272,11 @@ def _crumbs(p: Problem, arcs: Arcs, m: rules.Model, deliveries) -> None:
     add_row_blocks(m.mo, zero, inf, (rows, f_ids, np.ones(n)), (rows, b_ids, -big_a))  # money >= M b
     add_row_blocks(m.mo, -inf, big_a - 1, (rows, s_ids, np.ones(n)), (rows, b_ids, big_a - 1))  # s <= (M-1)(1-b)
     add_row_blocks(  # s >= money - amount b
-        m.mo, zero, inf, (rows, s_ids, np.ones(n)), (rows, f_ids, -np.ones(n)),
+        m.mo,
+        zero,
+        inf,
+        (rows, s_ids, np.ones(n)),
+        (rows, f_ids, -np.ones(n)),
         (rows, b_ids, amounts[j_a].astype(np.float64)),
     )
     x_ids = ids_of(m.x[a] for a in range(len(donor)))

@@ -30,6 +30,7 @@ MAX_SCALED = 2**53  # scaled objective magnitudes stay exact in a float and far 
 DET_SECONDS_PER_NODE = 1e-3  # node_limit N -> N ms of CP-SAT deterministic time per stage
 AUTO_MAX_OFFERS = 600  # method "auto" takes CP-SAT up to this many deliverable offers (measured: RESULTS.md)
 
+
 @dataclass
 class _Term:
     """An objective term as integer coefficients over the model's 0/1 variables, times 1/scale."""
@@ -265,7 +266,7 @@ def _solve_stage(
     if params.on_log:
         solver.parameters.log_search_progress = True
         solver.parameters.log_to_stdout = False
-        solver.log_callback = lambda line: params.on_log(f"[{term}] {line}")  # type: ignore[misc]
+        solver.log_callback = lambda line: params.on_log(f"[{term}] {line}")
     t0 = time.perf_counter()
     code = solver.solve(m.cp)
     seconds_used = time.perf_counter() - t0

@@ -143,8 +143,9 @@ def _eligible_pairs(s: Scenario, budgets: tuple[int, ...], committed: dict) -> t
     amount = np.array([r.amount for r in s.requests], dtype=np.int64)
     big = np.iinfo(np.int64).max
     budget = np.array(budgets, dtype=np.int64)[funds]
-    max_grant = np.array([s.donors[i].max_grant if s.donors[i].max_grant is not None else big for i in funds],
-                         dtype=np.int64)
+    max_grant = np.array(
+        [s.donors[i].max_grant if s.donors[i].max_grant is not None else big for i in funds], dtype=np.int64
+    )
     min_grant = np.array([s.donors[i].min_grant or 0 for i in funds], dtype=np.int64)
     caps = np.minimum(np.minimum(budget, max_grant)[None, :], amount[:, None])
     usable = ok & (caps > 0) & (min_grant[None, :] <= caps)

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 
 from matcher.domain import Scenario, earmark_block
 from matcher.reasons import reasons_for
-from matcher.result import Allocation, DonorUse, RequestOutcome, Result, SolverInfo, StageInfo
+from matcher.result import Allocation, DonorUse, RequestOutcome, RequestStatus, Result, SolverInfo, StageInfo, Status
 from matcher.scenario_io import input_sha256
 from matcher.validate import check_solution, objective_terms
 
@@ -187,12 +187,10 @@ def merge(scenario: Scenario, results: list[Result], params: SolveParams, starte
     return result
 
 
-def _merged_status(results: list[Result]) -> str:
+def _merged_status(results: list[Result]) -> Status:
     statuses = [r.status for r in results]
-    for worst in ("infeasible", "unknown", "feasible"):
-        if worst in statuses:
-            return worst
-    return "optimal"
+    worst: tuple[Status, ...] = ("infeasible", "unknown", "feasible")
+    return next((s for s in worst if s in statuses), "optimal")
 
 
 def _allocations(scenario: Scenario, results: list[Result]) -> list[Allocation]:
@@ -249,7 +247,7 @@ def _outcomes(
     out = []
     for j, r in enumerate(scenario.requests):
         reasons = reasons_for(scenario, budgets, allocations, got, j) if explain and got[j] < r.amount else []
-        status = "funded" if got[j] >= r.amount else ("partial" if got[j] > 0 else "unfunded")
+        status: RequestStatus = "funded" if got[j] >= r.amount else ("partial" if got[j] > 0 else "unfunded")
         out.append(
             RequestOutcome(
                 id=r.id,

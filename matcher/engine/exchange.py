@@ -169,7 +169,8 @@ def _path(g: _Grants, r0: int, amount: int, slots: list[int], banned: set[int]) 
     for _depth in range(DEPTH):
         reached = []
         for r in frontier:
-            lost = came[r] is not None and g.x[came[r][0]] == amount  # r loses that donor on the path
+            step = came[r]
+            lost = step is not None and g.x[step[0]] == amount  # r loses that donor on the path
             for k in p.request_pairs(r):
                 d = int(p.pair_donor[k])
                 if d in via or k in banned:

@@ -105,9 +105,7 @@ def search(p: Problem, g: GapArrays, seed: int, seconds: float | None, exact_wor
     return Solution({}, delivered, funded)
 
 
-def best_assignment(
-    g: GapArrays, seed: int, deadline: float | None, by_time: bool = True
-) -> np.ndarray | None:
+def best_assignment(g: GapArrays, seed: int, deadline: float | None, by_time: bool = True) -> np.ndarray | None:
     """Dives and tabu searches until the dives or the time run out; the best feasible assignment.
     ``by_time`` False (a work limit): no giving up on a slow root and WORK_LIMIT_DIVES dives, so the
     same input gives the same assignment whenever the deadline (a safety net then) is not reached."""
@@ -215,7 +213,7 @@ class _Master:
             gain = u[:, None] - g.cost  # a column enters when its reduced cost under the LP's duals is negative
             smooth = center is not None
             while True:
-                duals = SMOOTHING * center + (1 - SMOOTHING) * u if smooth else u
+                duals = SMOOTHING * center + (1 - SMOOTHING) * u if smooth and center is not None else u
                 profit = np.where(self.covered[:, None], -1.0, duals[:, None] - g.cost)
                 profit[:, self.used] = -1.0
                 chosen, best = _knapsacks(profit, g.units, g.capacity)
@@ -370,9 +368,7 @@ def tabu(g: GapArrays, x0: np.ndarray, moves: int, rng: np.random.Generator, dea
         over_i = np.maximum(0.0, load_i - b[x][:, None])
         over_j = np.maximum(0.0, load_j - b[x][None, :])
         d_swap = (
-            d_cost2
-            + alpha[x][:, None] * (over_i - over[x][:, None])
-            + alpha[x][None, :] * (over_j - over[x][None, :])
+            d_cost2 + alpha[x][:, None] * (over_i - over[x][:, None]) + alpha[x][None, :] * (over_j - over[x][None, :])
         )
         excess2 = over.sum() - over[x][:, None] - over[x][None, :] + over_i + over_j
         tabu2 = tabu_now[:, x] | tabu_now[:, x].T

@@ -28,7 +28,7 @@ def greedy_allocation(p: Problem) -> Solution | None:
     x: dict[int, int] = {}
     funded = [0] * p.n_requests
     projects: dict[str, int] = defaultdict(int)
-    caps = {q.id: q.max_projects for q in s.partners}
+    caps = {q.id: q.max_projects for q in s.partners if q.max_projects is not None}
     for k in map(int, p.pair_commit.nonzero()[0]):
         i, j = int(p.pair_donor[k]), int(p.pair_request[k])
         x[k] = int(p.pair_commit[k])
@@ -43,7 +43,7 @@ def greedy_allocation(p: Problem) -> Solution | None:
             r = s.requests[j]
             if funded[j] or any(funded[p.request_index[q]] == 0 for q in r.prerequisites):
                 continue
-            if r.partner and caps.get(r.partner) is not None and projects[r.partner] >= caps[r.partner]:
+            if r.partner in caps and projects[r.partner] >= caps[r.partner]:
                 continue
             pieces = _pieces(p, j, r.amount, left, limit)
             if pieces is None:
@@ -68,7 +68,8 @@ def _pieces(p: Problem, j: int, amount: int, left: np.ndarray, limit: int | None
     donors = p.pair_donor[lo:hi]
     room = np.minimum(left[donors], p.pair_cap[lo:hi])
     order = np.argsort(-room, kind="stable")
-    pieces, rest = [], amount
+    pieces: list[tuple[int, int]] = []
+    rest = amount
     for n in order.tolist():
         if rest == 0 or (limit is not None and len(pieces) == limit) or room[n] <= 0:
             break

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 import numpy as np
 from ortools.math_opt.python import mathopt
@@ -15,7 +16,7 @@ from ortools.math_opt.python import mathopt
 from matcher.engine.compile import Problem
 from matcher.engine.rows import add_row_blocks, ids_of
 
-Expr = mathopt.LinearExpression
+Expr: TypeAlias = mathopt.LinearExpression
 
 
 @dataclass
@@ -30,6 +31,13 @@ class Model:
     f: list[mathopt.Variable] = field(default_factory=list)  # request -> funding f[r]
     total: mathopt.Variable | None = None  # Σ_r f[r]: keeps the share rules sparse
     w: dict[int, mathopt.Variable] = field(default_factory=dict)  # aggregate arc -> carries money
+
+    @property
+    def sum_f(self) -> mathopt.Variable:
+        """The total variable, which every builder makes before its rows."""
+        if self.total is None:
+            raise RuntimeError("the model's total is made before the rows that use it")
+        return self.total
 
 
 def needs_grant_binaries(p: Problem, grants_counted: bool) -> list[bool]:
@@ -56,8 +64,10 @@ def build(p: Problem, grants_counted: bool, whole_money: bool = True) -> Model:
     u = {k: mo.add_binary_variable(name=f"u_{k}") for k in p.offers}
     m = Model(mo, x, y, z, u)
     # Explicit f[r] and total keep the share rules sparse; f is whole where a request may be partial.
-    m.f = [mo.add_variable(lb=0, ub=r.amount, is_integer=whole_money and partial[j], name=f"f_{j}")
-           for j, r in enumerate(s.requests)]
+    m.f = [
+        mo.add_variable(lb=0, ub=r.amount, is_integer=whole_money and partial[j], name=f"f_{j}")
+        for j, r in enumerate(s.requests)
+    ]
     m.total = mo.add_variable(lb=0, name="total")
     _funding(p, m)
     _budgets(p, m)
@@ -122,9 +132,13 @@ def _request_amounts(p: Problem, m: Model) -> None:
     f, y = ids_of(m.f), ids_of(m.y)
     ones = np.ones(len(amount))
     add_row_blocks(
-        m.mo, lower, upper,
-        (start, f, ones), (start, y, -amount),
-        (start + 1, f, ones), (start + 1, y, -least),
+        m.mo,
+        lower,
+        upper,
+        (start, f, ones),
+        (start, y, -amount),
+        (start + 1, f, ones),
+        (start + 1, y, -least),
         (start[must] + 2, f[must], ones[must]),
     )
 
@@ -186,9 +200,11 @@ def _country_caps(p: Problem, m: Model) -> None:
     n = len(row_of)
     f = ids_of(m.f)
     add_row_blocks(
-        m.mo, np.full(n, -np.inf), np.zeros(n),
+        m.mo,
+        np.full(n, -np.inf),
+        np.zeros(n),
         (rows, f, np.ones(len(f))),
-        (np.arange(n), np.full(n, m.total.id), np.full(n, -share)),
+        (np.arange(n), np.full(n, m.sum_f.id), np.full(n, -share)),
     )
 
 
@@ -202,7 +218,7 @@ def _region_floors(p: Problem, m: Model) -> None:
     for n, (g, share) in enumerate(floors.items()):  # per region: sum f - share total >= 0
         inside = [j for j, r in enumerate(p.scenario.requests) if g in r.areas]
         rows += [n] * (len(inside) + 1)
-        cols += f[inside].tolist() + [m.total.id]
+        cols += f[inside].tolist() + [m.sum_f.id]
         coefs += [1.0] * len(inside) + [-share]
     add_row_blocks(m.mo, np.zeros(len(floors)), np.full(len(floors), np.inf), (rows, cols, coefs))
 
@@ -213,7 +229,7 @@ def term_expression(p: Problem, m: Model, term: str) -> Expr:
     if term == "coverage":
         return mathopt.fast_sum((p.weights[j] / r.amount) * m.f[j] for j, r in enumerate(s.requests))
     if term == "volume":
-        return 1.0 * m.total
+        return 1.0 * m.sum_f
     if term == "grants":
         return mathopt.fast_sum(list(m.z.values()) + list(m.u.values()))
     if term == "cost":

@@ -133,10 +133,14 @@ def solve_highs(
         if _proven(result, parameters):
             return result
         tries.append(result)
-    best = max((r for r in tries if r.has_primal_feasible_solution()), key=lambda r: _sign(model) * r.objective_value(),
-               default=tries[0])
-    best.termination = dataclasses.replace(best.termination, reason=mathopt.TerminationReason.FEASIBLE,
-                                           limit=mathopt.Limit.UNDETERMINED)
+    best = max(
+        (r for r in tries if r.has_primal_feasible_solution()),
+        key=lambda r: _sign(model) * r.objective_value(),
+        default=tries[0],
+    )
+    best.termination = dataclasses.replace(
+        best.termination, reason=mathopt.TerminationReason.FEASIBLE, limit=mathopt.Limit.UNDETERMINED
+    )
     return best
 
 

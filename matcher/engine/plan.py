@@ -92,6 +92,7 @@ def money_plan(problem: Problem, arcs: Arcs, money_terms, params: SolveParams, c
         log_stage(params, stage)
         if stage.status != "optimal":
             status = "feasible"
+    assert plan is not None, "money_plan is given at least one money term"
     return Planned(stages, plan, status)
 
 
@@ -114,13 +115,13 @@ def _solve_plan_stage(
         if proven is not None:
             proven.seconds = time.perf_counter() - t0
             return proven, hint
-    first_bound = None  # the bound of the first solve holds for the later ones (they only add integrality)
+    first_bound = float("nan")  # the first solve's bound holds for the later ones (they only add integrality)
     rounded = None
     for attempt in range(4):
         left = None if seconds is None else max(0.05, seconds - (time.perf_counter() - t0))
         sp = highs_parameters(params, left, 1e-9, started=hint is not None, restart=restart)
         result = solve_highs(model.mo, sp, _plan_hints(model, given), highs_log(params, term))
-        if first_bound is None:
+        if attempt == 0:
             first_bound = float(result.termination.objective_bounds.dual_bound) / scale
         if not result.has_primal_feasible_solution():
             break
@@ -212,12 +213,22 @@ def most_placed(problem: Problem) -> int:
     source, sink = n_d + n_r, n_d + n_r + 1
     offers = [p.scenario.offers[k] for k in p.offers]
     tails = np.concatenate([np.full(n_d, source), p.pair_donor, np.full(len(offers), source), n_d + np.arange(n_r)])
-    heads = np.concatenate([np.arange(n_d), n_d + p.pair_request,
-                            n_d + np.array([p.request_index[o.request] for o in offers], dtype=np.int64),
-                            np.full(n_r, sink)])
-    caps = np.concatenate([np.array(p.budgets, dtype=np.int64), p.pair_cap,
-                           np.array([o.value for o in offers], dtype=np.int64),
-                           np.array([r.amount for r in p.scenario.requests], dtype=np.int64)])
+    heads = np.concatenate(
+        [
+            np.arange(n_d),
+            n_d + p.pair_request,
+            n_d + np.array([p.request_index[o.request] for o in offers], dtype=np.int64),
+            np.full(n_r, sink),
+        ]
+    )
+    caps = np.concatenate(
+        [
+            np.array(p.budgets, dtype=np.int64),
+            p.pair_cap,
+            np.array([o.value for o in offers], dtype=np.int64),
+            np.array([r.amount for r in p.scenario.requests], dtype=np.int64),
+        ]
+    )
     flow = max_flow.SimpleMaxFlow()
     flow.add_arcs_with_capacity(tails.astype(np.int32), heads.astype(np.int32), caps.astype(np.int64))
     if flow.solve(source, sink) != flow.OPTIMAL:

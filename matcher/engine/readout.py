@@ -50,8 +50,14 @@ def allocations(p: Problem, sol: Solution | None) -> list[Allocation]:
     donor, request = p.pair_donor[keys].tolist(), p.pair_request[keys].tolist()  # not p.pairs: 1.5M tuples on L
     commit = (p.pair_commit if p.pair_promised is None else p.pair_promised)[keys].tolist()
     for n in sorted(range(len(keys)), key=lambda n: (donor[n], request[n])):
-        out.append(Allocation(donor=s.donors[donor[n]].id, request=s.requests[request[n]].id, amount=sol.x[keys[n]],
-                              committed=commit[n]))
+        out.append(
+            Allocation(
+                donor=s.donors[donor[n]].id,
+                request=s.requests[request[n]].id,
+                amount=sol.x[keys[n]],
+                committed=commit[n],
+            )
+        )
     for k in sorted(sol.delivered):
         o = s.offers[k]
         out.append(Allocation(donor=o.donor, request=o.request, amount=o.value, kind="in_kind", units=o.units))
@@ -64,8 +70,11 @@ def term_value(p: Problem, sol: Solution, term: str) -> float:
 
 
 NO_ALLOCATION = {
-    "infeasible": ("no_allocation", "the hard rules admit no allocation of this round (check commitments, must_fund, "
-                   "prerequisites, country caps and region floors; `matcher graph` lists requests no donor can fund)"),
+    "infeasible": (
+        "no_allocation",
+        "the hard rules admit no allocation of this round (check commitments, must_fund, "
+        "prerequisites, country caps and region floors; `matcher graph` lists requests no donor can fund)",
+    ),
     "unknown": ("no_allocation", "no allocation was found within the limits; raise --time-limit or --node-limit"),
 }
 

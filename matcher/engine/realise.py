@@ -144,7 +144,7 @@ def restricted_grants(p: Problem, need, slots, flow: dict[int, int], params, sec
     a restriction with no solution faster: 0.02 s against 1.3 s, seen once). A node limit, not a
     time limit, ends that first search, so which grants come back never depends on the machine."""
     least = p.min_grants
-    used = defaultdict(int)
+    used: defaultdict[int, int] = defaultdict(int)
     by_request: dict[int, list[int]] = defaultdict(list)
     for k, v in flow.items():
         used[int(p.pair_donor[k])] += v
@@ -236,9 +236,14 @@ class _Rows:
         """Write everything into ``mo``; the variables, by position."""
         variables = add_variables(mo, self.lb, self.ub, np.array(self.integer, dtype=bool))
         ids = np.array([v.id for v in variables], dtype=np.int64)
-        add_rows(mo, np.array(self.lo), np.array(self.hi), np.array(self.at, dtype=np.int64),
-                 ids[np.array(self.var, dtype=np.int64)] if self.var else np.zeros(0, dtype=np.int64),
-                 np.array(self.coef))
+        add_rows(
+            mo,
+            np.array(self.lo),
+            np.array(self.hi),
+            np.array(self.at, dtype=np.int64),
+            ids[np.array(self.var, dtype=np.int64)] if self.var else np.zeros(0, dtype=np.int64),
+            np.array(self.coef),
+        )
         return variables
 
 

@@ -48,7 +48,7 @@ def repair(
     for k in delivered:
         o = s.offers[k]
         value[p.request_index[o.request]] += o.value
-    used = defaultdict(int)
+    used: defaultdict[int, int] = defaultdict(int)
     for k, v in fixed.items():
         used[int(p.pair_donor[k])] += v
     rest = [0 if j in free else funded[j] for j in range(p.n_requests)]
@@ -86,7 +86,7 @@ def repair(
     xid, zid = ids_of(xs), ids_of(zs)
     add_row_blocks(mo, -inf, zero, (rows, xid, ones), (rows, zid, -np.array(room_of, dtype=np.float64)))
     add_row_blocks(mo, zero, inf, (rows, xid, ones), (rows, zid, -np.array(least_of, dtype=np.float64)))
-    deliveries = defaultdict(int)
+    deliveries: defaultdict[int, int] = defaultdict(int)
     for k in delivered:
         deliveries[p.request_index[s.offers[k].request]] += 1
     for j in order:
@@ -144,11 +144,13 @@ def repair(
             mo.add_linear_constraint(expr >= reached - slack)
         else:
             mo.add_linear_constraint(expr <= reached + slack)
-    grants = {k: int(round(v)) for k, v in zip(x, values.variable_values(list(x.values()))) if round(v) > 0}
+    if values is None:  # not reached: the first stage returns None when it finds nothing
+        return None
+    found = {k: int(round(v)) for k, v in zip(x, values.variable_values(list(x.values()))) if round(v) > 0}
     new = list(rest)
     for j, v in zip(order, values.variable_values([f[j] for j in order])):
         new[j] = int(round(v))
-    return grants, new
+    return found, new
 
 
 REPAIR_NODE_LIMIT = 500  # a later repair stage's work without --node-limit
@@ -187,7 +189,8 @@ def _greedy_hint(p: Problem, funded, value, used, order, slots, x, z, y, f):
         need = funded[j] - value[j]
         if y[j].upper_bound < 1 or (partner in projects and projects[partner] < 1 and not value[j]):
             need = 0  # a prerequisite left unfunded, or the partner's projects all taken
-        pieces, rest = [], need
+        pieces: list[tuple[int, int]] = []
+        rest = need
         options = sorted(
             (k for k in p.request_pairs(j) if k in x),
             key=lambda k: -min(left[int(p.pair_donor[k])], int(p.pair_cap[k])),
@@ -253,8 +256,8 @@ def _drop_unmet_prerequisites(p: Problem, given: dict[int, list[tuple[int, int]]
 def _links(p: Problem, mo, y, rest: list[int], free: set[int]) -> bool:
     """Rules 6 and 8 with the fixed requests as constants; False when they cannot hold."""
     s = p.scenario
-    taken = defaultdict(int)
-    mine = defaultdict(list)
+    taken: defaultdict[str, int] = defaultdict(int)
+    mine: defaultdict[str, list] = defaultdict(list)
     for j, r in enumerate(s.requests):
         if r.partner is None:
             continue
@@ -284,7 +287,8 @@ def _shares(p: Problem, mo, f, rest: list[int], order: list[int]) -> None:
     total = mathopt.fast_sum(f.values())
     share = s.policy.max_country_share
     if share is not None:
-        mine, others = defaultdict(list), defaultdict(int)
+        mine: defaultdict[str, list] = defaultdict(list)
+        others: defaultdict[str, int] = defaultdict(int)
         for j in order:
             mine[s.requests[j].country].append(f[j])
         for j, v in enumerate(rest):

@@ -118,7 +118,7 @@ def solve(scenario: Scenario, params: SolveParams | None = None) -> Result:
         return merged
     clock = _Clock(params, len(scenario.requests))
     problem = compile_problem(scenario)
-    terms = list(scenario.policy.objective)
+    terms: list[str] = list(scenario.policy.objective)
     method = params.method
     if method == "cpsat" or (method == "auto" and len(problem.pair_donor) == 0):
         # pure assignment (in-kind offers only): CP-SAT, see assign.py (imported here: CP-SAT and
@@ -129,7 +129,7 @@ def solve(scenario: Scenario, params: SolveParams | None = None) -> Result:
         if assigned is not None:
             best, status, stages = assigned
             info = _solver_info_args(scenario, params, clock.started, "cpsat")
-            return result_of(problem, best, status, [_info(st) for st in stages], info, params.explain)  # type: ignore[arg-type]
+            return result_of(problem, best, status, [_info(st) for st in stages], info, params.explain)
         if method == "cpsat":
             raise MatcherError(
                 "method 'cpsat' covers rounds of in-kind offers only (no funds donor can fund a"
@@ -153,21 +153,32 @@ def check_scale(s: Scenario) -> None:
     """MatcherError naming the first amount above MAX_SOLVABLE_AMOUNT in the scenario currency."""
     demand = sum(r.amount for r in s.requests)  # a budget beyond every request together never binds
     places = [(f"donors[{d.id}].budget", min(demand, s.budget_in_currency(d))) for d in s.donors if d.budget]
-    places += [(f"donors[{d.id}].{key}", min(demand, v)) for d in s.donors  # scenario currency, as compile reads them
-               for key, v in (("min_grant", d.min_grant), ("max_grant", d.max_grant)) if v is not None]
+    places += [
+        (f"donors[{d.id}].{key}", min(demand, v))
+        for d in s.donors  # scenario currency, as compile reads them
+        for key, v in (("min_grant", d.min_grant), ("max_grant", d.max_grant))
+        if v is not None
+    ]
     if s.donors and any(d.budget_range for d in s.donors):  # a sweep may draw up to the top of a range
-        places += [(f"donors[{d.id}].budget_range", min(demand, s.convert(d.budget_range[1], d.currency)))
-                   for d in s.donors if d.budget_range]
+        places += [
+            (f"donors[{d.id}].budget_range", min(demand, s.convert(d.budget_range[1], d.currency)))
+            for d in s.donors
+            if d.budget_range
+        ]
     places += [(f"requests[{r.id}].amount", r.amount) for r in s.requests]
     places += [(f"commitments[{c.donor}->{c.request}].amount", c.amount) for c in s.commitments]
-    places += [(f"offers[{o.donor}->{o.request}].{key}", v) for o in s.offers for key, v in (("value", o.value),
-                                                                                           ("cost", o.cost))]
+    places += [
+        (f"offers[{o.donor}->{o.request}].{key}", v)
+        for o in s.offers
+        for key, v in (("value", o.value), ("cost", o.cost))
+    ]
     for place, amount in places:
         if amount > MAX_SOLVABLE_AMOUNT:
             raise MatcherError(
                 f"{place}: {amount:,} {s.currency} is above {MAX_SOLVABLE_AMOUNT:,}, the largest amount the solver "
                 f"handles reliably in whole units; state the round in a currency of larger units"
-                + ("" if s.currency in ("USD", "EUR") else " (e.g. USD, with fx rates for the donors' own currencies)"))
+                + ("" if s.currency in ("USD", "EUR") else " (e.g. USD, with fx rates for the donors' own currencies)")
+            )
 
 
 def _money_round(problem: Problem, terms: list[str], method: str, params: SolveParams, clock: _Clock):
@@ -348,20 +359,21 @@ def _decomposed(problem: Problem, terms: list[str], params: SolveParams, clock: 
         return planned
     stages, plan, status = planned.stages, planned.plan, planned.status
     t0 = time.perf_counter()
-    made = realise(problem, plan, params, lambda: clock.part(0.3))
-    if made is not None and made[1] and len(problem.pair_donor) <= SMALL_PAIRS and _time_for_crumbs(params, clock):
+    realised = realise(problem, plan, params, lambda: clock.part(0.3))
+    broken = realised[1] if realised is not None else []
+    if broken and len(problem.pair_donor) <= SMALL_PAIRS and _time_for_crumbs(params, clock):
         # grants cannot follow the plan: on a small round, plan again on the tighter model
         # (aggregate._crumbs), whose plans no longer lean on leftovers below a donor's minimum grant
         # and whose bounds are truer. It took 200 draws of a sweep of a 200 x 15 round from 112 s
         # to 53 s (the repair, then the full model, had taken 2-12 s on 5% of the draws); on
         # larger rounds the repair of the few requests left does better (M: gap 7.8e-5 against 1.0e-4)
-        say(params, f"{len(made[1])} requests cannot follow the plan: planning again without leftovers")
+        say(params, f"{len(broken)} requests cannot follow the plan: planning again without leftovers")
         tighter = money_plan(problem, arcs, money_terms, params, clock, first, crumbs=True)
         ok = isinstance(tighter, Planned) and len(tighter.stages) == len(stages)
         again = realise(problem, tighter.plan, params, lambda: clock.part(0.3)) if ok else None
         if again is not None:
-            stages, plan, status, made = tighter.stages, tighter.plan, tighter.status, again
-    made = _grants_of(problem, plan, made, terms, stages, params, clock)
+            stages, plan, status, realised = tighter.stages, tighter.plan, tighter.status, again
+    made = _grants_of(problem, plan, realised, terms, stages, params, clock)
     fallback = _better_first(problem, made, first, terms)
     if fallback is not None:
         say(params, "a greedy allocation that keeps every rule does better than the plan's grants: taking it")
@@ -485,9 +497,7 @@ def _first_allocation(problem: Problem, params: SolveParams, clock: _Clock) -> S
     return candidate
 
 
-def _better_first(
-    problem: Problem, made: Solution | None, first: Solution | None, terms: list[str]
-) -> Solution | None:
+def _better_first(problem: Problem, made: Solution | None, first: Solution | None, terms: list[str]) -> Solution | None:
     """The first (greedy) allocation, when there is one and it is better than ``made`` on the money
     terms in the objective's order (the first term that differs by more than the lexicographic
     tolerance decides: with [volume, coverage] money placed, not coverage)."""
@@ -610,8 +620,12 @@ def _relaxed_grants(problem: Problem, stages: list[Stage], params, clock, best: 
     model.mo.minimize(term_expression(problem, model, "grants"))
     say(params, "fewer grants: the full model with money continuous")
     try:
-        result = solve_highs(model.mo, highs_parameters(work, clock.part(0.5), 1e-9, started=True),
-                             _hints(model, best), highs_log(params, "grants"))
+        result = solve_highs(
+            model.mo,
+            highs_parameters(work, clock.part(0.5), 1e-9, started=True),
+            _hints(model, best),
+            highs_log(params, "grants"),
+        )
     except MatcherError:  # HiGHS failed inside it: the re-split's grants stand, as the grants bound's solve does
         say(params, "fewer grants: HiGHS failed on the full model with money continuous; the re-split's grants stand")
         return best, stage
@@ -659,9 +673,11 @@ def _grants_in_pattern(problem, stages, params, clock, best: Solution, pattern: 
         outcome = _solve_stage(problem, model, "grants", params, clock.part(0.5), None)
     except MatcherError:  # HiGHS failed inside it: no whole grants for this pattern
         return None
-    if outcome is None or outcome[1] is None:
+    if outcome is None:
         return None
     full_stage, solution = outcome
+    if solution is None:
+        return None
     return solution if _holds(problem, stages, full_stage, solution) else None
 
 
@@ -679,9 +695,11 @@ def _exact_grants(problem: Problem, stages: list[Stage], params, clock, best: So
     model = build(problem, grants_counted=True)
     keep_earlier_stages(problem, model, stages)
     outcome = _solve_stage(problem, model, "grants", params, _effort(params, clock.part(0.9), budget, 1.0), best)
-    if outcome is None or outcome[1] is None:
+    if outcome is None:
         return best, stage
     full_stage, solution = outcome
+    if solution is None:
+        return best, stage
     if not _holds(problem, stages, full_stage, solution):
         say(params, "the full model's grants break a row within HiGHS's tolerance: keeping the re-split's")
         return best, stage
@@ -719,8 +737,10 @@ def _solve_stage(
     t0 = time.perf_counter()
     largest = float(problem.pair_cap.max()) if len(problem.pair_cap) else 0.0
     result = solve_highs(
-        model.mo, whole_grants(highs_parameters(params, seconds, 1e-9 * scale), largest), _hints(model, hint),
-        highs_log(params, term)
+        model.mo,
+        whole_grants(highs_parameters(params, seconds, 1e-9 * scale), largest),
+        _hints(model, hint),
+        highs_log(params, term),
     )
     seconds_used = time.perf_counter() - t0
     reason = result.termination.reason

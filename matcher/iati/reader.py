@@ -27,8 +27,17 @@ from matcher.scenario_io import parse_scenario
 from matcher.sheets.cells import SheetError
 
 # IATI OrganisationType -> our partner type
-PARTNER_TYPE = {"10": "government", "11": "government", "15": "government", "21": "ngo", "22": "ngo", "23": "ngo",
-                "24": "ngo", "40": "un", "80": "research"}
+PARTNER_TYPE = {
+    "10": "government",
+    "11": "government",
+    "15": "government",
+    "21": "ngo",
+    "22": "ngo",
+    "23": "ngo",
+    "24": "ngo",
+    "40": "un",
+    "80": "research",
+}
 MAX_BYTES = 200_000_000
 
 
@@ -51,8 +60,9 @@ class _State:
     currencies: set[str] = field(default_factory=set)
 
 
-def read_activities(path: str | Path, name: str | None = None, currency: str | None = None,
-                    default_theme: str | None = None) -> IatiImport:
+def read_activities(
+    path: str | Path, name: str | None = None, currency: str | None = None, default_theme: str | None = None
+) -> IatiImport:
     """The SALW activities of an IATI activities file as a scenario; every problem listed with its activity."""
     p = Path(path)
     root = _parse(p)
@@ -63,14 +73,23 @@ def read_activities(path: str | Path, name: str | None = None, currency: str | N
         raise MatcherError(f"{path}: no activity with sector {SALW_SECTOR} (Reintegration and SALW control)")
     cur = currency or (sorted(state.currencies)[0] if len(state.currencies) == 1 else None)
     if cur is None and not state.problems:
-        state.problems.append(Problem("", f"activities use several currencies ({', '.join(sorted(state.currencies))});"
-                                          " pass --currency and keep only activities in it"))
+        state.problems.append(
+            Problem(
+                "",
+                f"activities use several currencies ({', '.join(sorted(state.currencies))});"
+                " pass --currency and keep only activities in it",
+            )
+        )
     if state.problems:
         raise SheetError(state.problems, str(path))
     data = {
-        "name": name or _slug(p.stem), "title": f"SALW activities imported from {p.name}", "currency": cur,
-        "donors": list(state.donors.values()), "requests": state.requests,
-        "partners": list(state.partners.values()), "commitments": state.commitments,
+        "name": name or _slug(p.stem),
+        "title": f"SALW activities imported from {p.name}",
+        "currency": cur,
+        "donors": list(state.donors.values()),
+        "requests": state.requests,
+        "partners": list(state.partners.values()),
+        "commitments": state.commitments,
     }
     try:
         return IatiImport(parse_scenario(data, str(path)), state.skipped)
@@ -113,8 +132,9 @@ def _activity(act, number: int, state: _State, currency: str | None, default_the
         state.problems.append(Problem(f"{where} recipient-country", f"'{countries[0]}' is not an ISO alpha-2 code"))
     theme = _theme(act) or default_theme
     if theme is None:
-        state.problems.append(Problem(f"{where} sector", "no theme sector (vocabulary 99 with a theme id);"
-                                                         " pass --default-theme THEME"))
+        state.problems.append(
+            Problem(f"{where} sector", "no theme sector (vocabulary 99 with a theme id); pass --default-theme THEME")
+        )
     default_currency = act.get("default-currency")
     commitments = _commitments(act, where, default_currency, currency, state)
     amount = _budget(act, where, default_currency, currency, state) or sum(c["amount"] for c in commitments)
@@ -151,7 +171,7 @@ def _request_id(act, ident: str) -> str:
     org = act.find("reporting-org")
     ref = org.get("ref", "") if org is not None else ""
     if ref and ident.startswith(ref + "-"):
-        return ident[len(ref) + 1:]
+        return ident[len(ref) + 1 :]
     return ident
 
 

@@ -40,8 +40,9 @@ class ReportingOrg:
     type: str = "40"
 
 
-def activities_xml(scenario: Scenario, result: Result, org: ReportingOrg, value_date: date,
-                   generated: datetime) -> bytes:
+def activities_xml(
+    scenario: Scenario, result: Result, org: ReportingOrg, value_date: date, generated: datetime
+) -> bytes:
     """The result's money grants as an ``iati-activities`` document (UTF-8 bytes)."""
     if not result.has_solution():
         raise MatcherError(f"the result is '{result.status}': there are no allocations to publish")
@@ -65,9 +66,11 @@ def _activity(s: Scenario, r: Request, grants: list, org: ReportingOrg, when: da
     ET.SubElement(act, "iati-identifier").text = f"{org.ref}-{r.id}"
     _narrative(ET.SubElement(act, "reporting-org", {"ref": org.ref, "type": org.type}), org.name)
     _narrative(ET.SubElement(act, "title"), r.title or f"{_label(r.theme)}: {countries()[r.country].name}")
-    _narrative(ET.SubElement(act, "description", {"type": "1"}),
-               f"Small arms and light weapons control assistance ({_label(r.theme)}) requested by"
-               f" {countries()[r.country].name}: {r.amount} {s.currency}.")
+    _narrative(
+        ET.SubElement(act, "description", {"type": "1"}),
+        f"Small arms and light weapons control assistance ({_label(r.theme)}) requested by"
+        f" {countries()[r.country].name}: {r.amount} {s.currency}.",
+    )
     donors = {d.id: d for d in s.donors}
     for g in grants:
         _org(act, "participating-org", g.donor, donors[g.donor].name, {"role": FUNDING})
@@ -78,12 +81,18 @@ def _activity(s: Scenario, r: Request, grants: list, org: ReportingOrg, when: da
     ET.SubElement(act, "activity-status", {"code": IMPLEMENTATION})
     ET.SubElement(act, "activity-date", {"type": PLANNED_START, "iso-date": when.isoformat()})
     ET.SubElement(act, "recipient-country", {"code": iso2_of()[r.country], "percentage": "100"})
-    _narrative(ET.SubElement(act, "sector", {"vocabulary": "1", "code": SALW_SECTOR, "percentage": "100"}),
-               codelist("Sector")[SALW_SECTOR])
-    _narrative(ET.SubElement(act, "sector", {"vocabulary": OWN_VOCABULARY, "code": r.theme, "percentage": "100"}),
-               _label(r.theme))
-    _narrative(ET.SubElement(act, "tag", {"vocabulary": SDG_TARGET_VOCABULARY, "code": SDG_TARGET}),
-               codelist("UNSDG-Targets")[SDG_TARGET])
+    _narrative(
+        ET.SubElement(act, "sector", {"vocabulary": "1", "code": SALW_SECTOR, "percentage": "100"}),
+        codelist("Sector")[SALW_SECTOR],
+    )
+    _narrative(
+        ET.SubElement(act, "sector", {"vocabulary": OWN_VOCABULARY, "code": r.theme, "percentage": "100"}),
+        _label(r.theme),
+    )
+    _narrative(
+        ET.SubElement(act, "tag", {"vocabulary": SDG_TARGET_VOCABULARY, "code": SDG_TARGET}),
+        codelist("UNSDG-Targets")[SDG_TARGET],
+    )
     for tag in r.agenda:
         _narrative(ET.SubElement(act, "tag", {"vocabulary": OWN_VOCABULARY, "code": tag}), tag)
     _budget(act, r.amount, s.currency, when)

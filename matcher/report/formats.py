@@ -39,8 +39,21 @@ def to_csv(result: Result, scenario: Scenario) -> str:
         grants[a.request].append(f"{a.donor}:{a.amount}")
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["request", "country", "region", "theme", "priority", "amount", "funded", "currency", "status", "donors",
-                "reasons"])
+    w.writerow(
+        [
+            "request",
+            "country",
+            "region",
+            "theme",
+            "priority",
+            "amount",
+            "funded",
+            "currency",
+            "status",
+            "donors",
+            "reasons",
+        ]
+    )
     by_id = {r.id: r for r in scenario.requests}
     for o in result.requests:
         r = by_id[o.id]
@@ -106,8 +119,10 @@ def _hint(open_stages, node_limit: int | None) -> str:
     """What to give `solve` or `run` to try harder (under --node-limit, the nodes stop a search)."""
     if [st.term for st in open_stages] == ["grants"]:
         if node_limit is not None:
-            return (", the last tie-break: --polish 1 (any seconds) searches the full model for fewer grants within"
-                    " --node-limit; with --polish, raise --node-limit")
+            return (
+                ", the last tie-break: --polish 1 (any seconds) searches the full model for fewer grants within"
+                " --node-limit; with --polish, raise --node-limit"
+            )
         return ", the last tie-break: --polish S searches S seconds more for fewer grants"
     if node_limit is not None:
         return ": raise --node-limit (and --time-limit if it was reached) to try harder"

@@ -140,10 +140,13 @@ def _option_section(option: Option, n: int, figures: list) -> str:
     assert r is not None, "solve the option before reporting it"
     cur = s.currency
     if r.status in NO_ALLOCATION:
-        why = (infeasible_note(s).rstrip(".") if r.status == "infeasible"
-               else "no allocation was found within the limits")
-        return (f'<section><h2>{_e(option.label)}</h2><p class="muted">{_e(s.title or s.name)} · input sha256 '
-                f'{_e(r.solver.input_sha256[:12])}</p><p><b>{_e(r.status)}</b>: {_e(why)}.</p></section>')
+        why = (
+            infeasible_note(s).rstrip(".") if r.status == "infeasible" else "no allocation was found within the limits"
+        )
+        return (
+            f'<section><h2>{_e(option.label)}</h2><p class="muted">{_e(s.title or s.name)} · input sha256 '
+            f"{_e(r.solver.input_sha256[:12])}</p><p><b>{_e(r.status)}</b>: {_e(why)}.</p></section>"
+        )
     placed = sum(o.funded for o in r.requests)
     in_kind = sum(a.amount for a in r.allocations if a.kind == "in_kind")
     asked = sum(o.amount for o in r.requests)
@@ -175,26 +178,36 @@ def _rules_table(option: Option) -> str:
     """The policy's country cap and region floors beside what the allocation gives (shares of all funding,
     in-kind deliveries included, as the spec's rules 9 and 10 count them): how much room each leaves."""
     s, r = option.scenario, option.result
+    if r is None:
+        return ""
     p = s.policy
-    total = sum(o.funded for o in r.requests)  # type: ignore[union-attr]
+    total = sum(o.funded for o in r.requests)
     if not total or (p.max_country_share is None and not p.region_floors):
         return ""
     by_id = {q.id: q for q in s.requests}
     rows = []
     if p.max_country_share is not None:
         per: dict[str, int] = defaultdict(int)
-        for o in r.requests:  # type: ignore[union-attr]
+        for o in r.requests:
             per[by_id[o.id].country] += o.funded
         top, amount = max(per.items(), key=lambda kv: (kv[1], kv[0]))
-        rows.append(("country cap", f"at most {_pct(p.max_country_share)} to one country",
-                     f"largest: {top}, {_pct(amount / total)} ({amount:,} {s.currency})"))
+        rows.append(
+            (
+                "country cap",
+                f"at most {_pct(p.max_country_share)} to one country",
+                f"largest: {top}, {_pct(amount / total)} ({amount:,} {s.currency})",
+            )
+        )
     for g, floor in sorted(p.region_floors.items()):
-        amount = sum(o.funded for o in r.requests if g in by_id[o.id].areas)  # type: ignore[union-attr]
-        rows.append((f"floor: {_pretty(g)}", f"at least {_pct(floor)}", f"{_pct(amount / total)} ({amount:,} "
-                                                                         f"{s.currency})"))
+        amount = sum(o.funded for o in r.requests if g in by_id[o.id].areas)
+        rows.append(
+            (f"floor: {_pretty(g)}", f"at least {_pct(floor)}", f"{_pct(amount / total)} ({amount:,} {s.currency})")
+        )
     body = "".join(f"<tr><td>{_e(a)}</td><td>{_e(b)}</td><td>{_e(c)}</td></tr>" for a, b, c in rows)
-    return (f"<h3>Caps and floors (shares of the {total:,} {_e(s.currency)} placed)</h3><table><thead><tr>"
-            f"<th>rule</th><th>the policy</th><th>this allocation</th></tr></thead><tbody>{body}</tbody></table>")
+    return (
+        f"<h3>Caps and floors (shares of the {total:,} {_e(s.currency)} placed)</h3><table><thead><tr>"
+        f"<th>rule</th><th>the policy</th><th>this allocation</th></tr></thead><tbody>{body}</tbody></table>"
+    )
 
 
 def _pct(share: float) -> str:
@@ -212,7 +225,7 @@ def _unfunded_table(option: Option) -> str:
         rows_html.append(
             f'<tr><td>{_e(o.id)}</td><td>{_e(q.country)}</td><td>{_e(q.theme)}</td><td class="num">{q.priority}</td>'
             f'<td class="num">{o.amount:,}</td><td class="num">{o.funded:,}</td><td>{_e(o.status)}</td>'
-            f"<td class=\"why\">{'<br>'.join(_e(t) for t in o.reasons)}</td></tr>"
+            f'<td class="why">{"<br>".join(_e(t) for t in o.reasons)}</td></tr>'
         )
     if not rows_html:
         return "<h3>Every request is fully funded</h3>"
@@ -274,7 +287,7 @@ def sankey_flows(option: Option) -> tuple[list[str], list[tuple[int, int, int]]]
 
 def _beside(node: str, flows: dict[tuple[str, str], int], regions: list[str], flip: bool = False):
     """Sort key: the index of the region most of this node's money flows with, then more money first."""
-    mine = {}
+    mine: dict[str, int] = {}
     for (x, y), v in flows.items():
         donor_or_theme, region = (y, x) if flip else (x, y)
         if donor_or_theme == node:
@@ -302,8 +315,10 @@ def sankey_figure(option: Option) -> go.Figure:
         if src < n_donors:
             through[src] += v
     in_kind = {d.id for d in option.scenario.donors if d.kind != "funds"}  # its value, not money it gave
-    shown = [f"{_pretty(lb)}{' (in kind)' if i < n_donors and lb in in_kind else ''}  {_short_money(v)}"
-             for i, (lb, v) in enumerate(zip(labels, through, strict=True))]
+    shown = [
+        f"{_pretty(lb)}{' (in kind)' if i < n_donors and lb in in_kind else ''}  {_short_money(v)}"
+        for i, (lb, v) in enumerate(zip(labels, through, strict=True))
+    ]
     fig = go.Figure(
         go.Sankey(
             arrangement="snap",

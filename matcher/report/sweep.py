@@ -20,8 +20,21 @@ from matcher.sweep.document import sweep_data
 from matcher.sweep.run import SweepResult
 
 GRID_COLUMNS = (
-    "draws", "solved", "coverage_mean", "coverage_p5", "coverage_p50", "coverage_p95", "placed_mean", "placed_p5",
-    "placed_p50", "placed_p95", "placed_share", "funded", "partial", "grants_mean", "safe",
+    "draws",
+    "solved",
+    "coverage_mean",
+    "coverage_p5",
+    "coverage_p50",
+    "coverage_p95",
+    "placed_mean",
+    "placed_p5",
+    "placed_p50",
+    "placed_p95",
+    "placed_share",
+    "funded",
+    "partial",
+    "grants_mean",
+    "safe",
 )
 
 
@@ -86,16 +99,20 @@ def draws_table(result: SweepResult, cur: str) -> str:
     con.print(_distribution(result, p, cur))
     con.print(_donors(p, cur))
     for k in p.in_kind:
-        con.print(f"In kind: {k.id} ({k.capacity:,} {k.unit or 'units'}, confidence {k.confidence:g}) arrived in "
-                  f"{_share(k.arrived, 0)} of draws")
+        con.print(
+            f"In kind: {k.id} ({k.capacity:,} {k.unit or 'units'}, confidence {k.confidence:g}) arrived in "
+            f"{_share(k.arrived, 0)} of draws"
+        )
     con.print(_requests(p, cur))
     share = f"{result.threshold * 100:.10g}%"  # exactly as given: 0.704 is 70.4%, not 70%
     listing = ", ".join(p.safe) if p.safe else "none"
     together = ""
     if p.safe_together is not None and len(p.safe) > 1:
         together = f"; all {len(p.safe)} fully funded together in {_share(p.safe_together, 1)} of draws"
-    con.print(f"Safe to promise (fully funded in at least {share} of draws): {len(p.safe)} of {len(p.requests)}: "
-              f"{listing}{together}")
+    con.print(
+        f"Safe to promise (fully funded in at least {share} of draws): {len(p.safe)} of {len(p.requests)}: "
+        f"{listing}{together}"
+    )
     return buf.getvalue()
 
 
@@ -123,8 +140,11 @@ def grid_table(result: SweepResult, cur: str) -> str:
         if result.draws:
             cells += [_range(p.coverage, _num), _range(p.placed, _money)]
         cells += [
-            _opt(row["coverage_mean"], _num), _opt(row["placed_mean"], _money),
-            _opt(row["placed_share"], lambda v: f"{v:.0%}"), _num(row["funded"]), _num(row["partial"]),
+            _opt(row["coverage_mean"], _num),
+            _opt(row["placed_mean"], _money),
+            _opt(row["placed_share"], lambda v: f"{v:.0%}"),
+            _num(row["funded"]),
+            _num(row["partial"]),
             _opt(row["grants_mean"], _num),
         ]
         if result.draws:
@@ -152,8 +172,11 @@ def _distribution(result: SweepResult, p: PointSummary, cur: str) -> Table:
     t = Table(title="Over all draws", title_justify="left")
     for c in ("measure", "mean", "p5", "p50", "p95"):
         t.add_column(c, justify="left" if c == "measure" else "right")
-    for name, st, fmt in (("coverage", p.coverage, _num), (f"money placed ({cur})", p.placed, _money),
-                          (_grants_label(result), p.grants, _num)):
+    for name, st, fmt in (
+        ("coverage", p.coverage, _num),
+        (f"money placed ({cur})", p.placed, _money),
+        (_grants_label(result), p.grants, _num),
+    ):
         if st:
             t.add_row(name, fmt(st.mean), fmt(st.p5), fmt(st.p50), fmt(st.p95))
     return t
@@ -166,8 +189,16 @@ def _donors(p: PointSummary, cur: str) -> Table:
     for d in p.donors:
         rng = f"{_money(d.budget_range[0])}..{_money(d.budget_range[1])}" if d.budget_range else "-"
         conf = f"{d.confidence:g}" if d.confidence is not None else "-"
-        t.add_row(d.id, _money(d.pledged), conf, rng, _share(d.arrived, 0), _money(d.mean_budget), _money(d.mean_used),
-                  _range(d.used, _money))
+        t.add_row(
+            d.id,
+            _money(d.pledged),
+            conf,
+            rng,
+            _share(d.arrived, 0),
+            _money(d.mean_budget),
+            _money(d.mean_used),
+            _range(d.used, _money),
+        )
     return t
 
 
@@ -176,8 +207,14 @@ def _requests(p: PointSummary, cur: str) -> Table:
     for c in ("request", f"amount ({cur})", "funded", "partly", "mean funded", "safe"):
         t.add_column(c, justify="left" if c in ("request", "safe") else "right")
     for r in sorted(p.requests, key=lambda r: (-r.funded, -r.partial, r.id)):
-        t.add_row(r.id, _money(r.amount), _share(r.funded, 1), _share(r.partial, 1), _money(r.mean_funded),
-                  "yes" if r.safe else "")
+        t.add_row(
+            r.id,
+            _money(r.amount),
+            _share(r.funded, 1),
+            _share(r.partial, 1),
+            _money(r.mean_funded),
+            "yes" if r.safe else "",
+        )
     return t
 
 
@@ -190,7 +227,7 @@ def _share(x: float, digits: int) -> str:
     """A share as a percentage that never rounds to 100% or 0% unless it is: 399 of 400 is ">99%"."""
     text = f"{x:.{digits}%}"
     if 0 < x < 1 and text in (f"{1:.{digits}%}", f"{0:.{digits}%}"):
-        edge = 10 ** -digits
+        edge = 10**-digits
         return f">{100 - edge:.{digits}f}%" if x > 0.5 else f"<{edge:.{digits}f}%"
     return text
 

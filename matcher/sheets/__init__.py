@@ -39,5 +39,4 @@ def export_csv(scenario: Scenario, result: Result | None = None, run_id: str | N
     return csv_files(export_tables(scenario, result, run_id))
 
 
-__all__ = ["SheetError", "export_csv", "export_tables", "export_xlsx", "read_csv_dir", "read_workbook",
-           "template_xlsx"]
+__all__ = ["SheetError", "export_csv", "export_tables", "export_xlsx", "read_csv_dir", "read_workbook", "template_xlsx"]

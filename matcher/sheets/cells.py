@@ -122,8 +122,9 @@ def _int(value: Any) -> int:
             value = value.split(".")[0]
         elif re.fullmatch(r"[+-]?\d{1,3}([, \u00a0\u202f]\d{3})+", value):  # 1,000,000 or 1 000 000 typed as text
             plain = (value[0] if value[0] in "+-" else "") + re.sub(r"\D", "", value)
-            raise CellProblem(f"'{value}' is text with thousands separators; write {plain} (or format the cell as "
-                              "Number)")
+            raise CellProblem(
+                f"'{value}' is text with thousands separators; write {plain} (or format the cell as Number)"
+            )
         elif not re.fullmatch(r"[+-]?\d+", value):
             raise CellProblem(f"'{value}' is not a whole number")
     return _bounded(int(value), value)

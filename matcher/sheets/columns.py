@@ -185,4 +185,5 @@ OFFERS = RecordSheet(
 SETTINGS_SHEETS: tuple[SettingsSheet, ...] = (SCENARIO, POLICY)
 RECORD_SHEETS: tuple[RecordSheet, ...] = (DONORS, REQUESTS, PARTNERS, COMMITMENTS, OFFERS)
 SHEET_ORDER = ("scenario", "donors", "requests", "partners", "commitments", "offers", "policy")
-SHEETS = {s.name: s for s in (*SETTINGS_SHEETS, *RECORD_SHEETS)}
+_ALL_SHEETS: tuple[SettingsSheet | RecordSheet, ...] = (*SETTINGS_SHEETS, *RECORD_SHEETS)
+SHEETS = {s.name: s for s in _ALL_SHEETS}

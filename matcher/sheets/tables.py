@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -59,12 +60,13 @@ class RawSheet:
     """One sheet as a reader found it: header names with their places, then numbered rows of cells."""
 
     name: str
-    header: list[tuple[str, Loc]]
+    header: Sequence[tuple[str | None, Loc]]  # None: an empty header cell
     rows: list[tuple[int, list[RawCell | None]]]
     problems: list[Problem] = field(default_factory=list)  # reader-level, e.g. merged header cells
 
 
 # --- writing -------------------------------------------------------------------------------------
+
 
 def scenario_tables(scenario: Scenario | None) -> list[Table]:
     """The scenario's sheets in SHEET_ORDER; ``None`` gives the empty template."""
@@ -76,7 +78,7 @@ def scenario_tables(scenario: Scenario | None) -> list[Table]:
             source = data if name == "scenario" else data.get("policy", {})
             rows = _settings_rows(sheet, source)
             helps = {s.name: s.help + (" Required." if s.required else "") for s in sheet.settings}
-            notes = [helps[row[0]] for row in rows]
+            notes: list[str | None] = [helps[row[0]] for row in rows]
         else:
             rows = [[cell_text(record.get(c.name)) for c in sheet.columns] for record in data.get(name, [])]
             notes = []
@@ -105,6 +107,7 @@ NOT_SCENARIO_SHEETS = frozenset({"run", "allocations", "outcomes", "donor_totals
 
 # --- reading -------------------------------------------------------------------------------------
 
+
 class _Reader:
     """Collects data, the place of every value and every problem while reading the sheets."""
 
@@ -126,8 +129,11 @@ class _Reader:
             self.fail(cell.loc, f"merged cells {cell.merged}; unmerge them and put the value in each cell")
             return None
         if cell is not None and cell.formula:
-            self.fail(cell.loc, f"formula {cell.value!s:.40}; the importer does not run formulas: paste the value"
-                                " (Paste Special > Values)")
+            self.fail(
+                cell.loc,
+                f"formula {cell.value!s:.40}; the importer does not run formulas: paste the value"
+                " (Paste Special > Values)",
+            )
             return None
         if cell is None or is_empty(cell.value):
             if required:
@@ -145,8 +151,9 @@ class _Reader:
             self.fail(cell.loc, str(exc) + _hint(column, cell.value))
             return None
         if column.kind == TEXT and column.name not in FREE_TEXT and isinstance(value, str) and _breaks(value):
-            self.fail(cell.loc, f"a line break or tab inside the {column.name} {value.strip()!r};"
-                                " retype it on one line")
+            self.fail(
+                cell.loc, f"a line break or tab inside the {column.name} {value.strip()!r}; retype it on one line"
+            )
             return None
         return value
 
@@ -206,8 +213,10 @@ def parse_sheets(sheets: list[RawSheet], source: str) -> Scenario:
 
 def _no_sheets(sheets: list[RawSheet]) -> str:
     names = ", ".join(f"'{s.name}'" for s in sheets) or "none"
-    return (f"no sheet is named {', '.join(SHEET_ORDER)} (found: {names}); start from `matcher template FILE.xlsx`"
-            " and copy the data into its sheets")
+    return (
+        f"no sheet is named {', '.join(SHEET_ORDER)} (found: {names}); start from `matcher template FILE.xlsx`"
+        " and copy the data into its sheets"
+    )
 
 
 def _missing_sheet(name: str, sheet: RecordSheet | SettingsSheet, unread: list[str], reader: _Reader) -> None:
@@ -220,8 +229,11 @@ def _missing_sheet(name: str, sheet: RecordSheet | SettingsSheet, unread: list[s
     if name in reader.suggested:
         return  # 'did you mean' already points at the sheet
     others = f" (not read: {', '.join(repr(u) for u in unread)})" if unread else ""
-    reader.fail(Loc(name), f"sheet '{name}' is missing{others}; add it or rename the sheet that holds the {name}"
-                           " (sheet names as in `matcher template`)")
+    reader.fail(
+        Loc(name),
+        f"sheet '{name}' is missing{others}; add it or rename the sheet that holds the {name}"
+        " (sheet names as in `matcher template`)",
+    )
 
 
 def _match_sheets(sheets: list[RawSheet], reader: _Reader) -> tuple[dict[str, RawSheet], list[str]]:
@@ -238,8 +250,9 @@ def _match_sheets(sheets: list[RawSheet], reader: _Reader) -> tuple[dict[str, Ra
             continue
         close = difflib.get_close_matches(key, list(SHEETS), n=1, cutoff=0.8)
         if close and close[0] not in names:
-            reader.problems.append(Problem(raw.name, f"sheet '{raw.name}' is not read; did you mean '{close[0]}'?"
-                                                     " Rename it"))
+            reader.problems.append(
+                Problem(raw.name, f"sheet '{raw.name}' is not read; did you mean '{close[0]}'? Rename it")
+            )
             reader.suggested.add(close[0])
         elif key not in NOT_SCENARIO_SHEETS:
             unread.append(raw.name)
@@ -348,8 +361,9 @@ def _expect_required_settings(raw: RawSheet, sheet: SettingsSheet, reader: _Read
             reader.places[s.name] = Loc(raw.name, None, "setting")
 
 
-def _read_setting(setting, cells: dict[str, RawCell], loc: dict[str, Loc], target: dict, prefix: str,
-                  reader: _Reader) -> None:
+def _read_setting(
+    setting, cells: dict[str, RawCell], loc: dict[str, Loc], target: dict, prefix: str, reader: _Reader
+) -> None:
     value_column = Column(setting.name, setting.kind, setting.help)
     key_cell, value_cell = cells.get("key"), cells.get("value")
     path = f"{prefix}{setting.name}"
@@ -414,6 +428,7 @@ def _place(problem: Problem, reader: _Reader) -> Problem | None:
 
 def _rows_named(message: str, reader: _Reader) -> str:
     """'already used by requests[0]' -> 'already used by requests row 2': the place a person can find."""
+
     def row(match: re.Match) -> str:
         loc = reader.places.get(match.group(0))
         return f"{loc.sheet} row {loc.row}" if loc is not None and loc.row is not None else match.group(0)

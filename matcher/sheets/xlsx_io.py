@@ -35,6 +35,7 @@ LIBREOFFICE_BOOLEANS = {"=TRUE()": True, "=FALSE()": False}
 
 # --- writing -------------------------------------------------------------------------------------
 
+
 def workbook_bytes(tables: list[Table]) -> bytes:
     """The tables as an .xlsx file (bytes), every sheet filterable, with drop-downs and header notes."""
     wb = openpyxl.Workbook()
@@ -72,9 +73,9 @@ def _write_table(ws, table: Table, ranges: dict[str, str]) -> None:
     for r, row in enumerate(table.rows, start=2):
         for c, value in enumerate(row, start=1):
             _set_cell(ws, r, c, value, table.name)
-    for r, note in enumerate(table.row_notes, start=2):
-        if note:
-            ws.cell(row=r, column=1).comment = Comment(note, "matcher", width=300, height=100)
+    for r, row_note in enumerate(table.row_notes, start=2):
+        if row_note:
+            ws.cell(row=r, column=1).comment = Comment(row_note, "matcher", width=300, height=100)
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = f"A1:{get_column_letter(len(table.columns))}{max(2, len(table.rows) + 1)}"
     _add_validations(ws, table, ranges)
@@ -114,6 +115,7 @@ def _add_validations(ws, table: Table, ranges: dict[str, str]) -> None:
 
 
 # --- reading -------------------------------------------------------------------------------------
+
 
 def read_workbook(path: str | Path) -> Scenario:
     """The scenario in an .xlsx workbook; a SheetError lists every problem with sheet, row and column."""

@@ -83,8 +83,14 @@ def lock_for_append(session: Session) -> None:
 
 
 def append_entry(
-    session: Session, *, kind: str, parts: dict[str, str], by: str, created_at: str,
-    run_id: int | None = None, scenario_id: int | None = None,
+    session: Session,
+    *,
+    kind: str,
+    parts: dict[str, str],
+    by: str,
+    created_at: str,
+    run_id: int | None = None,
+    scenario_id: int | None = None,
 ) -> AuditEntry:
     """Add the next link of the chain to the session (the caller commits, after ``lock_for_append``)."""
     last = session.exec(select(AuditEntry).order_by(col(AuditEntry.seq).desc()).limit(1)).first()
@@ -108,11 +114,20 @@ def append_entry(
 
 def entry_hash(entry: AuditEntry) -> str:
     """The hash of an entry's own fields, the previous entry's hash among them."""
-    return sha256_text(canonical_json({
-        "seq": entry.seq, "kind": entry.kind, "run_id": entry.run_id, "scenario_id": entry.scenario_id,
-        "created_at": entry.created_at, "by": entry.by, "content_sha256": entry.content_sha256,
-        "prev_sha256": entry.prev_sha256,
-    }))
+    return sha256_text(
+        canonical_json(
+            {
+                "seq": entry.seq,
+                "kind": entry.kind,
+                "run_id": entry.run_id,
+                "scenario_id": entry.scenario_id,
+                "created_at": entry.created_at,
+                "by": entry.by,
+                "content_sha256": entry.content_sha256,
+                "prev_sha256": entry.prev_sha256,
+            }
+        )
+    )
 
 
 def snapshot_parts(session: Session, scenario_id: int) -> dict[str, str] | None:
@@ -120,11 +135,17 @@ def snapshot_parts(session: Session, scenario_id: int) -> dict[str, str] | None:
     snap = session.get(ScenarioSnapshot, scenario_id)
     if snap is None:
         return None
-    return hash_parts({
-        "snapshot": {"id": snap.id, "name": snap.name, "sha256": snap.sha256,
-                     "canonical_sha256": sha256_text(snap.canonical_json)},
-        "imported": {"at": snap.imported_at, "by": snap.imported_by},
-    })
+    return hash_parts(
+        {
+            "snapshot": {
+                "id": snap.id,
+                "name": snap.name,
+                "sha256": snap.sha256,
+                "canonical_sha256": sha256_text(snap.canonical_json),
+            },
+            "imported": {"at": snap.imported_at, "by": snap.imported_by},
+        }
+    )
 
 
 def run_parts(session: Session, run_id: int) -> dict[str, str] | None:
@@ -145,23 +166,43 @@ def run_parts(session: Session, run_id: int) -> dict[str, str] | None:
 def _solve_parts(session: Session, run: Run, snap: ScenarioSnapshot | None) -> dict[str, Any]:
     run_id = run.id
     return {
-        "run": {"id": run.id, "created_at": run.created_at, "by": run.by, "note": run.note,
-                "scenario_id": run.scenario_id, "scenario_name": run.scenario_name,
-                "input_sha256": run.input_sha256, "status": run.status, "currency": run.currency},
+        "run": {
+            "id": run.id,
+            "created_at": run.created_at,
+            "by": run.by,
+            "note": run.note,
+            "scenario_id": run.scenario_id,
+            "scenario_name": run.scenario_name,
+            "input_sha256": run.input_sha256,
+            "status": run.status,
+            "currency": run.currency,
+        },
         "params": run.params_json,
-        "versions": {"engine": run.engine, "ortools": run.ortools_version, "matcher": run.matcher_version,
-                     "seed": run.seed, "threads": run.threads, "time_limit": run.time_limit,
-                     "node_limit": run.node_limit},
+        "versions": {
+            "engine": run.engine,
+            "ortools": run.ortools_version,
+            "matcher": run.matcher_version,
+            "seed": run.seed,
+            "threads": run.threads,
+            "time_limit": run.time_limit,
+            "node_limit": run.node_limit,
+        },
         "timings": {"solve_seconds": run.solve_seconds, "gap": run.gap},
         "snapshot": sha256_text(snap.canonical_json) if snap else None,
         "objective": [_row(t, "position", "term", "value", "bound") for t in _children(session, RunTerm, run_id)],
-        "stages": [_row(s, "position", "term", "sense", "value", "bound", "gap", "status", "seconds")
-                   for s in _children(session, RunStage, run_id)],
-        "allocations": [_row(a, "position", "donor", "request", "amount", "kind", "units", "committed")
-                        for a in _children(session, RunAllocation, run_id)],
+        "stages": [
+            _row(s, "position", "term", "sense", "value", "bound", "gap", "status", "seconds")
+            for s in _children(session, RunStage, run_id)
+        ],
+        "allocations": [
+            _row(a, "position", "donor", "request", "amount", "kind", "units", "committed")
+            for a in _children(session, RunAllocation, run_id)
+        ],
         "outcomes": _outcomes_doc(session, run_id),
-        "donors": [_row(d, "position", "donor", "kind", "budget", "allocated", "capacity", "used", "unit")
-                   for d in _children(session, RunDonor, run_id)],
+        "donors": [
+            _row(d, "position", "donor", "kind", "budget", "allocated", "capacity", "used", "unit")
+            for d in _children(session, RunDonor, run_id)
+        ],
     }
 
 
@@ -170,31 +211,49 @@ def _sweep_parts(session: Session, run: Run) -> dict[str, Any]:
     return {
         "kind": run.kind,
         "sweep": _row(sweep, "spec_json", "output_json", "executor", "workers") if sweep else None,
-        "draws": [_row(d, "position", "point", "draws_json", "pledges_json", "status", "coverage", "placed", "grants",
-                       "outcome_json", "seconds") for d in _children(session, RunDraw, run.id)],  # type: ignore[arg-type]
+        "draws": [
+            _row(
+                d,
+                "position",
+                "point",
+                "draws_json",
+                "pledges_json",
+                "status",
+                "coverage",
+                "placed",
+                "grants",
+                "outcome_json",
+                "seconds",
+            )
+            for d in _children(session, RunDraw, run.id)
+        ],
     }
 
 
-def _children(session: Session, model, run_id: int) -> list:
+def _children(session: Session, model, run_id: int | None) -> list:
     return list(session.exec(select(model).where(model.run_id == run_id).order_by(model.position, model.id)))
 
 
-def reasons_by_outcome(session: Session, run_id: int) -> dict[int, list[RunReason]]:
+def reasons_by_outcome(session: Session, run_id: int | None) -> dict[int, list[RunReason]]:
     """Every reason of a run's outcomes in one query, grouped by outcome id, in order."""
-    query = (select(RunReason).join(RunOutcome, col(RunReason.outcome_id) == col(RunOutcome.id))
-             .where(RunOutcome.run_id == run_id).order_by(col(RunReason.outcome_id), col(RunReason.position)))
+    query = (
+        select(RunReason)
+        .join(RunOutcome, col(RunReason.outcome_id) == col(RunOutcome.id))
+        .where(RunOutcome.run_id == run_id)
+        .order_by(col(RunReason.outcome_id), col(RunReason.position))
+    )
     out: dict[int, list[RunReason]] = {}
     for r in session.exec(query):
         out.setdefault(r.outcome_id, []).append(r)
     return out
 
 
-def _outcomes_doc(session: Session, run_id: int) -> list[dict[str, Any]]:
+def _outcomes_doc(session: Session, run_id: int | None) -> list[dict[str, Any]]:
     reasons = reasons_by_outcome(session, run_id)
     docs = []
     for o in _children(session, RunOutcome, run_id):
         doc = _row(o, "position", "request", "amount", "funded", "status")
-        doc["reasons"] = [_row(r, "position", "code", "text") for r in reasons.get(o.id, [])]  # type: ignore[arg-type]
+        doc["reasons"] = [_row(r, "position", "code", "text") for r in reasons.get(o.id, [])]
         docs.append(doc)
     return docs
 
@@ -248,8 +307,10 @@ def verify(engine: Engine, expect_head: str | None = None) -> Verification:
         if expect_head is not None and problem is None:
             kept = next((e.seq for e in entries if e.entry_sha256.startswith(expect_head.lower())), None)
             if kept is None:
-                problem = (f"the head you kept ({expect_head[:12]}...) is not in the chain: the entries up to it were "
-                           "rewritten, or the chain was cut back before it")
+                problem = (
+                    f"the head you kept ({expect_head[:12]}...) is not in the chain: the entries up to it were "
+                    "rewritten, or the chain was cut back before it"
+                )
         return Verification(len(entries), len(runs), len(snaps), prev, problem, kept)
 
 
@@ -322,13 +383,17 @@ def stray_rows(session: Session, run_ids: set) -> str | None:
     for model in RUN_ROWS:
         extra = sorted(set(session.exec(select(model.run_id).distinct())) - run_ids)
         if extra:
-            return f"{model.__tablename__} holds rows of run {extra[0]}, which no saved run owns; they were written " \
-                   "outside matcher"
+            return (
+                f"{model.__tablename__} holds rows of run {extra[0]}, which no saved run owns; they were written "
+                "outside matcher"
+            )
     outcomes = set(session.exec(select(RunOutcome.id)))
     reasons = set(session.exec(select(RunReason.outcome_id).distinct()))
     if extra := sorted(reasons - outcomes):
-        return f"run_reason holds reasons of outcome {extra[0]}, which no saved outcome owns; they were written " \
-               "outside matcher"
+        return (
+            f"run_reason holds reasons of outcome {extra[0]}, which no saved outcome owns; they were written "
+            "outside matcher"
+        )
     return None
 
 

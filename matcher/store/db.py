@@ -44,19 +44,20 @@ def make_engine(url: str | None = None, reading: bool = False) -> Engine:
         shown = parsed.render_as_string(hide_password=True)  # never a password on the terminal
     except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
         why = "not a database URL" if isinstance(exc, ArgumentError) else f"not a valid URL ({exc})"
-        raise MatcherError(
-            f"--db: {why}; use a file path or e.g. postgresql+psycopg://user@host:5432/db"
-        ) from None
+        raise MatcherError(f"--db: {why}; use a file path or e.g. postgresql+psycopg://user@host:5432/db") from None
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, parsed.database, reading)
     if parsed.get_backend_name() != "postgresql":
-        raise MatcherError(f"--db {shown}: {parsed.get_backend_name()} is not supported; the store runs on SQLite "
-                           "(a file path) or PostgreSQL (postgresql+psycopg://user@host/db)")
+        raise MatcherError(
+            f"--db {shown}: {parsed.get_backend_name()} is not supported; the store runs on SQLite "
+            "(a file path) or PostgreSQL (postgresql+psycopg://user@host/db)"
+        )
     try:
         return create_engine(url, pool_pre_ping=True)
     except ValueError as exc:  # a port that is not a number
-        raise MatcherError(f"--db {shown}: not a valid URL ({exc}); e.g. postgresql+psycopg://user@host:5432/db"
-                           ) from None
+        raise MatcherError(
+            f"--db {shown}: not a valid URL ({exc}); e.g. postgresql+psycopg://user@host:5432/db"
+        ) from None
     except ModuleNotFoundError as exc:
         raise MatcherError(
             f"--db {shown}: the driver {exc.name!r} is not installed; write the URL as postgresql+psycopg://... "
@@ -154,8 +155,10 @@ def open_store(url: str | None = None, *, create: bool = True, reading: bool = F
     if rev is None and not create:  # a reachable database that holds no store (an empty PostgreSQL database)
         where = engine.url.render_as_string()
         engine.dispose()
-        raise MatcherError(f"no store in {where}: the database holds no matcher tables; check --db or {ENV_VAR} "
-                           "(a store is created by `matcher run` or `matcher sweep --save`)")
+        raise MatcherError(
+            f"no store in {where}: the database holds no matcher tables; check --db or {ENV_VAR} "
+            "(a store is created by `matcher run` or `matcher sweep --save`)"
+        )
     if rev is None:
         upgrade(engine)
     elif rev != head:
@@ -174,10 +177,17 @@ def _must_exist(url: str | None) -> None:
     except (ArgumentError, ValueError):
         return  # make_engine says what is wrong with it
     database = parsed.database
-    if (parsed.get_backend_name() == "sqlite" and database and database != ":memory:"
-            and Path(database).parent.exists() and not Path(database).exists()):  # no folder: make_engine says so
-        raise MatcherError(f"no store at {database}: the file does not exist; check --db or {ENV_VAR} (a store is "
-                           "created by `matcher run` or `matcher sweep --save`)")
+    if (
+        parsed.get_backend_name() == "sqlite"
+        and database
+        and database != ":memory:"
+        and Path(database).parent.exists()
+        and not Path(database).exists()
+    ):  # no folder: make_engine says so
+        raise MatcherError(
+            f"no store at {database}: the file does not exist; check --db or {ENV_VAR} (a store is "
+            "created by `matcher run` or `matcher sweep --save`)"
+        )
 
 
 def _first_line(exc: Exception) -> str:

@@ -64,8 +64,11 @@ def replay_run(engine: Engine, *, run_id: int, by: str, writer: Engine | None = 
     stored = loaded(engine, run_id, changed, load_run)
     result = solve(stored.scenario, SolveParams(**stored.params))
     found = changed + differences(stored.result, result)
-    summary = (objective_line(stored.result, result) + ("" if changed else
-               "; the run's records match its audit entry")) if found else None
+    summary = (
+        (objective_line(stored.result, result) + ("" if changed else "; the run's records match its audit entry"))
+        if found
+        else None
+    )
     replay = Replay(run_id, stored, result, found, run_warnings(stored.run, stored.scenario, bool(found)), summary)
     recorded(writer or engine, replay, by, _record)
     return replay
@@ -105,9 +108,11 @@ def run_warnings(run: Run, scenario: Scenario, differs: bool) -> list[str]:
     limit the run came near."""
     out: list[str] = []
     if (run.ortools_version, run.matcher_version) != (ortools.__version__, __version__):
-        out.append(f"run {run.id} was solved with matcher {run.matcher_version} and OR-Tools {run.ortools_version}; "
-                   f"this is matcher {__version__} and OR-Tools {ortools.__version__}, so a difference may come "
-                   "from the versions")
+        out.append(
+            f"run {run.id} was solved with matcher {run.matcher_version} and OR-Tools {run.ortools_version}; "
+            f"this is matcher {__version__} and OR-Tools {ortools.__version__}, so a difference may come "
+            "from the versions"
+        )
     if input_sha256(scenario) != run.input_sha256:
         out.append(f"run {run.id}: the stored snapshot reads back with a different hash under this matcher version")
     if differs:
@@ -120,16 +125,22 @@ def _clock_notes(run: Run) -> list[str]:
     out = []
     polish = _polish_seconds(run)
     if polish and run.node_limit is None:
-        out.append(f"run {run.id} was solved with --polish {polish:g}, a search for fewer grants in wall time, so its "
-                   "grants may differ on another machine or under another load")
+        out.append(
+            f"run {run.id} was solved with --polish {polish:g}, a search for fewer grants in wall time, so its "
+            "grants may differ on another machine or under another load"
+        )
     if run.kind == "sweep" and run.node_limit is None and run.time_limit is not None:
-        out.append(f"run {run.id} is a sweep solved under a time limit of {run.time_limit:g} s per solve: a draw "
-                   "that the limit stopped (not optimal) may replay differently; save with --node-limit N for an "
-                   "exact replay")
+        out.append(
+            f"run {run.id} is a sweep solved under a time limit of {run.time_limit:g} s per solve: a draw "
+            "that the limit stopped (not optimal) may replay differently; save with --node-limit N for an "
+            "exact replay"
+        )
     elif run.time_limit is not None and run.solve_seconds >= 0.5 * run.time_limit:
-        out.append(f"run {run.id} took {run.solve_seconds:.1f} s of its {run.time_limit:g} s time limit: where the "
-                   "limit stopped a step, a replay may differ (another machine, another load); a round that reaches "
-                   "its time limit replays exactly when saved with --node-limit N and a time limit it does not reach")
+        out.append(
+            f"run {run.id} took {run.solve_seconds:.1f} s of its {run.time_limit:g} s time limit: where the "
+            "limit stopped a step, a replay may differ (another machine, another load); a round that reaches "
+            "its time limit replays exactly when saved with --node-limit N and a time limit it does not reach"
+        )
     return out
 
 
@@ -187,15 +198,24 @@ def _outcome(o) -> str:
 
 
 def _record(engine: Engine, replay: Replay, by: str) -> None:
-    parts = audit.hash_parts({
-        "replayed_run": replay.run_id,
-        "identical": replay.identical,
-        "versions": {"matcher": __version__, "ortools": ortools.__version__},
-        "allocations": replay.result.model_dump(mode="json")["allocations"],
-        "outcomes": replay.result.model_dump(mode="json")["requests"],
-    })
+    parts = audit.hash_parts(
+        {
+            "replayed_run": replay.run_id,
+            "identical": replay.identical,
+            "versions": {"matcher": __version__, "ortools": ortools.__version__},
+            "allocations": replay.result.model_dump(mode="json")["allocations"],
+            "outcomes": replay.result.model_dump(mode="json")["requests"],
+        }
+    )
     parts["verdict"] = audit.verdict_text(replay.differences)  # readable, and covered by the entry's hash
     with Session(engine) as session, session.begin():
         audit.lock_for_append(session)
-        audit.append_entry(session, kind=audit.RUN_REPLAYED, parts=parts, by=by, created_at=now_utc(),
-                           run_id=replay.run_id, scenario_id=replay.stored.run.scenario_id)
+        audit.append_entry(
+            session,
+            kind=audit.RUN_REPLAYED,
+            parts=parts,
+            by=by,
+            created_at=now_utc(),
+            run_id=replay.run_id,
+            scenario_id=replay.stored.run.scenario_id,
+        )

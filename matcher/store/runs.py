@@ -68,14 +68,14 @@ class StoredRun:
     params: dict[str, Any]
 
 
-def save_run(engine: Engine, *, scenario: Scenario, result: Result, params: dict[str, Any], by: str,
-             note: str = "") -> int:
+def save_run(
+    engine: Engine, *, scenario: Scenario, result: Result, params: dict[str, Any], by: str, note: str = ""
+) -> int:
     """Save a solved run, its scenario snapshot and their audit entries in one transaction; the run id."""
     return with_retry(lambda: _save_once(engine, scenario, result, params, by, note))
 
 
-def _save_once(engine: Engine, scenario: Scenario, result: Result, params: dict[str, Any], by: str,
-               note: str) -> int:
+def _save_once(engine: Engine, scenario: Scenario, result: Result, params: dict[str, Any], by: str, note: str) -> int:
     snapshot_json = canonical_json(scenario_data(scenario))
     with Session(engine) as session, session.begin():
         audit.lock_for_append(session)
@@ -90,8 +90,15 @@ def _save_once(engine: Engine, scenario: Scenario, result: Result, params: dict[
         session.flush()
         session.expire_all()  # hash what the database holds, exactly as `audit verify` will read it
         parts = audit.run_parts(session, run.id)  # type: ignore[arg-type]
-        audit.append_entry(session, kind=audit.RUN_SAVED, parts=parts, by=by, created_at=created_at,  # type: ignore[arg-type]
-                           run_id=run.id, scenario_id=snap.id)
+        audit.append_entry(
+            session,
+            kind=audit.RUN_SAVED,
+            parts=parts,  # type: ignore[arg-type]
+            by=by,
+            created_at=created_at,
+            run_id=run.id,
+            scenario_id=snap.id,
+        )
         session.flush()
         pause_if_asked()
         return run.id  # type: ignore[return-value]
@@ -104,17 +111,31 @@ def import_snapshot(session: Session, name: str, snapshot_json: str, by: str, cr
     snap = session.exec(select(ScenarioSnapshot).where(ScenarioSnapshot.sha256 == sha)).first()
     if snap is not None:
         if audit.sha256_text(snap.canonical_json) != snap.sha256:
-            raise MatcherError(f"scenario snapshot {snap.id} ({snap.name}) was changed after it was saved: its content "
-                               "no longer matches its hash, so no run is saved against it; `matcher audit verify` "
-                               "names the entry")
+            raise MatcherError(
+                f"scenario snapshot {snap.id} ({snap.name}) was changed after it was saved: its content "
+                "no longer matches its hash, so no run is saved against it; `matcher audit verify` "
+                "names the entry"
+            )
         return snap
-    snap = ScenarioSnapshot(id=new_id(session, ScenarioSnapshot), name=name, sha256=sha,
-                            canonical_json=snapshot_json, imported_at=created_at, imported_by=by)
+    snap = ScenarioSnapshot(
+        id=new_id(session, ScenarioSnapshot),
+        name=name,
+        sha256=sha,
+        canonical_json=snapshot_json,
+        imported_at=created_at,
+        imported_by=by,
+    )
     session.add(snap)
     session.flush()
     parts = audit.snapshot_parts(session, snap.id)  # type: ignore[arg-type]
-    audit.append_entry(session, kind=audit.SCENARIO_IMPORTED, parts=parts, by=by, created_at=created_at,  # type: ignore[arg-type]
-                       scenario_id=snap.id)
+    audit.append_entry(
+        session,
+        kind=audit.SCENARIO_IMPORTED,
+        parts=parts,  # type: ignore[arg-type]
+        by=by,
+        created_at=created_at,
+        scenario_id=snap.id,
+    )
     return snap
 
 
@@ -136,41 +157,64 @@ def refuse_planted(session: Session, run_id: int) -> None:
     """Stop a save whose new run id already has rows (written outside matcher): they would be sealed into it."""
     planted = audit.planted_for(session, run_id)
     if planted:
-        raise MatcherError(f"{planted}: rows written outside matcher; nothing was saved. `matcher audit verify` "
-                           "names them; restore the store from a copy")
+        raise MatcherError(
+            f"{planted}: rows written outside matcher; nothing was saved. `matcher audit verify` "
+            "names them; restore the store from a copy"
+        )
 
 
-def _run_row(result: Result, params: dict[str, Any], by: str, note: str, snap: ScenarioSnapshot,
-             created_at: str) -> Run:
+def _run_row(
+    result: Result, params: dict[str, Any], by: str, note: str, snap: ScenarioSnapshot, created_at: str
+) -> Run:
     s = result.solver
     return Run(
-        created_at=created_at, by=by, note=note, scenario_id=snap.id, scenario_name=result.scenario,  # type: ignore[arg-type]
-        input_sha256=s.input_sha256, params_json=canonical_json(params), status=result.status,
-        currency=result.currency, engine=s.engine, ortools_version=s.ortools, matcher_version=s.matcher,
-        seed=s.seed, threads=s.threads, time_limit=s.time_limit, node_limit=s.node_limit,
-        solve_seconds=s.seconds, gap=s.gap,
+        created_at=created_at,
+        by=by,
+        note=note,
+        scenario_id=snap.id,  # type: ignore[arg-type]
+        scenario_name=result.scenario,
+        input_sha256=s.input_sha256,
+        params_json=canonical_json(params),
+        status=result.status,
+        currency=result.currency,
+        engine=s.engine,
+        ortools_version=s.ortools,
+        matcher_version=s.matcher,
+        seed=s.seed,
+        threads=s.threads,
+        time_limit=s.time_limit,
+        node_limit=s.node_limit,
+        solve_seconds=s.seconds,
+        gap=s.gap,
     )
 
 
 def _add_children(session: Session, run_id: int, result: Result) -> None:
     terms = list(result.objective) + [t for t in result.bound if t not in result.objective]
     for i, term in enumerate(terms):
-        session.add(RunTerm(run_id=run_id, position=i, term=term, value=result.objective.get(term),
-                            bound=result.bound.get(term)))
+        session.add(
+            RunTerm(
+                run_id=run_id, position=i, term=term, value=result.objective.get(term), bound=result.bound.get(term)
+            )
+        )
     for i, st in enumerate(result.solver.stages):
         session.add(RunStage(run_id=run_id, position=i, **st.model_dump()))
     for i, a in enumerate(result.allocations):
         session.add(RunAllocation(run_id=run_id, position=i, **a.model_dump()))
     for i, d in enumerate(result.donors):
         session.add(RunDonor(run_id=run_id, position=i, donor=d.id, **d.model_dump(exclude={"id"})))
-    rows = [RunOutcome(run_id=run_id, position=i, request=o.id, amount=o.amount, funded=o.funded, status=o.status)
-            for i, o in enumerate(result.requests)]
+    rows = [
+        RunOutcome(run_id=run_id, position=i, request=o.id, amount=o.amount, funded=o.funded, status=o.status)
+        for i, o in enumerate(result.requests)
+    ]
     session.add_all(rows)
     session.flush()  # one batched INSERT; the reasons need the outcome ids
     ids = [row.id for row in rows]
     if ids and session.exec(select(RunReason.outcome_id).where(col(RunReason.outcome_id).in_(ids)).limit(1)).first():
-        raise MatcherError(f"run_reason already holds reasons of the outcomes of run {run_id}, which is being saved "
-                           "now: rows written outside matcher; nothing was saved. `matcher audit verify` names them")
+        raise MatcherError(
+            f"run_reason already holds reasons of the outcomes of run {run_id}, which is being saved "
+            "now: rows written outside matcher; nothing was saved. `matcher audit verify` names them"
+        )
     for row, o in zip(rows, result.requests, strict=True):
         for j in range(max(len(o.reasons), len(o.reason_codes))):
             code = o.reason_codes[j] if j < len(o.reason_codes) else None
@@ -237,8 +281,10 @@ def load_run(engine: Engine, *, run_id: int) -> StoredRun:
             result = _result(session, run)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:  # records edited into something unreadable
             first = (str(exc).strip().splitlines() or [""])[0]
-            raise MatcherError(f"run {run_id}: its stored records cannot be read ({type(exc).__name__}: {first}); "
-                               "run `matcher audit verify`") from None
+            raise MatcherError(
+                f"run {run_id}: its stored records cannot be read ({type(exc).__name__}: {first}); "
+                "run `matcher audit verify`"
+            ) from None
         return StoredRun(run=run, scenario=scenario, result=result, params=params)
 
 
@@ -248,26 +294,66 @@ def _result(session: Session, run: Run) -> Result:
 
     terms = rows(RunTerm)
     outcomes = []
-    by_outcome = audit.reasons_by_outcome(session, run.id)  # type: ignore[arg-type]
+    by_outcome = audit.reasons_by_outcome(session, run.id)
     for o in rows(RunOutcome):
-        reasons = by_outcome.get(o.id, [])  # type: ignore[arg-type]
-        outcomes.append(RequestOutcome(
-            id=o.request, amount=o.amount, funded=o.funded, status=o.status,  # type: ignore[arg-type]
-            reasons=[r.text for r in reasons if r.text is not None],
-            reason_codes=[r.code for r in reasons if r.code is not None]))
+        reasons = by_outcome.get(o.id, [])
+        outcomes.append(
+            RequestOutcome(
+                id=o.request,
+                amount=o.amount,
+                funded=o.funded,
+                status=o.status,
+                reasons=[r.text for r in reasons if r.text is not None],
+                reason_codes=[r.code for r in reasons if r.code is not None],
+            )
+        )
     return Result(
-        scenario=run.scenario_name, status=run.status, currency=run.currency,  # type: ignore[arg-type]
+        scenario=run.scenario_name,
+        status=run.status,  # type: ignore[arg-type]
+        currency=run.currency,
         objective={t.term: t.value for t in terms if t.value is not None},
         bound={t.term: t.bound for t in terms if t.bound is not None},
-        allocations=[Allocation(donor=a.donor, request=a.request, amount=a.amount, kind=a.kind,  # type: ignore[arg-type]
-                                units=a.units, committed=a.committed) for a in rows(RunAllocation)],
+        allocations=[
+            Allocation(
+                donor=a.donor, request=a.request, amount=a.amount, kind=a.kind, units=a.units, committed=a.committed
+            )
+            for a in rows(RunAllocation)
+        ],
         requests=outcomes,
-        donors=[DonorUse(id=d.donor, kind=d.kind, budget=d.budget, allocated=d.allocated, capacity=d.capacity,  # type: ignore[arg-type]
-                         used=d.used, unit=d.unit) for d in rows(RunDonor)],
+        donors=[
+            DonorUse(
+                id=d.donor,
+                kind=d.kind,
+                budget=d.budget,
+                allocated=d.allocated,
+                capacity=d.capacity,
+                used=d.used,
+                unit=d.unit,
+            )
+            for d in rows(RunDonor)
+        ],
         solver=SolverInfo(
-            engine=run.engine, ortools=run.ortools_version, matcher=run.matcher_version, seed=run.seed,
-            threads=run.threads, time_limit=run.time_limit, node_limit=run.node_limit, seconds=run.solve_seconds,
-            input_sha256=run.input_sha256, gap=run.gap,
-            stages=[StageInfo(term=s.term, sense=s.sense, value=s.value, bound=s.bound, gap=s.gap,  # type: ignore[arg-type]
-                              status=s.status, seconds=s.seconds) for s in rows(RunStage)]),
+            engine=run.engine,
+            ortools=run.ortools_version,
+            matcher=run.matcher_version,
+            seed=run.seed,
+            threads=run.threads,
+            time_limit=run.time_limit,
+            node_limit=run.node_limit,
+            seconds=run.solve_seconds,
+            input_sha256=run.input_sha256,
+            gap=run.gap,
+            stages=[
+                StageInfo(
+                    term=s.term,
+                    sense=s.sense,
+                    value=s.value,
+                    bound=s.bound,
+                    gap=s.gap,
+                    status=s.status,
+                    seconds=s.seconds,
+                )
+                for s in rows(RunStage)
+            ],
+        ),
     )

@@ -37,8 +37,16 @@ class SweepReplay:
         return not self.differences
 
 
-def replay_sweep(engine: Engine, *, run_id: int, by: str, executor: Executor, executor_name: str,
-                 on_progress=None, writer: Engine | None = None) -> SweepReplay:
+def replay_sweep(
+    engine: Engine,
+    *,
+    run_id: int,
+    by: str,
+    executor: Executor,
+    executor_name: str,
+    on_progress=None,
+    writer: Engine | None = None,
+) -> SweepReplay:
     """Run saved sweep ``run_id`` again on ``executor``, compare, and record the replay in the audit chain."""
     changed = changed_records(engine, run_id)
     stored = loaded(engine, run_id, changed, load_sweep)
@@ -92,8 +100,11 @@ def _draw_changes(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
 
 
 def _summary_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    out = [f"{key} {_short(old.get(key))} -> {_short(new.get(key))}"
-           for key in sorted(old.keys() | new.keys()) if key != "points" and old.get(key) != new.get(key)]
+    out = [
+        f"{key} {_short(old.get(key))} -> {_short(new.get(key))}"
+        for key in sorted(old.keys() | new.keys())
+        if key != "points" and old.get(key) != new.get(key)
+    ]
     for k, (a, b) in enumerate(zip(old.get("points", []), new.get("points", []), strict=False)):
         changed = [key for key in a if a[key] != b.get(key)]
         if changed:
@@ -107,15 +118,24 @@ def _short(v: Any) -> str:
 
 
 def _record(engine: Engine, replay: SweepReplay, by: str) -> None:
-    parts = audit.hash_parts({
-        "replayed_run": replay.run_id,
-        "identical": replay.identical,
-        "versions": {"matcher": __version__, "ortools": ortools.__version__},
-        "draws": [draw_doc(s) for s in replay.result.solved],
-        "summary": sweep_data(replay.result),
-    })
+    parts = audit.hash_parts(
+        {
+            "replayed_run": replay.run_id,
+            "identical": replay.identical,
+            "versions": {"matcher": __version__, "ortools": ortools.__version__},
+            "draws": [draw_doc(s) for s in replay.result.solved],
+            "summary": sweep_data(replay.result),
+        }
+    )
     parts["verdict"] = audit.verdict_text(replay.differences)  # readable, and covered by the entry's hash
     with Session(engine) as session, session.begin():
         audit.lock_for_append(session)
-        audit.append_entry(session, kind=audit.RUN_REPLAYED, parts=parts, by=by, created_at=now_utc(),
-                           run_id=replay.run_id, scenario_id=replay.stored.run.scenario_id)
+        audit.append_entry(
+            session,
+            kind=audit.RUN_REPLAYED,
+            parts=parts,
+            by=by,
+            created_at=now_utc(),
+            run_id=replay.run_id,
+            scenario_id=replay.stored.run.scenario_id,
+        )

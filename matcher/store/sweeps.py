@@ -34,16 +34,28 @@ STOPPED = ("feasible", "unknown")  # a solve that ended at a limit, not with a p
 
 def spec_data(spec: SweepSpec) -> dict[str, Any]:
     """The sweep's options as plain data (what a replay needs, apart from the scenario)."""
-    return {"draws": spec.draws, "seed": spec.seed, "vary": list(spec.vary), "set": list(spec.sets),
-            "threshold": spec.threshold, "params": spec.params.public(),
-            "fewest_grants": spec.grants_minimised()}
+    return {
+        "draws": spec.draws,
+        "seed": spec.seed,
+        "vary": list(spec.vary),
+        "set": list(spec.sets),
+        "threshold": spec.threshold,
+        "params": spec.params.public(),
+        "fewest_grants": spec.grants_minimised(),
+    }
 
 
 def spec_of(data: dict[str, Any]) -> SweepSpec:
     """The SweepSpec back from ``spec_data``."""
-    return SweepSpec(draws=data["draws"], seed=data["seed"], vary=tuple(data["vary"]), sets=tuple(data["set"]),
-                     threshold=data["threshold"], params=SolveParams(**data["params"]),
-                     fewest_grants=data.get("fewest_grants", True))  # sweeps saved before the key minimised grants
+    return SweepSpec(
+        draws=data["draws"],
+        seed=data["seed"],
+        vary=tuple(data["vary"]),
+        sets=tuple(data["set"]),
+        threshold=data["threshold"],
+        params=SolveParams(**data["params"]),
+        fewest_grants=data.get("fewest_grants", True),
+    )  # sweeps saved before the key minimised grants
 
 
 def sweep_status(result: SweepResult) -> str:
@@ -56,13 +68,21 @@ def sweep_status(result: SweepResult) -> str:
 def draw_doc(solved: SolvedDraw) -> dict[str, Any]:
     """One distinct solve as stored (seconds apart): what a replay compares."""
     o = solved.outcome
-    return {"point": solved.point, "draws": solved.draws, "pledges": solved.pledges, "status": o.status,
-            "coverage": o.coverage, "placed": o.placed, "grants": o.grants,
-            "outcome": {"funded": o.funded, "status_of": o.status_of, "used": o.used, "budget": o.budget}}
+    return {
+        "point": solved.point,
+        "draws": solved.draws,
+        "pledges": solved.pledges,
+        "status": o.status,
+        "coverage": o.coverage,
+        "placed": o.placed,
+        "grants": o.grants,
+        "outcome": {"funded": o.funded, "status_of": o.status_of, "used": o.used, "budget": o.budget},
+    }
 
 
-def save_sweep(engine: Engine, *, scenario: Scenario, spec: SweepSpec, result: SweepResult, by: str,
-               note: str = "") -> int:
+def save_sweep(
+    engine: Engine, *, scenario: Scenario, spec: SweepSpec, result: SweepResult, by: str, note: str = ""
+) -> int:
     """Save a finished sweep, its scenario snapshot and their audit entries in one transaction; the run id.
 
     ``scenario`` is the file as read, before ``--set``: the spec's ``set`` edits are replayed on it.
@@ -70,8 +90,7 @@ def save_sweep(engine: Engine, *, scenario: Scenario, spec: SweepSpec, result: S
     return with_retry(lambda: _save_once(engine, scenario, spec, result, by, note))
 
 
-def _save_once(engine: Engine, scenario: Scenario, spec: SweepSpec, result: SweepResult, by: str,
-               note: str) -> int:
+def _save_once(engine: Engine, scenario: Scenario, spec: SweepSpec, result: SweepResult, by: str, note: str) -> int:
     snapshot_json = canonical_json(scenario_data(scenario))
     with Session(engine) as session, session.begin():
         audit.lock_for_append(session)
@@ -82,38 +101,75 @@ def _save_once(engine: Engine, scenario: Scenario, spec: SweepSpec, result: Swee
         session.add(run)
         session.flush()
         refuse_planted(session, run.id)  # type: ignore[arg-type]
-        session.add(RunSweep(run_id=run.id, spec_json=canonical_json(spec_data(spec)),  # type: ignore[arg-type]
-                             output_json=canonical_json(sweep_data(result)), executor=result.executor,
-                             workers=result.workers))
+        session.add(
+            RunSweep(
+                run_id=run.id,  # type: ignore[arg-type]
+                spec_json=canonical_json(spec_data(spec)),
+                output_json=canonical_json(sweep_data(result)),
+                executor=result.executor,
+                workers=result.workers,
+            )
+        )
         session.add_all([_draw_row(run.id, k, s) for k, s in enumerate(result.solved)])  # type: ignore[arg-type]
         session.flush()
         session.expire_all()  # hash what the database holds, exactly as `audit verify` will read it
         parts = audit.run_parts(session, run.id)  # type: ignore[arg-type]
-        audit.append_entry(session, kind=audit.RUN_SAVED, parts=parts, by=by, created_at=created_at,  # type: ignore[arg-type]
-                           run_id=run.id, scenario_id=snap.id)
+        audit.append_entry(
+            session,
+            kind=audit.RUN_SAVED,
+            parts=parts,  # type: ignore[arg-type]
+            by=by,
+            created_at=created_at,
+            run_id=run.id,
+            scenario_id=snap.id,
+        )
         session.flush()
         pause_if_asked()
         return run.id  # type: ignore[return-value]
 
 
-def _run_row(scenario: Scenario, spec: SweepSpec, result: SweepResult, by: str, note: str, snapshot_id: int,
-             created_at: str) -> Run:
+def _run_row(
+    scenario: Scenario, spec: SweepSpec, result: SweepResult, by: str, note: str, snapshot_id: int, created_at: str
+) -> Run:
     p = spec.params
     return Run(
-        created_at=created_at, by=by, note=note, scenario_id=snapshot_id, scenario_name=scenario.name,
-        input_sha256=input_sha256(scenario), params_json=canonical_json(p.public()), status=sweep_status(result),
-        currency=scenario.currency, engine=SWEEP, ortools_version=ortools.__version__, matcher_version=__version__,
-        seed=spec.seed, threads=p.threads, time_limit=p.time_limit, node_limit=p.node_limit,
-        solve_seconds=result.seconds, gap=None, kind=SWEEP,
+        created_at=created_at,
+        by=by,
+        note=note,
+        scenario_id=snapshot_id,
+        scenario_name=scenario.name,
+        input_sha256=input_sha256(scenario),
+        params_json=canonical_json(p.public()),
+        status=sweep_status(result),
+        currency=scenario.currency,
+        engine=SWEEP,
+        ortools_version=ortools.__version__,
+        matcher_version=__version__,
+        seed=spec.seed,
+        threads=p.threads,
+        time_limit=p.time_limit,
+        node_limit=p.node_limit,
+        solve_seconds=result.seconds,
+        gap=None,
+        kind=SWEEP,
     )
 
 
 def _draw_row(run_id: int, position: int, solved: SolvedDraw) -> RunDraw:
     doc = draw_doc(solved)
-    return RunDraw(run_id=run_id, position=position, point=solved.point, draws_json=canonical_json(solved.draws),
-                   pledges_json=canonical_json(solved.pledges), status=doc["status"], coverage=doc["coverage"],
-                   placed=doc["placed"], grants=doc["grants"], outcome_json=canonical_json(doc["outcome"]),
-                   seconds=solved.outcome.seconds)
+    return RunDraw(
+        run_id=run_id,
+        position=position,
+        point=solved.point,
+        draws_json=canonical_json(solved.draws),
+        pledges_json=canonical_json(solved.pledges),
+        status=doc["status"],
+        coverage=doc["coverage"],
+        placed=doc["placed"],
+        grants=doc["grants"],
+        outcome_json=canonical_json(doc["outcome"]),
+        seconds=solved.outcome.seconds,
+    )
 
 
 @dataclass(frozen=True)
@@ -146,20 +202,36 @@ def load_sweep(engine: Engine, *, run_id: int) -> StoredSweep:
             spec, output = spec_of(json.loads(sweep.spec_json)), json.loads(sweep.output_json)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:  # JSON edited into something unreadable
             first = (str(exc).strip().splitlines() or [""])[0]
-            raise MatcherError(f"run {run_id}: its stored records cannot be read ({type(exc).__name__}: {first}); "
-                               "run `matcher audit verify`") from None
-        return StoredSweep(run=run, scenario=scenario, spec=spec, output=output, executor=sweep.executor,
-                           workers=sweep.workers, draws=draws)
+            raise MatcherError(
+                f"run {run_id}: its stored records cannot be read ({type(exc).__name__}: {first}); "
+                "run `matcher audit verify`"
+            ) from None
+        return StoredSweep(
+            run=run,
+            scenario=scenario,
+            spec=spec,
+            output=output,
+            executor=sweep.executor,
+            workers=sweep.workers,
+            draws=draws,
+        )
 
 
 def _doc_of(r: RunDraw) -> dict[str, Any]:
-    return {"point": r.point, "draws": json.loads(r.draws_json), "pledges": json.loads(r.pledges_json),
-            "status": r.status, "coverage": r.coverage, "placed": r.placed, "grants": r.grants,
-            "outcome": json.loads(r.outcome_json)}
+    return {
+        "point": r.point,
+        "draws": json.loads(r.draws_json),
+        "pledges": json.loads(r.pledges_json),
+        "status": r.status,
+        "coverage": r.coverage,
+        "placed": r.placed,
+        "grants": r.grants,
+        "outcome": json.loads(r.outcome_json),
+    }
 
 
 def run_kind(engine: Engine, *, run_id: int) -> str:
-    """"solve" or "sweep"; MatcherError when there is no such run."""
+    """ "solve" or "sweep"; MatcherError when there is no such run."""
     with Session(engine) as session:
         run = session.get(Run, run_id)
         if run is None:
@@ -169,12 +241,22 @@ def run_kind(engine: Engine, *, run_id: int) -> str:
 
 def stored_result(stored: StoredSweep) -> SweepResult:
     """The stored sweep as a SweepResult, to render it as ``matcher sweep`` did (table, JSON or CSV)."""
-    return result_from_data(stored.output, executor=stored.executor, workers=stored.workers,
-                            solved=[_solved_of(d) for d in stored.draws])
+    return result_from_data(
+        stored.output, executor=stored.executor, workers=stored.workers, solved=[_solved_of(d) for d in stored.draws]
+    )
 
 
 def _solved_of(doc: dict[str, Any]) -> SolvedDraw:
     o = doc["outcome"]
-    outcome = Outcome(status=doc["status"], coverage=doc["coverage"], placed=doc["placed"], grants=doc["grants"],
-                      funded=o["funded"], status_of=o["status_of"], used=o["used"], budget=o["budget"], seconds=0.0)
+    outcome = Outcome(
+        status=doc["status"],
+        coverage=doc["coverage"],
+        placed=doc["placed"],
+        grants=doc["grants"],
+        funded=o["funded"],
+        status_of=o["status_of"],
+        used=o["used"],
+        budget=o["budget"],
+        seconds=0.0,
+    )
     return SolvedDraw(doc["point"], doc["pledges"], doc["draws"], outcome)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,7 +92,7 @@ class PointSummary:
     safe_together: float | None = None
 
 
-def stats(values: list[float]) -> Stats | None:
+def stats(values: Sequence[float]) -> Stats | None:
     """Mean and percentiles; the percentiles are observed values (inverted CDF), so money stays whole."""
     if not values:
         return None
@@ -106,7 +107,11 @@ def is_safe(funded_draws: int, draws: int, threshold: float) -> bool:
 
 
 def summarize(
-    scenario: Scenario, values: dict[str, Any], outcomes: list[Outcome], distinct: int, threshold: float,
+    scenario: Scenario,
+    values: dict[str, Any],
+    outcomes: list[Outcome],
+    distinct: int,
+    threshold: float,
     arrivals: dict[str, float] | None = None,
 ) -> PointSummary:
     """Summarise one point's draws (``outcomes`` has one entry per draw, repeats included; ``arrivals``:
@@ -129,8 +134,11 @@ def summarize(
         requests=requests,
         donors=[_donor_money(scenario, d, outcomes, arrivals) for d in scenario.donors if d.kind == "funds"],
         safe=safe,
-        in_kind=[InKindArrival(d.id, d.capacity or 0, d.unit, d.confidence, (arrivals or {}).get(d.id, 1.0))
-                 for d in scenario.donors if d.kind == "in_kind" and d.confidence is not None],
+        in_kind=[
+            InKindArrival(d.id, d.capacity or 0, d.unit, d.confidence, (arrivals or {}).get(d.id, 1.0))
+            for d in scenario.donors
+            if d.kind == "in_kind" and d.confidence is not None
+        ],
         safe_together=together / n if safe and n else None,
     )
 
@@ -163,8 +171,9 @@ def _donor_money(scenario: Scenario, donor, outcomes: list[Outcome], arrivals: d
         pledged=scenario.budget_in_currency(donor),
         confidence=donor.confidence,
         # in the scenario's currency, as every other figure here
-        budget_range=None if rng is None else (scenario.convert(rng[0], donor.currency),
-                                               scenario.convert(rng[1], donor.currency)),
+        budget_range=None
+        if rng is None
+        else (scenario.convert(rng[0], donor.currency), scenario.convert(rng[1], donor.currency)),
         arrived=arrived,
         mean_budget=round(sum(budgets) / len(budgets)) if budgets else 0,
         mean_used=round(sum(used) / len(used)) if used else 0,

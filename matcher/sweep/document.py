@@ -24,23 +24,40 @@ def sweep_data(result: SweepResult) -> dict[str, Any]:
     }
 
 
-def result_from_data(data: dict[str, Any], *, executor: str, workers: int, seconds: float = 0.0,
-                     solved: list[SolvedDraw] | None = None) -> SweepResult:
+def result_from_data(
+    data: dict[str, Any], *, executor: str, workers: int, seconds: float = 0.0, solved: list[SolvedDraw] | None = None
+) -> SweepResult:
     """The SweepResult that ``sweep_data`` was made from (how it ran is given separately)."""
     solved = solved or []
     return SweepResult(
-        scenario=data["scenario"], seed=data["seed"], draws=data["draws"], paths=list(data["vary"]),
-        threshold=data["threshold"], uncertain=list(data["uncertain"]), points=[_point(p) for p in data["points"]],
-        executor=executor, workers=workers, solves=len(solved), seconds=seconds,
-        solve_seconds=sum(s.outcome.seconds for s in solved) / len(solved) if solved else 0.0, solved=solved,
+        scenario=data["scenario"],
+        seed=data["seed"],
+        draws=data["draws"],
+        paths=list(data["vary"]),
+        threshold=data["threshold"],
+        uncertain=list(data["uncertain"]),
+        points=[_point(p) for p in data["points"]],
+        executor=executor,
+        workers=workers,
+        solves=len(solved),
+        seconds=seconds,
+        solve_seconds=sum(s.outcome.seconds for s in solved) / len(solved) if solved else 0.0,
+        solved=solved,
         fewest_grants=data.get("fewest_grants", True),  # documents saved before the key: grants were minimised
     )
 
 
 def _point(p: dict[str, Any]) -> PointSummary:
     return PointSummary(
-        values=p["values"], draws=p["draws"], distinct=p["distinct"], solved=p["solved"], statuses=p["statuses"],
-        asked=p["asked"], coverage=_stats(p["coverage"]), placed=_stats(p["placed"]), grants=_stats(p["grants"]),
+        values=p["values"],
+        draws=p["draws"],
+        distinct=p["distinct"],
+        solved=p["solved"],
+        statuses=p["statuses"],
+        asked=p["asked"],
+        coverage=_stats(p["coverage"]),
+        placed=_stats(p["placed"]),
+        grants=_stats(p["grants"]),
         requests=[RequestShare(**r) for r in p["requests"]],
         donors=[_donor(d) for d in p["donors"]],
         safe=list(p["safe"]),

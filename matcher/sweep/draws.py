@@ -100,8 +100,10 @@ def committed_floors(scenario: Scenario) -> dict[str, int]:
         committed[did] = committed.get(did, 0) + max(amount, donors[did].min_grant or 0)
     # never above the pledge: commitments beyond the whole envelope make the round infeasible as written
     # (domain.commitment_conflicts), and every draw must be so too, not rescued by a floor above it
-    return {did: min(_budget_covering(scenario, donors[did], amount), _most(donors[did]))
-            for did, amount in committed.items()}
+    return {
+        did: min(_budget_covering(scenario, donors[did], amount), _most(donors[did]))
+        for did, amount in committed.items()
+    }
 
 
 def _most(donor: Donor) -> int:

@@ -125,8 +125,9 @@ def _dask_client(workers: int | None, scheduler: str | None):
         try:
             client = Client(scheduler, timeout="10s")
         except (OSError, ValueError, TypeError) as exc:
-            raise MatcherError(f"--scheduler {scheduler}: cannot reach the Dask scheduler ({exc}); give its "
-                               "address as tcp://HOST:PORT") from None
+            raise MatcherError(
+                f"--scheduler {scheduler}: cannot reach the Dask scheduler ({exc}); give its address as tcp://HOST:PORT"
+            ) from None
         with client:
             _check_workers(client, scheduler)
             yield client
@@ -157,17 +158,23 @@ def _check_workers(client, scheduler: str) -> None:
     try:
         client.wait_for_workers(1, timeout=WORKER_WAIT_SECONDS)
     except (TimeoutError, OSError):
-        raise MatcherError(f"--scheduler {scheduler}: no Dask worker joined within {WORKER_WAIT_SECONDS} s; start "
-                           f"one with `dask worker {scheduler}` where salw-matcher is installed") from None
+        raise MatcherError(
+            f"--scheduler {scheduler}: no Dask worker joined within {WORKER_WAIT_SECONDS} s; start "
+            f"one with `dask worker {scheduler}` where salw-matcher is installed"
+        ) from None
     try:
         found = client.run(worker_versions)
     except Exception as exc:  # noqa: BLE001  (whatever a worker raised: most often matcher is not installed)
-        raise MatcherError(f"--scheduler {scheduler}: a Dask worker cannot run the sweep ({type(exc).__name__}: "
-                           f"{exc}); install salw-matcher where the workers run") from None
+        raise MatcherError(
+            f"--scheduler {scheduler}: a Dask worker cannot run the sweep ({type(exc).__name__}: "
+            f"{exc}); install salw-matcher where the workers run"
+        ) from None
     mine = worker_versions()
     other = {addr: v for addr, v in found.items() if v != mine}
     if other:
         addr, v = next(iter(other.items()))
-        raise MatcherError(f"--scheduler {scheduler}: worker {addr} runs matcher {v[0]} with OR-Tools {v[1]}, this "
-                           f"machine matcher {mine[0]} with OR-Tools {mine[1]}; the same seed could give another "
-                           "table: install the same versions on the workers")
+        raise MatcherError(
+            f"--scheduler {scheduler}: worker {addr} runs matcher {v[0]} with OR-Tools {v[1]}, this "
+            f"machine matcher {mine[0]} with OR-Tools {mine[1]}; the same seed could give another "
+            "table: install the same versions on the workers"
+        )

@@ -117,8 +117,10 @@ def _uncertainty_needs_draws(axes, spec: SweepSpec) -> None:
         return
     for axis in axes:
         if axis.path.endswith((".confidence", ".budget_range")):
-            raise MatcherError(f"--vary '{axis.path}': confidence and budget_range only change the draws; "
-                               "add --draws N (e.g. --draws 200)")
+            raise MatcherError(
+                f"--vary '{axis.path}': confidence and budget_range only change the draws; "
+                "add --draws N (e.g. --draws 200)"
+            )
 
 
 def _point_scenario(values: dict[str, Any], data: dict[str, Any]) -> Scenario:
@@ -210,8 +212,7 @@ def _solved(k: int, point: _Point, outcomes: list[Outcome], drawn: bool) -> list
     if drawn:
         for d, key in enumerate(point.draw_keys):
             numbers.setdefault(key, []).append(d)
-    return [SolvedDraw(k, p, numbers.get(pledge_key(p), []), o)
-            for p, o in zip(point.distinct, outcomes, strict=True)]
+    return [SolvedDraw(k, p, numbers.get(pledge_key(p), []), o) for p, o in zip(point.distinct, outcomes, strict=True)]
 
 
 def _summary(point: _Point, outcomes: list[Outcome], threshold: float) -> PointSummary:

@@ -12,8 +12,7 @@ target_metadata = SQLModel.metadata
 
 def _run(connection) -> None:
     # Batch mode: SQLite cannot ALTER most things, so Alembic rebuilds the table instead.
-    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
-                      compare_type=True)
+    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True, compare_type=True)
     with context.begin_transaction():
         context.run_migrations()
 
