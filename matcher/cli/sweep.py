@@ -27,7 +27,14 @@ PROGRESS_EVERY = 1.0  # seconds between progress lines
     default=None,
     help="Seeded draws of the uncertain pledges (donor keys confidence, budget_range).",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the draws (and of the solver).")
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed of the draws. The solver keeps `matcher solve`'s seed (0): a round drawn under any seed is "
+    "solved the same way.",
+)
 @click.option(
     "--vary",
     multiple=True,
@@ -156,7 +163,7 @@ def sweep_cmd(
         vary=vary,
         sets=sets,
         threshold=safe_threshold,
-        params=SolveParams(time_limit=time_limit, seed=seed, node_limit=node_limit, relative_gap=gap),
+        params=SolveParams(time_limit=time_limit, node_limit=node_limit, relative_gap=gap),
         fewest_grants=fewest_grants,
     )
     scenario, store = None, None

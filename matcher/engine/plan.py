@@ -35,6 +35,7 @@ from matcher.engine.stages import (
     objective_scale,
     plan_value,
     relative_gap,
+    shortfalls,
 )
 from matcher.errors import MatcherError
 from matcher.validate import share_violations
@@ -76,6 +77,8 @@ def money_plan(problem: Problem, arcs: Arcs, money_terms, params: SolveParams, c
         outcome = _solve_plan_stage(
             problem, arcs, model, term, params, clock.part(fraction), hint, given, restart=n == 0
         )
+        if outcome is not None and outcome[1] is not None and plan is not None:
+            outcome = _kept(problem, stages, outcome)
         if outcome is None:
             if plan is None:  # the relaxation is infeasible, so is the full model
                 return None, "infeasible", []
@@ -87,6 +90,9 @@ def money_plan(problem: Problem, arcs: Arcs, money_terms, params: SolveParams, c
                 return None, "unknown", []
             stage.value, stage.status = plan_value(problem, hint, term), "feasible"
             solution = hint
+        if plan is not None and solution is not plan and not _improves(problem, term, solution, plan):
+            solution = plan  # as good on this term, and the earlier terms as they were: no money moved for nothing
+            stage.value = plan_value(problem, plan, term)
         plan = solution
         stages.append(stage)
         log_stage(params, stage)
@@ -94,6 +100,24 @@ def money_plan(problem: Problem, arcs: Arcs, money_terms, params: SolveParams, c
             status = "feasible"
     assert plan is not None, "money_plan is given at least one money term"
     return Planned(stages, plan, status)
+
+
+def _kept(problem: Problem, stages: list[Stage], outcome):
+    """The stage's outcome when its plan keeps the earlier stages in whole units (stages.shortfalls).
+    Else the stage has no plan of its own, and the caller keeps the earlier stage's (this stage
+    'feasible', its bound as proven): HiGHS met the keep row only within its tolerances, e.g. a
+    funded-at-all flag at 1e-6 funding a millionth of a request, which tightening the row does not stop."""
+    stage, plan = outcome
+    if not shortfalls(problem, plan, stages):
+        return outcome
+    return Stage(stage.term, float("nan"), stage.bound, "unknown", stage.seconds), None
+
+
+def _improves(problem: Problem, term: str, new: Plan, old: Plan) -> bool:
+    """Whether ``new`` is better than ``old`` on the stage's own term (by a whole unit for money terms)."""
+    margin = 0.5 if term in INTEGRAL_TERMS else 1e-9 * max(abs(plan_value(problem, old, term)), 1.0)
+    gain = plan_value(problem, new, term) - plan_value(problem, old, term)
+    return (gain if SENSE[term] == "max" else -gain) > margin
 
 
 def _solve_plan_stage(

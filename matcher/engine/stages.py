@@ -54,6 +54,23 @@ def keep_earlier_stages(problem: Problem, model: Model, stages: list[Stage]) -> 
             model.mo.add_linear_constraint(expr <= st.value + slack, name=f"keep_{st.term}")
 
 
+def shortfalls(problem: Problem, plan: Plan | Solution, stages: list[Stage]) -> list[tuple[Stage, float]]:
+    """The earlier stages whose keep row (keep_earlier_stages) the plan breaks when its terms are
+    recomputed from whole units, with by how much: HiGHS meets a row only within its feasibility
+    tolerance, and a volume stage took a plan 0.95e-6 below the coverage it kept (the keep row allows
+    0.9e-6), which no grants could then follow (an 'optimal' round came back 'feasible')."""
+    out = []
+    for st in stages:
+        if st.value != st.value:
+            continue
+        got = plan_value(problem, plan, st.term)
+        slack = keep_slack(st.term, st.value)
+        short = (st.value - slack) - got if SENSE[st.term] == "max" else got - (st.value + slack)
+        if short > 1e-9 * max(abs(st.value), 1.0):  # float noise in the recomputed sum is far below this
+            out.append((st, short))
+    return out
+
+
 def keep_slack(term: str, value: float) -> float:
     """How far a later stage may move an earlier term: within the spec's relative 1e-6 with a
     margin (KEEP_SHARE), and below one unit for whole-unit terms (no whole unit traded for a tie-break)."""
