@@ -10,7 +10,7 @@ import difflib
 import functools
 import math
 import re
-from datetime import date
+from datetime import date, datetime
 from decimal import ROUND_FLOOR, Decimal
 from typing import Annotated, Any, Literal
 
@@ -39,6 +39,22 @@ def _number(v: object) -> object:
 
 
 Number = BeforeValidator(_number)
+
+
+def _calendar_date(v: object) -> object:
+    """A day as YYYY-MM-DD (YAML reads it as a date; JSON and spreadsheets give the text): not a time of
+    day, nor a number (which pydantic would read as seconds since 1970)."""
+    if v is None or (isinstance(v, date) and not isinstance(v, datetime)):
+        return v
+    if isinstance(v, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", v.strip()):
+        try:
+            return date.fromisoformat(v.strip())
+        except ValueError:
+            raise ValueError(f"'{v}' is no day of the calendar; write YYYY-MM-DD, e.g. 2027-01-15") from None
+    shown = v.isoformat(sep=" ") if isinstance(v, datetime) else repr(v)
+    raise ValueError(f"{shown} is not a date; write the day as YYYY-MM-DD, e.g. 2027-01-15")
+
+
 Money = Annotated[int, Number, Field(ge=0, le=MAX_MONEY)]
 Share = Annotated[float, Number, Field(ge=0, le=1)]
 Id = Annotated[str, Field(min_length=1)]
@@ -76,9 +92,20 @@ def _check_currency(code: str | None) -> str | None:
     return code
 
 
+# ISO 3166-1 codes whose UN M49 entry has no region (the table gives every other code its region)
+WITHOUT_REGION = {"ATA": "Antarctica"}
+
+
 def _check_country(code: str) -> str:
+    if code in WITHOUT_REGION:
+        raise ValueError(
+            f"'{code}' ({WITHOUT_REGION[code]}) lies in no UN M49 region, so no earmark, floor or cap could place it; "
+            "name the country the work is for"
+        )
     if code not in countries():
-        raise ValueError(_suggest(code, list(countries()), "an ISO 3166-1 alpha-3 country code"))
+        # XKX (Kosovo, a user-assigned code) only for what starts like it: XXX is a placeholder, not a typo of it
+        near = [c for c in countries() if not c.startswith("X") or code.upper().startswith(c[:2])]
+        raise ValueError(_suggest(code, near, "an ISO 3166-1 alpha-3 country code"))
     return code
 
 
@@ -307,12 +334,12 @@ class Offer(_Frozen):
 class Scenario(_Frozen):
     """One allocation problem: donors, requests, partners, commitments, offers and policy."""
 
-    format: Literal[1] = 1
+    format: Annotated[Literal[1], Number] = 1
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")]
     title: str | None = None
     currency: str
     fx: dict[str, Annotated[float, Number, Field(gt=0)]] = {}
-    fx_date: date | None = None
+    fx_date: Annotated[date | None, BeforeValidator(_calendar_date)] = None
     policy: Policy = Policy()
     donors: list[Donor]
     requests: list[Request]

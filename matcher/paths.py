@@ -9,13 +9,14 @@ from __future__ import annotations
 import copy
 import math
 import re
+from fractions import Fraction
 from typing import Any
 
 import yaml
 
 from matcher.errors import MatcherError
 
-_SEGMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*)((?:\[[^\]]+\])*)")
+_SEGMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*|\d+)((?:\[[^\]]+\])*)")  # a number: a map's key (priority 5)
 _ASSIGN = re.compile(r"^\s*(?P<path>[^=*+]+?)\s*(?P<op>\*=|\+=|=)\s*(?P<value>.*)$")
 
 Step = tuple[str, str | None]  # (key, selector inside [..] or None)
@@ -35,12 +36,17 @@ def parse_path(text: str) -> list[Step]:
     return steps
 
 
+def _key(node: dict, key: str) -> Any:
+    """The key as the mapping holds it: YAML reads ``priority_weights: {5: 16}`` with the number 5."""
+    if key not in node and key.isdigit() and (int(key) in node or any(isinstance(k, int) for k in node)):
+        return int(key)
+    return key
+
+
 def _child(node: Any, key: str, text: str) -> Any:
     if not isinstance(node, dict):
         raise MatcherError(f"'{text}': '{key}' is not inside a mapping")
-    if key not in node:
-        return None
-    return node[key]
+    return node.get(_key(node, key))
 
 
 def _select(items: Any, selector: str, key: str, text: str) -> tuple[list, int]:
@@ -93,9 +99,9 @@ def set_value(data: dict, text: str, value: Any) -> dict:
             raise MatcherError(f"'{text}': '{key}' is not inside a mapping")
         if selector is None:
             if last:
-                node[key] = value
+                node[_key(node, key)] = value
             else:
-                node = node.setdefault(key, {})
+                node = node.setdefault(_key(node, key), {})
         else:
             lst, i = _select(node.get(key), selector, key, text)
             if last:
@@ -121,11 +127,18 @@ _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")  # only what YAML 1.
 
 
 def scaled(old: Any, factor: float, text: str) -> Any:
-    """old × factor; whole money stays whole (rounded down)."""
+    """old × factor; whole money stays whole (rounded down, from the exact product: 1,400,000 × 0.7 is
+    980,000, where floating point makes it 979,999.99...)."""
+    if old is None:
+        raise MatcherError(
+            f"'{text}': the scenario has no value there to multiply; check the key's spelling "
+            "(docs/scenario-format.md lists them) or give a value instead"
+        )
     if not isinstance(old, (int, float)) or isinstance(old, bool):
         raise MatcherError(f"'{text}': only a number can be multiplied (found {old!r})")
-    new = old * factor
-    return math.floor(new) if isinstance(old, int) else new
+    if isinstance(old, int):
+        return math.floor(Fraction(old) * Fraction(repr(float(factor))))
+    return old * factor
 
 
 def apply_assignment(data: dict, expr: str) -> dict:

@@ -58,6 +58,8 @@ def reasons_for(
     out += ctx.shares(r)
     out += ctx.max_donors(r)
     out += ctx.money_spent(r, eligible)
+    if not out:
+        out += ctx.grant_limits(r, eligible)
     out += ctx.in_kind(r, offers)
     if not out:
         out.append(
@@ -275,6 +277,42 @@ class _Context:
             got = self.funded[r.id]
             return [("budget_spent", f"eligible donors' budgets ({names}) are spent, {got:,} of them on this request")]
         return [("budget_spent", f"eligible donors' budgets ({names}) are spent")]
+
+    def grant_limits(self, r, eligible) -> list[Reason]:
+        """Eligible donors have money left, but their own grant limits (rule 5) stop every one of them:
+        a minimum grant above what the request still asks, or the request already has their maximum."""
+        room = r.amount - self.funded[r.id]
+        given: dict[str, int] = defaultdict(int)
+        for a in self.grants_to[r.id]:
+            given[a.donor] += a.amount
+        capped, above = [], []
+        for d in eligible:
+            if self.budget[d.id] - self.given[d.id] <= 0:
+                continue
+            if d.max_grant is not None and given[d.id] >= d.max_grant:
+                capped.append(d)
+            elif d.min_grant and not given[d.id] and d.min_grant > room:
+                above.append(d)
+            else:
+                return []  # a donor with money and room to give: not its limits
+        cur = self.s.currency
+        more = ", ..."
+        out: list[Reason] = []
+        if capped:
+            each = ", ".join(f"{d.id} ({d.max_grant:,} {cur})" for d in capped[:MAX_NAMED])
+            tail = more if len(capped) > MAX_NAMED else ""
+            out.append(("max_grant", f"max_grant reached: it has the most that {each}{tail} may give one request"))
+        if above:
+            each = ", ".join(f"{d.id} ({d.min_grant:,} {cur})" for d in above[:MAX_NAMED])
+            tail = more if len(above) > MAX_NAMED else ""
+            out.append(
+                (
+                    "min_grant",
+                    f"min_grant above what it still needs ({room:,} {cur}): the least that "
+                    f"{each}{tail} may give one request",
+                )
+            )
+        return out
 
     def in_kind(self, r, offers) -> list[Reason]:
         out: list[Reason] = []

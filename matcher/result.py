@@ -82,6 +82,13 @@ class SolverInfo(_Frozen):
     gap: Measure | None = None
 
 
+WHOLE_TERMS = ("volume", "grants", "cost")
+
+
+def _whole(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 class Result(_Frozen):
     """The solution of one scenario, in the shape of the spec's ``--format json``."""
 
@@ -96,8 +103,12 @@ class Result(_Frozen):
     solver: SolverInfo
 
     def to_json_data(self) -> dict[str, Any]:
-        """The JSON document of the spec, keys in a stable order."""
-        return self.model_dump(mode="json", exclude_none=True)
+        """The JSON document of the spec, keys in a stable order. Terms counted in whole units (money placed,
+        grants, cost) are written as the whole numbers they are (``"volume": 9850000``, as the spec shows)."""
+        doc = self.model_dump(mode="json", exclude_none=True)
+        doc["objective"] = {t: _whole(v) if t in WHOLE_TERMS else v for t, v in doc["objective"].items()}
+        doc["bound"] = {t: 0.0 if v == 0 else v for t, v in doc["bound"].items()}  # no -0.0 from a solver's bound
+        return doc
 
     def has_solution(self) -> bool:
         """True when allocations are a valid solution (optimal or feasible)."""

@@ -126,7 +126,7 @@ BAD_INPUTS = {
     ),
     "impossible date": (
         dict(text="name: t\ncurrency: USD\nfx_date: 2027-02-30\ndonors: []\nrequests: []\n"),
-        "s.yaml: invalid YAML value: day is out of range for month; write dates as real YYYY-MM-DD days",
+        "s.yaml:3: fx_date: '2027-02-30' is no day of the calendar; write YYYY-MM-DD, e.g. 2027-01-15",
     ),
     "exponent YAML reads as text": (
         dict(text="name: t\ncurrency: USD\ndonors: [{id: A, budget: 1e12}]\nrequests: []\n"),
@@ -142,7 +142,35 @@ BAD_INPUTS = {
         dict(data=_with(donors=[{"id": "DEU", "budget": 100, "currency": "EUX"}])),
         "s.yaml:4: donors[0].currency: 'EUX' is not an ISO 4217 currency code; did you mean 'UGX'?",
     ),
+    "a country with no region": (
+        dict(data=_with(extra_request={"country": "ATA"})),
+        "s.yaml:12: requests[1].country: 'ATA' (Antarctica) lies in no UN M49 region, so no earmark, floor or cap "
+        "could place it; name the country the work is for",
+    ),
+    "format as a boolean": (
+        dict(text="format: true\nname: t\ncurrency: USD\ndonors: [{id: A, budget: 1}]\nrequests: []\n"),
+        "s.yaml:1: format: true is not a number (YAML reads yes/no/on/off as true/false); write a number",
+    ),
+    "fx_date with a time": (
+        dict(data=_with(fx_date="2027-01-15T10:00:00")),
+        "s.yaml:5: fx_date: '2027-01-15T10:00:00' is not a date; write the day as YYYY-MM-DD, e.g. 2027-01-15",
+    ),
+    "fx_date as a number": (
+        dict(data=_with(fx_date=86400)),
+        "s.yaml:5: fx_date: 86400 is not a date; write the day as YYYY-MM-DD, e.g. 2027-01-15",
+    ),
 }
+
+
+def test_kosovo_is_a_country_of_southern_europe(tmp_path):
+    """XKX, the code the EU, the World Bank and IATI use for Kosovo (not in ISO 3166-1), in a Western Balkans round."""
+    data = _with(
+        donors=[{"id": "EU", "budget": 100, "regions": ["southern-europe"]}],
+        requests=[{"id": "A", "country": "XKX", "theme": "stockpile", "amount": 100}],
+    )
+    result, _, _ = run(tmp_path, ["solve", "FILE", "--format", "json"], data=data)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["requests"][0]["funded"] == 100
 
 
 def test_commitments_over_budget_are_a_valid_round_that_is_infeasible(tmp_path):
@@ -295,6 +323,30 @@ def test_solve_writes_json_of_the_spec(tmp_path):
     assert doc["status"] == "optimal"
     assert doc["allocations"] == [{"donor": "DEU", "request": "A", "amount": 100, "kind": "funds", "committed": 0}]
     assert doc["requests"][0]["status"] == "funded"
+    # whole-unit terms as the spec's example writes them ("volume": 9850000, "grants": 37), not 100.0
+    assert [(t, v, type(v)) for t, v in doc["objective"].items()] == [
+        ("coverage", 4.0, float),
+        ("volume", 100, int),
+        ("grants", 1, int),
+    ]
+
+
+def test_solve_takes_a_what_if_with_set_and_names_a_bad_one(tmp_path):
+    result, _, out = run(
+        tmp_path,
+        ["solve", "FILE", "--set", "donors[DEU].budget*=0.4", "--format", "json", "-o", "OUT"],
+        data=_with(requests=[{**OK["requests"][0], "min_funding": 0}]),
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["requests"][0]["funded"] == 40
+    out.unlink()
+    result, path, out = run(tmp_path, ["solve", "FILE", "--set", "donors[DEU].budget=-1", "-o", "OUT"], data=OK)
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"Error: {path} with --set 'donors[DEU].budget=-1': donors[0].budget: -1 is below the smallest allowed, 0; "
+        "write 0 or more"
+    ]
+    assert not out.exists()
 
 
 def test_solve_csv_is_one_row_per_request_with_its_currency(tmp_path):

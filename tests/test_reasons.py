@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from helpers import funded, req, scenario, solved
 
+from matcher.engine import solve
+from matcher.scenario_io import parse_scenario
+
 
 def test_unfunded_request_names_the_requests_that_took_the_money():
     # 100 to spend: B (16 for 75) and C (8 for 25) beat A (4 for 100, all or nothing).
@@ -79,3 +82,26 @@ def test_a_request_the_country_cap_excludes_on_its_own_says_so():
     assert sum(funded(result).values()) == 0
     d = next(o for o in result.requests if o.id == "D")
     assert "country cap binding: its 300 alone would be more than 30% of all money placed (0 without it)" in d.reasons
+
+
+def test_a_donors_own_grant_limits_are_named_not_a_trade_off():
+    """E has 900 left after both grants, yet R3 gets nothing and R4 half: E's grants are 60 to 100 (rule 5). The
+    reasons once said 'funding it would lower the priority-weighted coverage' (trade_off) for both."""
+    s = parse_scenario(
+        {
+            "name": "limits",
+            "currency": "USD",
+            "donors": [{"id": "E", "budget": 1000, "min_grant": 60, "max_grant": 100}],
+            "requests": [
+                {"id": "R3", "country": "BFA", "theme": "marking", "amount": 50},
+                {"id": "R4", "country": "BFA", "theme": "marking", "amount": 200, "min_funding": 0.4},
+            ],
+        }
+    )
+    r = solve(s)
+    why = {o.id: (o.reason_codes, o.reasons) for o in r.requests}
+    assert why["R3"] == (
+        ["min_grant"],
+        ["min_grant above what it still needs (50 USD): the least that E (60 USD) may give one request"],
+    )
+    assert why["R4"] == (["max_grant"], ["max_grant reached: it has the most that E (100 USD) may give one request"])

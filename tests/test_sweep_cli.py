@@ -354,3 +354,11 @@ def test_the_same_round_drawn_under_another_seed_is_solved_the_same():
         assert out.exit_code == 0, out.output
         tables.append(json.loads(out.stdout)["points"][0]["requests"])
     assert tables[0] == tables[1]
+
+
+def test_a_weight_on_a_tag_no_request_carries_gets_a_note(tmp_path, one_uncertain):
+    path = tmp_path / "round.yaml"
+    path.write_text(yaml.safe_dump(one_uncertain))
+    out = CliRunner().invoke(cli, ["sweep", str(path), "--vary", "policy.agenda_weights.diverson=1,2", "--quiet"])
+    assert out.exit_code == 0, out.output
+    assert "note: no request carries the agenda tag 'diverson', so its weight changes nothing" in out.stderr

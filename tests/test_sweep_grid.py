@@ -23,6 +23,28 @@ def test_a_factor_range_multiplies_the_current_value_and_keeps_money_whole():
     assert all(isinstance(v, int) for v in axis.values)
 
 
+def test_a_factor_on_money_is_exact_before_it_is_rounded_down():
+    """1,400,000 x 0.7 is 979,999.99... in floating point: the grid once showed 979,999 EUR for 980,000."""
+    base = {"donors": [{"id": "DEU", "budget": 1400000}]}
+    assert parse_vary("donors[DEU].budget=*0.6..*1.2:7", base).values == (
+        840000,
+        980000,
+        1120000,
+        1260000,
+        1400000,
+        1540000,
+        1680000,
+    )
+
+
+def test_a_priority_weight_is_varied_by_its_number():
+    base = {"policy": {"priority_weights": {1: 1, 5: 16}}, "donors": []}
+    axis = parse_vary("policy.priority_weights.5=16,64", base)
+    assert axis.values == (16, 64)
+    (_low, (_values, high)) = grid_points(base, [axis])
+    assert high["policy"]["priority_weights"] == {1: 1, 5: 64}
+
+
 def test_a_plain_range_with_whole_ends_gives_whole_values():
     assert parse_vary("donors[DEU].budget=100..200:3", BASE).values == (100, 150, 200)
     assert parse_vary("donors[DEU].budget=0..10:4", BASE).values == (0, 3, 6, 10)
@@ -91,8 +113,8 @@ def test_several_axes_make_a_grid_first_axis_slowest():
         ),
         (
             "donors[DEU].name=*0.5..*2:3",
-            "--vary 'donors[DEU].name=*0.5..*2:3': 'donors[DEU].name' is None, not a "
-            "number, so it cannot be multiplied; give values a..b:n",
+            "--vary 'donors[DEU].name=*0.5..*2:3': 'donors[DEU].name' has no value in the scenario to multiply; "
+            "check the key's spelling (docs/scenario-format.md lists them) or give values a..b:n",
         ),
     ],
 )

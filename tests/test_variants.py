@@ -29,6 +29,13 @@ def test_set_by_id_multiplies_and_adds_in_order():
     assert data["policy"]["max_country_share"] == 0.4
 
 
+def test_set_scales_money_exactly_and_names_a_misspelt_key():
+    data = apply_sets({"donors": [{"id": "DEU", "budget": 1400000}]}, ["donors[DEU].budget*=0.7"])
+    assert data["donors"][0]["budget"] == 980000  # not 979,999 (floating point)
+    with pytest.raises(MatcherError, match="no value there to multiply; check the key's spelling"):
+        apply_sets({"donors": [{"id": "DEU", "budget": 1}]}, ["donors[DEU].budgte*=0.7"])
+
+
 def test_set_leaves_the_input_untouched():
     data = two_countries()
     apply_sets(data, ["donors[A].budget=1"])

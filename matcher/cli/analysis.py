@@ -10,12 +10,10 @@ import click
 
 from matcher import jsonout
 from matcher.cli.common import cli, handle_errors, write_output
-from matcher.cli.solving import params_from, solve_options
+from matcher.cli.solving import params_from, set_option, solve_options
 from matcher.errors import MatcherError
 from matcher.infeasible import infeasible_note
 from matcher.options import Option, load_option, unique_labels
-
-SET_HELP = "Change a value: PATH=V, PATH*=F or PATH+=N (e.g. donors[DEU].budget*=0.8); repeatable."
 
 
 def _options(args: tuple[str, ...], sets: tuple[str, ...]) -> list[Option]:
@@ -33,10 +31,6 @@ def _options(args: tuple[str, ...], sets: tuple[str, ...]) -> list[Option]:
     return unique_labels(options)
 
 
-def _set_option(fn):
-    return click.option("--set", "sets", multiple=True, metavar="PATH=V", help=SET_HELP)(fn)
-
-
 def _format_option(choices: tuple[str, ...]):
     return click.option("--format", "fmt", type=click.Choice(choices), default="table", show_default=True)
 
@@ -49,7 +43,7 @@ def _output_option(fn):
 
 @cli.command("compare")
 @click.argument("inputs", nargs=-1, required=True, metavar="A B [C ...]")
-@_set_option
+@set_option
 @_format_option(("table", "json", "csv"))
 @_output_option
 @solve_options
@@ -97,7 +91,7 @@ def _no_allocation_notes(solved) -> None:
 @cli.command("explain")
 @click.argument("file", metavar="FILE")
 @click.argument("request", metavar="REQUEST")
-@_set_option
+@set_option
 @_format_option(("table", "json"))
 @_output_option
 @click.option("--no-what-if", is_flag=True, help="Skip the re-solves (extra budget, forcing it in).")
@@ -147,7 +141,7 @@ def explain_cmd(
     show_default=True,
     help="Extra money per donor, in scenario currency.",
 )
-@_set_option
+@set_option
 @_format_option(("table", "json"))
 @_output_option
 @solve_options
@@ -196,7 +190,7 @@ def _value_text(doc: dict) -> str:
 
 @cli.command("graph")
 @click.argument("file", metavar="FILE")
-@_set_option
+@set_option
 @_format_option(("table", "json"))
 @_output_option
 @handle_errors
@@ -217,7 +211,7 @@ def graph_cmd(file, sets, fmt, output) -> None:
 @click.argument("inputs", nargs=-1, required=True, metavar="FILE|RUN [...]")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), required=True, help="HTML file to write.")
 @click.option("--title", default=None, help="Heading of the report.")
-@_set_option
+@set_option
 @solve_options
 @handle_errors
 def report_cmd(inputs, output, title, sets, time_limit, seed, node_limit, progress) -> None:

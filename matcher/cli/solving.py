@@ -21,6 +21,7 @@ from matcher.cli.common import (
 from matcher.engine import SolveParams, solve
 from matcher.errors import MatcherError, ScenarioError
 from matcher.infeasible import infeasible_note
+from matcher.options import load_option
 from matcher.report.formats import FORMATS, render
 from matcher.scenario_io import load_scenario
 
@@ -102,6 +103,14 @@ def solve_options(fn):
     return fn
 
 
+SET_HELP = "Change a value: PATH=V, PATH*=F or PATH+=N (e.g. donors[DEU].budget*=0.8); repeatable."
+
+
+def set_option(fn):
+    """``--set PATH=V``: a what-if on the scenario before it is used (matcher/paths.py)."""
+    return click.option("--set", "sets", multiple=True, metavar="PATH=V", help=SET_HELP)(fn)
+
+
 def params_from(
     time_limit: float, seed: int, node_limit: int | None, progress: bool, method: str = "auto"
 ) -> SolveParams:
@@ -144,6 +153,7 @@ def effort_options(fn):
 @click.option(
     "--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write to this file instead of stdout."
 )
+@set_option
 @solve_options
 @click.option(
     "--method",
@@ -158,6 +168,7 @@ def solve_cmd(
     file: str,
     fmt: str,
     output: str | None,
+    sets: tuple[str, ...],
     time_limit: float,
     seed: int,
     node_limit: int | None,
@@ -176,8 +187,9 @@ def solve_cmd(
       matcher solve scenarios/sahel-pssm-2027.yaml
       matcher solve scenarios/global-poa-2027.yaml --format json -o result.json --time-limit 30
       matcher solve round.yaml --gap 1e-4 --time-limit 30 --progress
+      matcher solve scenarios/lac-unlirec-2027.yaml --set 'donors[DEU].budget*=0.8'
     """
-    scenario = load_scenario(file)
+    scenario = load_option(file, sets).scenario if sets else load_scenario(file)
     params = dataclasses.replace(
         params_from(time_limit, seed, node_limit, progress, method), polish_seconds=polish, relative_gap=gap
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 
@@ -200,6 +201,11 @@ def sweep_cmd(
     if run_id is not None:
         click.echo(f"saved run {run_id}: sweep of {result.scenario}, {result.solves} solves", err=True)
     _limit_note(result, node_limit)
+    for tag in _tags_nobody_carries(raw, [*vary, *sets]):
+        click.echo(
+            f"note: no request carries the agenda tag '{tag}', so its weight changes nothing (check the spelling)",
+            err=True,
+        )
     uncertain = _uncertain_ids(raw, sets)
     if draws is None and uncertain:
         click.echo(
@@ -213,6 +219,17 @@ def sweep_cmd(
             "in the file or with --set (e.g. --set 'donors[JPN].confidence=0.7')",
             err=True,
         )
+
+
+def _tags_nobody_carries(raw: dict, exprs: Sequence[str]) -> list[str]:
+    """Agenda tags a --vary or --set weighs that no request of the file carries: a misspelt tag would
+    otherwise give a grid of identical rows and no word why."""
+    requests = raw.get("requests")
+    if not isinstance(requests, list):
+        return []
+    carried = {str(t) for r in requests if isinstance(r, dict) for t in (r.get("agenda") or [])}
+    named = [m.group(1) for e in exprs if (m := re.match(r"\s*policy\.agenda_weights\.([^=*+\s]+)", e))]
+    return [t for t in dict.fromkeys(named) if t not in carried]
 
 
 def _uncertain_ids(raw: dict, sets: Sequence[str]) -> list[str]:

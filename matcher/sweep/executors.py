@@ -120,7 +120,10 @@ def _dask_client(workers: int | None, scheduler: str | None):
     try:
         from distributed import Client, LocalCluster
     except ImportError:
-        raise MatcherError("the dask executor needs Dask: pip install 'salw-matcher[dask]'") from None
+        raise MatcherError(
+            "the dask executor needs Dask: pip install -e '.[dask]' in a checkout (pip install 'salw-matcher[dask]' "
+            "otherwise)"
+        ) from None
     if scheduler:
         try:
             client = Client(scheduler, timeout="10s")

@@ -91,6 +91,12 @@ def _range_values(expr: str, path: str, spec: str, base: dict[str, Any]) -> tupl
         if min(a, b) < 0:
             raise _bad(expr, f"'{spec}' has a negative factor; factors are 0 or more (*0.6..*1.2:7)")
         current = get_value(base, path)
+        if current is None:
+            raise _bad(
+                expr,
+                f"'{path}' has no value in the scenario to multiply; check the key's spelling "
+                "(docs/scenario-format.md lists them) or give values a..b:n",
+            )
         if not isinstance(current, (int, float)) or isinstance(current, bool):
             raise _bad(expr, f"'{path}' is {current!r}, not a number, so it cannot be multiplied; give values a..b:n")
         return tuple(scaled(current, f, expr) for f in steps)
