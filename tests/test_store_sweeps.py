@@ -305,3 +305,26 @@ def test_show_keeps_how_often_the_safe_list_held_together(store_url, tmp_path):
     shown = invoke("show", "1", "--db", store_url, "--format", "json")
     assert json.loads(shown.stdout)["points"][0]["safe_together"] == printed["safe_together"]
     assert "fully funded together in" in " ".join(invoke("show", "1", "--db", store_url).stdout.split())
+
+
+def test_an_exact_sweep_saves_shows_and_replays(store_url, tmp_path):
+    data = {
+        "name": "two-sure",
+        "currency": "USD",
+        "donors": [
+            {"id": "JPN", "budget": 200000, "confidence": 0.7, "countries": ["NER"]},
+            {"id": "NOR", "budget": 100000, "confidence": 0.8, "countries": ["PER"]},
+        ],
+        "requests": [
+            {"id": "NER-1", "country": "NER", "theme": "stockpile", "amount": 200000, "priority": 5},
+            {"id": "PER-1", "country": "PER", "theme": "legislation", "amount": 100000},
+        ],
+    }
+    f = write_yaml(tmp_path / "round.yaml", data)
+    out = sweep(f, store_url, "--exact", "--format", "json", "--save")
+    assert out.exit_code == 0, out.output
+    assert scalar(store_url, "SELECT count(*) FROM run_draw") == 4  # the four combinations, each solved once
+    assert json.loads(invoke("show", "1", "--db", store_url, "--format", "json").stdout)["exact"] is True
+    replay = invoke("replay", "1", "--db", store_url)
+    assert replay.exit_code == 0, replay.output
+    assert "replay identical" in replay.output

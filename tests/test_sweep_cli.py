@@ -121,7 +121,10 @@ def test_grid_csv_has_one_row_per_point(tmp_path, one_uncertain):
             "Error: requests[NER-1].amount: 2,000,000,000 USD is above 1,000,000,000, the largest amount the solver "
             "handles reliably in whole units; state the round in a currency of larger units",
         ),
-        ([], "Error: nothing to sweep: give --draws N (uncertain pledges) and/or --vary PATH=VALUES (a grid)"),
+        (
+            [],
+            "Error: nothing to sweep: give --draws N or --exact (uncertain pledges) and/or --vary PATH=VALUES (a grid)",
+        ),
         (
             ["--draws", "3", "--scheduler", "tcp://127.0.0.1:1"],
             "Error: --scheduler is for --executor dask; add --executor dask or drop --scheduler",
@@ -310,7 +313,8 @@ def test_a_grid_without_draws_says_that_uncertain_pledges_were_taken_as_written(
     )
     assert res.exit_code == 0, res.output
     assert res.stderr.splitlines()[-1] == (
-        "note: confidence and budget_range (JPN) count only with --draws; every point was solved with the pledges "
+        "note: confidence and budget_range (JPN) count only with --draws or --exact; every point was solved with the "
+        "pledges "
         "as written (add --draws N to draw them)"
     )
     plain = CliRunner().invoke(
@@ -362,3 +366,64 @@ def test_a_weight_on_a_tag_no_request_carries_gets_a_note(tmp_path, one_uncertai
     out = CliRunner().invoke(cli, ["sweep", str(path), "--vary", "policy.agenda_weights.diverson=1,2", "--quiet"])
     assert out.exit_code == 0, out.output
     assert "note: no request carries the agenda tag 'diverson', so its weight changes nothing" in out.stderr
+
+
+@pytest.fixture
+def two_sure(one_uncertain) -> dict:
+    """one_uncertain with NOR's pledge 80% likely too: four combinations, as 50 equally likely cases."""
+    data = json.loads(json.dumps(one_uncertain))
+    data["donors"][1]["confidence"] = 0.8
+    return data
+
+
+def test_exact_gives_the_probabilities_themselves_whatever_the_seed(tmp_path, two_sure):
+    """JPN at 0.7 alone funds NER-1, NOR at 0.8 PER-1: exactly 70% and 80% (1,000 draws give 0.7 +- 0.03),
+    from four solves; NER-1 is safe at a threshold of 0.7, not above."""
+    path = tmp_path / "round.yaml"
+    path.write_text(yaml.safe_dump(two_sure))
+    docs = []
+    for seed in ("0", "5"):
+        out = CliRunner().invoke(cli, ["sweep", str(path), "--exact", "--seed", seed, "--format", "json", "--quiet"])
+        assert out.exit_code == 0, out.output
+        docs.append(json.loads(out.stdout))
+    assert docs[0] == {**docs[1], "seed": docs[0]["seed"]}
+    (point,) = docs[0]["points"]
+    shares = {r["id"]: (r["funded"], r["partial"]) for r in point["requests"]}
+    assert shares == {"NER-1": (0.7, 0.0), "PER-1": (0.8, 0.0)}
+    assert (point["draws"], point["distinct"], docs[0]["exact"]) == (50, 4, True)
+    assert point["coverage"]["mean"] == pytest.approx(0.7 * 16 + 0.8 * 4)
+    out = CliRunner().invoke(cli, ["sweep", str(path), "--exact", "--safe-threshold", "0.7", "--format", "json"])
+    assert json.loads(out.stdout)["points"][0]["safe"] == ["NER-1", "PER-1"]
+
+
+@pytest.mark.parametrize(
+    ("args", "edit", "message"),
+    [
+        (
+            ["--exact", "--draws", "10"],
+            None,
+            "Error: --exact takes every combination of the pledges instead of draws; give one of --exact, --draws",
+        ),
+        (
+            ["--exact"],
+            {"budget_range": [50000, 100000]},
+            "Error: --exact: donors[1].budget_range: 'NOR' brings a "
+            "range of amounts, which no list of cases covers; use --draws N",
+        ),
+        (
+            ["--exact"],
+            {"confidence": 0.12345},
+            "Error: --exact: the 4 combinations of 2 uncertain pledges need 200,000 "
+            "equally likely cases (at most 10,000); use --draws N, or write confidences with one decimal",
+        ),
+    ],
+)
+def test_exact_refuses_what_it_cannot_enumerate(tmp_path, two_sure, args, edit, message):
+    if edit:
+        two_sure["donors"][1].update(edit)
+    path = tmp_path / "round.yaml"
+    path.write_text(yaml.safe_dump(two_sure))
+    out = CliRunner().invoke(cli, ["sweep", str(path), *args, "-o", str(tmp_path / "out.txt")])
+    assert out.exit_code == 1
+    assert out.output.strip().splitlines() == [message]
+    assert not (tmp_path / "out.txt").exists()

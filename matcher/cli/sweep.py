@@ -29,6 +29,12 @@ PROGRESS_EVERY = 1.0  # seconds between progress lines
     help="Seeded draws of the uncertain pledges (donor keys confidence, budget_range).",
 )
 @click.option(
+    "--exact",
+    is_flag=True,
+    help="Instead of draws: every combination of arriving and lost envelopes at its exact probability "
+    "(confidence only; a budget_range needs --draws).",
+)
+@click.option(
     "--seed",
     type=int,
     default=0,
@@ -117,6 +123,7 @@ PROGRESS_EVERY = 1.0  # seconds between progress lines
 def sweep_cmd(
     file: str,
     draws: int | None,
+    exact: bool,
     seed: int,
     vary: tuple[str, ...],
     sets: tuple[str, ...],
@@ -140,19 +147,28 @@ def sweep_cmd(
 
     With --draws: per request the share of draws in which it is fully and partly funded, per
     donor the money used, the spread of coverage and money placed, and the requests safe to
-    promise. With --vary: one row per grid point with the compare measures (--format csv to plot).
+    promise. --exact gives the same figures as exact probabilities, from every combination of
+    arriving and lost envelopes (donors with confidence; each solved once). With --vary: one row
+    per grid point with the compare measures (--format csv to plot).
     The same seed gives the same output on every executor and any number of workers.
 
     \b
     Example:
       matcher sweep round.yaml --draws 1000 --set 'donors[JPN].confidence=0.7'
+      matcher sweep round.yaml --exact --set 'donors[JPN].confidence=0.7'
       matcher sweep round.yaml --vary 'policy.max_country_share=0.05,0.1,0.2' --format csv
       matcher sweep round.yaml --vary 'donors[DEU].budget=*0.6..*1.2:7' --draws 200 --executor dask
       matcher sweep round.yaml --draws 200 --set 'donors[JPN].confidence=0.7' --node-limit 1000 --save \\
         --note "JPN at 70%"
     """
-    if draws is None and not vary:
-        raise MatcherError("nothing to sweep: give --draws N (uncertain pledges) and/or --vary PATH=VALUES (a grid)")
+    if exact and draws is not None:
+        raise MatcherError(
+            "--exact takes every combination of the pledges instead of draws; give one of --exact, --draws"
+        )
+    if draws is None and not exact and not vary:
+        raise MatcherError(
+            "nothing to sweep: give --draws N or --exact (uncertain pledges) and/or --vary PATH=VALUES (a grid)"
+        )
     if (note or by) and not save:
         raise MatcherError("--note and --by are kept with a saved sweep; add --save")
     raw = read_scenario_data(file)
@@ -160,6 +176,7 @@ def sweep_cmd(
         raise MatcherError(f"{file}: a scenario is a mapping with name, currency, donors and requests")
     spec = SweepSpec(
         draws=draws,
+        exact=exact,
         seed=seed,
         vary=vary,
         sets=sets,
@@ -207,13 +224,13 @@ def sweep_cmd(
             err=True,
         )
     uncertain = _uncertain_ids(raw, sets)
-    if draws is None and uncertain:
+    if not spec.drawn() and uncertain:
         click.echo(
-            f"note: confidence and budget_range ({', '.join(uncertain)}) count only with --draws; every point "
-            "was solved with the pledges as written (add --draws N to draw them)",
+            f"note: confidence and budget_range ({', '.join(uncertain)}) count only with --draws or --exact; every "
+            "point was solved with the pledges as written (add --draws N to draw them)",
             err=True,
         )
-    elif draws is not None and not uncertain and not any("confidence" in v or "budget_range" in v for v in vary):
+    elif spec.drawn() and not uncertain and not any("confidence" in v or "budget_range" in v for v in vary):
         click.echo(
             "note: no donor has confidence or budget_range, so every draw is the round as pledged; give them "
             "in the file or with --set (e.g. --set 'donors[JPN].confidence=0.7')",

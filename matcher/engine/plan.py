@@ -90,7 +90,12 @@ def money_plan(problem: Problem, arcs: Arcs, money_terms, params: SolveParams, c
                 return None, "unknown", []
             stage.value, stage.status = plan_value(problem, hint, term), "feasible"
             solution = hint
-        if plan is not None and solution is not plan and not _improves(problem, term, solution, plan):
+        if (
+            plan is not None
+            and solution is not plan
+            and not _improves(problem, term, solution, plan)
+            and not _breaks_shares(problem, plan)  # the earlier plan met a cap or floor only within tolerance
+        ):
             solution = plan  # as good on this term, and the earlier terms as they were: no money moved for nothing
             stage.value = plan_value(problem, plan, term)
         plan = solution

@@ -120,6 +120,8 @@ def grid_table(result: SweepResult, cur: str) -> str:
     """One row per grid point."""
     con, buf = _console(140 + 24 * len(result.paths))  # room for the varied values; a file is not a terminal
     draws = f"{result.draws} draws each (seed {result.seed})" if result.draws else "pledges as pledged"
+    if result.exact:
+        draws = "each point's pledges in every combination, at its exact probability"
     con.print(f"Sweep of {result.scenario}: {len(result.points)} points, {draws}")
     t = Table(title="Grid", title_justify="left")
     for path in result.paths:
@@ -161,8 +163,13 @@ def _grants_label(result: SweepResult) -> str:
 def _headline(result: SweepResult, p: PointSummary) -> str:
     uncertain = ", ".join(result.uncertain) if result.uncertain else "none (every draw is the pledges as pledged)"
     statuses = ", ".join(f"{k} {v}" for k, v in p.statuses.items())
+    how = (
+        f"exact: every combination of the pledges ({p.distinct} solved), weighted as {p.draws} equally likely draws"
+        if result.exact
+        else f"{p.draws} draws (seed {result.seed}), {p.distinct} distinct scenarios solved"
+    )
     return (
-        f"Sweep of {result.scenario}: {p.draws} draws (seed {result.seed}), {p.distinct} distinct scenarios solved\n"
+        f"Sweep of {result.scenario}: {how}\n"
         f"uncertain pledges: {uncertain}\ndraws with an allocation: {p.solved} of {p.draws} ({statuses})"
         + (f"; the other {p.draws - p.solved} count as nothing placed" if p.solved < p.draws else "")
     )

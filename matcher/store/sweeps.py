@@ -42,6 +42,7 @@ def spec_data(spec: SweepSpec) -> dict[str, Any]:
         "threshold": spec.threshold,
         "params": spec.params.public(),
         "fewest_grants": spec.grants_minimised(),
+        "exact": spec.exact,
     }
 
 
@@ -49,6 +50,7 @@ def spec_of(data: dict[str, Any]) -> SweepSpec:
     """The SweepSpec back from ``spec_data``."""
     return SweepSpec(
         draws=data["draws"],
+        exact=data.get("exact", False),  # sweeps saved before the key drew their pledges
         seed=data["seed"],
         vary=tuple(data["vary"]),
         sets=tuple(data["set"]),

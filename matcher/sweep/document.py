@@ -20,6 +20,7 @@ def sweep_data(result: SweepResult) -> dict[str, Any]:
         "uncertain": result.uncertain,
         "vary": result.paths,
         "fewest_grants": result.fewest_grants,
+        "exact": result.exact,
         "points": [asdict(p) for p in result.points],
     }
 
@@ -44,6 +45,7 @@ def result_from_data(
         solve_seconds=sum(s.outcome.seconds for s in solved) / len(solved) if solved else 0.0,
         solved=solved,
         fewest_grants=data.get("fewest_grants", True),  # documents saved before the key: grants were minimised
+        exact=data.get("exact", False),
     )
 
 

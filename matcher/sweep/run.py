@@ -25,6 +25,7 @@ from matcher.sweep.draws import (
     Pledges,
     check_uncertainty,
     draw_all,
+    exact_cases,
     pledge_key,
     uncertain_donors,
 )
@@ -41,6 +42,7 @@ class SweepSpec:
     """What to sweep. ``draws=None``: each point solved once with the pledges as pledged."""
 
     draws: int | None = None
+    exact: bool = False  # every combination of confidences at its exact probability (draws.exact_cases), not draws
     seed: int = 0
     vary: tuple[str, ...] = ()
     sets: tuple[str, ...] = ()
@@ -50,7 +52,13 @@ class SweepSpec:
 
     def grants_minimised(self) -> bool:
         """Whether each solve keeps the grants tie-break: many draws are solved for the money terms only."""
-        return self.draws is None if self.fewest_grants is None else self.fewest_grants
+        if self.fewest_grants is None:
+            return self.draws is None and not self.exact
+        return self.fewest_grants
+
+    def drawn(self) -> bool:
+        """Whether pledges are drawn (or enumerated): False for a grid solved as pledged."""
+        return self.draws is not None or self.exact
 
 
 @dataclass
@@ -92,6 +100,7 @@ class SweepResult:
     solve_seconds: float  # mean solver time of one solve
     solved: list[SolvedDraw] = field(default_factory=list)  # every distinct solve, point by point, in draw order
     fewest_grants: bool = True  # whether each solve minimised the number of grants
+    exact: bool = False  # draws are the exact cases of the confidences (draws.exact_cases), the same for any seed
 
 
 def plan(raw: dict[str, Any], spec: SweepSpec) -> list[_Point]:
@@ -113,7 +122,7 @@ def plan(raw: dict[str, Any], spec: SweepSpec) -> list[_Point]:
 
 def _uncertainty_needs_draws(axes, spec: SweepSpec) -> None:
     """Varying how sure a pledge is changes only the draws: without --draws every point would be alike."""
-    if spec.draws is not None:
+    if spec.drawn():
         return
     for axis in axes:
         if axis.path.endswith((".confidence", ".budget_range")):
@@ -133,9 +142,9 @@ def _point_scenario(values: dict[str, Any], data: dict[str, Any]) -> Scenario:
 
 def _draws(scenario: Scenario, spec: SweepSpec) -> tuple[list[tuple], list[Pledges], dict[str, float] | None]:
     """(a key per draw, the distinct pledges in first-seen order, the arrival shares); no draws: one solve."""
-    if spec.draws is None:
+    if not spec.drawn():
         return [()], [{}], None
-    drawn, arrivals = draw_all(scenario, spec.seed, spec.draws)
+    drawn, arrivals = exact_cases(scenario) if spec.exact else draw_all(scenario, spec.seed, spec.draws or 0)
     keys, distinct, seen = [], [], set()
     for pledges in drawn:
         key = pledge_key(pledges)
@@ -191,7 +200,7 @@ def run_sweep(
     return SweepResult(
         scenario=points[0].scenario.name,
         seed=spec.seed,
-        draws=spec.draws,
+        draws=len(points[0].draw_keys) if spec.exact else spec.draws,
         paths=list(points[0].values),
         threshold=spec.threshold,
         uncertain=list(dict.fromkeys(d.id for p in points for d in uncertain_donors(p.scenario))),
@@ -201,8 +210,9 @@ def run_sweep(
         solves=total,
         seconds=time.perf_counter() - started,
         solve_seconds=sum(o.seconds for o in all_outcomes) / len(all_outcomes) if all_outcomes else 0.0,
-        solved=[s for k, p in enumerate(points) for s in _solved(k, p, by_point.get(k, []), spec.draws is not None)],
+        solved=[s for k, p in enumerate(points) for s in _solved(k, p, by_point.get(k, []), spec.drawn())],
         fewest_grants=spec.grants_minimised(),
+        exact=spec.exact,
     )
 
 
