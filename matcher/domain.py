@@ -423,8 +423,10 @@ def theme_block(donor: Donor, theme: str) -> str | None:
 def partner_type_block(donor: Donor, ptype: str | None) -> str | None:
     """Rule 1 on who implements it: the partner_types earmark (None: no partner or no type)."""
     if donor.partner_types and ptype not in donor.partner_types:
-        shown = f"'{ptype}'" if ptype else "no partner type"
-        return f"partner_types earmark ({_listed(donor.partner_types)}) excludes {shown}"
+        if not ptype:  # "excludes no partner type" read as if it excluded nothing
+            listed = _listed(donor.partner_types)
+            return f"partner_types earmark ({listed}) needs an implementing partner of those types; it names none"
+        return f"partner_types earmark ({_listed(donor.partner_types)}) excludes '{ptype}'"
     return None
 
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from matcher.domain import Scenario
 from matcher.engine import SolveParams, solve
 from matcher.errors import ScenarioError
 from matcher.result import Result
-from matcher.scenario_io import parse_scenario, with_lines
+from matcher.scenario_io import parse_scenario, scenario_data, with_lines
 from matcher.variants import apply_sets, resolve_file
 
 
@@ -52,8 +53,22 @@ def load_option(arg: str, sets: Iterable[str] = (), label: str | None = None) ->
     return Option(label=label or _label(arg, sets), scenario=scenario)
 
 
+def stored_option(stored: Any, sets: Iterable[str] = ()) -> Option:
+    """A saved run (store.runs.StoredRun) as an option: its scenario and the result it was saved with,
+    not solved again. With ``--set`` assignments: its scenario changed, to be solved anew."""
+    label, sets = f"run {stored.run.id}", list(sets)
+    if not sets:
+        return Option(label=label, scenario=stored.scenario, result=stored.result)
+    try:
+        scenario = parse_scenario(apply_sets(scenario_data(stored.scenario), sets), source=label)
+    except ScenarioError as exc:
+        given = " ".join(f"--set '{x}'" for x in sets)
+        raise ScenarioError(exc.problems, f"{label} with {given}") from None
+    return Option(label=_label(label, sets), scenario=scenario)
+
+
 def _label(arg: str, sets: list[str]) -> str:
-    name = Path(arg).stem
+    name = arg if arg.startswith("run ") else Path(arg).stem
     return f"{name} [{'; '.join(sets)}]" if sets else name
 
 

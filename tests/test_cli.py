@@ -313,7 +313,11 @@ def test_missing_file(tmp_path):
 def test_valid_file_validates(tmp_path):
     result, path, _ = run(tmp_path, ["validate", "FILE"], data=OK)
     assert result.exit_code == 0
-    assert result.stdout == f"{path}: valid scenario 't': 1 donor, 1 request, 0 partners, 0 commitments, 0 offers\n"
+    solved = CliRunner().invoke(cli, ["solve", str(path), "--format", "json"])
+    digest = json.loads(solved.stdout)["solver"]["input_sha256"]  # an auditor checks a file against a result
+    assert result.stdout == (
+        f"{path}: valid scenario 't': 1 donor, 1 request, 0 partners, 0 commitments, 0 offers; input sha256 {digest}\n"
+    )
 
 
 def test_solve_writes_json_of_the_spec(tmp_path):

@@ -360,3 +360,27 @@ def test_a_replay_on_a_store_it_cannot_write_keeps_its_verdict(store_url, ok_sma
     assert out.exit_code == 0, out.output
     assert "replay identical" in out.stdout
     assert "Warning: this replay could not be recorded in the audit chain" in out.stderr
+
+
+def test_compare_and_report_take_a_saved_run_as_it_was_saved(store_url, ok_small, tmp_path):
+    """A regional centre compares a saved run with a what-if on it, without solving the saved one again: its
+    column is the stored allocation (an edit to the stored rows shows up there, with a warning)."""
+    f = write_yaml(tmp_path / "s.yaml", ok_small)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["run", str(f), "--db", store_url]).exit_code == 0
+    sql(store_url, "UPDATE run_outcome SET funded = 1 WHERE request = 'NER-1'")
+    out = runner.invoke(cli, ["compare", "1", "--set", "donors[0].budget*=0.5", "--db", store_url, "--format", "json"])
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.stdout)
+    assert doc["options"] == ["run 1", "run 1 [donors[0].budget*=0.5]"]
+    assert "Warning: run 1 was changed after it was saved" in out.stderr
+    page = tmp_path / "r.html"
+    out = runner.invoke(cli, ["report", "1", "--db", store_url, "-o", str(page)])
+    assert out.exit_code == 0, out.output
+    assert "run 1" in page.read_text(encoding="utf-8")
+    missing = runner.invoke(cli, ["report", "9", "--db", store_url, "-o", str(tmp_path / "x.html")])
+    assert (missing.exit_code, missing.output.strip()) == (
+        1,
+        "Error: run 9: no such run; `matcher runs` lists the saved runs",
+    )
+    assert not (tmp_path / "x.html").exists()

@@ -427,3 +427,12 @@ def test_exact_refuses_what_it_cannot_enumerate(tmp_path, two_sure, args, edit, 
     assert out.exit_code == 1
     assert out.output.strip().splitlines() == [message]
     assert not (tmp_path / "out.txt").exists()
+
+
+def test_a_sweep_with_no_allocation_anywhere_exits_3_as_solve_does(tmp_path, one_uncertain):
+    path = tmp_path / "round.yaml"
+    one_uncertain["commitments"] = [{"donor": "NOR", "request": "PER-1", "amount": 100000}]
+    path.write_text(yaml.safe_dump(one_uncertain))
+    out = CliRunner().invoke(cli, ["sweep", str(path), "--draws", "5", "--set", "donors[NOR].budget=50000"])
+    assert out.exit_code == 3, out.output
+    assert "Note: the hard rules admit no allocation in any draw or point (exit 3)" in out.stderr

@@ -6,21 +6,26 @@ today; stored runs later). Every input is loaded and validated before anything i
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from matcher import jsonout
 from matcher.cli.common import cli, handle_errors, write_output
 from matcher.cli.solving import params_from, set_option, solve_options
+from matcher.cli.store import database_errors, db_option
 from matcher.errors import MatcherError
 from matcher.infeasible import infeasible_note
-from matcher.options import Option, load_option, unique_labels
+from matcher.options import Option, load_option, stored_option, unique_labels
 
 
-def _options(args: tuple[str, ...], sets: tuple[str, ...]) -> list[Option]:
-    """The inputs, plus one more when --set is given: the first input with every assignment applied."""
-    options = [load_option(a) for a in args]
+def _options(args: tuple[str, ...], sets: tuple[str, ...], db_url: str | None = None) -> list[Option]:
+    """The inputs, plus one more when --set is given: the first input with every assignment applied.
+    An input that is a number and no file is a saved run (``matcher runs``), read from the store."""
+    runs = {a: _stored_run(int(a), db_url) for a in dict.fromkeys(args) if a.isdigit() and not Path(a).exists()}
+    options = [stored_option(runs[a]) if a in runs else load_option(a) for a in args]
     if sets:
-        options.append(load_option(args[0], sets))
+        options.append(stored_option(runs[args[0]], sets) if args[0] in runs else load_option(args[0], sets))
     currencies = {o.scenario.currency for o in options}
     if len(currencies) > 1:  # side by side, 2,000,000 EUR would read as USD
         each = ", ".join(f"{a}: {o.scenario.currency}" for a, o in zip(args, options, strict=False))
@@ -47,21 +52,25 @@ def _output_option(fn):
 @_format_option(("table", "json", "csv"))
 @_output_option
 @solve_options
+@db_option
 @handle_errors
-def compare_cmd(inputs, sets, fmt, output, time_limit, seed, node_limit, progress) -> None:
+@database_errors
+def compare_cmd(inputs, sets, fmt, output, time_limit, seed, node_limit, progress, db_url) -> None:
     """Solve options and put their measures side by side.
 
-    Each input is a scenario file or a variant file. With --set, one more option is added: the
-    first input with every --set applied (so one file and --set compare before and after).
+    Each input is a scenario file, a variant file or a saved run's number (`matcher runs`: its
+    allocation as saved, not solved again). With --set, one more option is added: the first input
+    with every --set applied (so one file and --set compare before and after).
 
     \b
     Example:
       matcher compare examples/west-africa.yaml examples/deu-cut.yaml examples/diversion-first.yaml
       matcher compare examples/west-africa.yaml --set 'donors[DEU].budget*=0.8' --format csv
+      matcher compare 3 4 --db matcher.db
     """
     from matcher.compare import compare, render
 
-    options = _options(inputs, sets)
+    options = _options(inputs, sets, db_url)
     if len(options) < 2:
         raise MatcherError("compare needs two options or more: give two files, or one file and --set PATH=V")
     params = params_from(time_limit, seed, node_limit, progress)
@@ -69,6 +78,30 @@ def compare_cmd(inputs, sets, fmt, output, time_limit, seed, node_limit, progres
     write_output(render(compare(solved), fmt), output)
     _no_allocation_notes(solved)
     _weights_note(solved)
+
+
+def _stored_run(run_id: int, db_url: str | None):
+    """A saved solve from the store, with a warning when it was changed after it was saved."""
+    from matcher.store import audit, db
+    from matcher.store.runs import load_run
+    from matcher.store.sweeps import SWEEP, run_kind
+
+    engine = db.open_store(db_url, create=False, reading=True)
+    try:
+        if run_kind(engine, run_id=run_id) == SWEEP:
+            raise MatcherError(
+                f"run {run_id} is a sweep: `matcher show {run_id}` prints it; compare and report take solves"
+            )
+        changed = audit.check_run(engine, run_id)
+        if changed is not None:
+            click.echo(
+                f"Warning: run {run_id} was changed after it was saved ({changed}); `matcher audit verify` "
+                "checks the whole store",
+                err=True,
+            )
+        return load_run(engine, run_id=run_id)
+    finally:
+        engine.dispose()
 
 
 def _weights_note(solved) -> None:
@@ -213,21 +246,25 @@ def graph_cmd(file, sets, fmt, output) -> None:
 @click.option("--title", default=None, help="Heading of the report.")
 @set_option
 @solve_options
+@db_option
 @handle_errors
-def report_cmd(inputs, output, title, sets, time_limit, seed, node_limit, progress) -> None:
+@database_errors
+def report_cmd(inputs, output, title, sets, time_limit, seed, node_limit, progress, db_url) -> None:
     """One self-contained HTML report (works offline) to send to a donor.
 
     A Sankey of money from donors to regions to themes, coverage by region and theme, the requests
-    not fully funded and why; with several inputs (or --set), the comparison table first.
+    not fully funded and why; with several inputs (or --set), the comparison table first. An input
+    that is a number is a saved run (`matcher runs`), reported as it was saved.
 
     \b
     Example:
       matcher report examples/west-africa.yaml -o report.html
       matcher report examples/west-africa.yaml examples/deu-cut.yaml -o options.html
+      matcher report 3 --db matcher.db -o run-3.html
     """
     from matcher.report.html import render_html
 
-    options = _options(inputs, sets)
+    options = _options(inputs, sets, db_url)
     params = params_from(time_limit, seed, node_limit, progress)
     solved = [o.solved(params) for o in options]
     write_output(render_html(solved, title), output)

@@ -23,7 +23,7 @@ from matcher.errors import MatcherError, ScenarioError
 from matcher.infeasible import infeasible_note
 from matcher.options import load_option
 from matcher.report.formats import FORMATS, render
-from matcher.scenario_io import load_scenario
+from matcher.scenario_io import input_sha256, load_scenario
 
 
 @cli.command()
@@ -56,7 +56,7 @@ def validate(file: str) -> None:
             (s.offers, "offer"),
         )
     )
-    click.echo(f"{file}: valid scenario '{s.name}': {counts}")
+    click.echo(f"{file}: valid scenario '{s.name}': {counts}; input sha256 {input_sha256(s)}")
     from matcher.domain import commitment_conflicts, unusual_rules
     from matcher.engine.solve import check_scale
 

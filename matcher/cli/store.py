@@ -18,6 +18,7 @@ from matcher.cli.common import (
     EXIT_INFEASIBLE,
     EXIT_NO_SOLUTION,
     cli,
+    drop_native_stdout,
     handle_errors,
     one_line_name,
     write_output,
@@ -370,6 +371,7 @@ def replay_cmd(run_id: int, by: str | None, workers: int | None, db_url: str | N
 
 
 def _replay(engine, writer, run_id: int, by: str | None, workers: int | None) -> None:
+    drop_native_stdout()  # a replay shows its verdict, not the solver's own lines (HiGHS prints a few)
     from matcher.store.replay import replay_run
     from matcher.store.runs import default_by
     from matcher.store.sweep_replay import replay_sweep

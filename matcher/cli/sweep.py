@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import re
+import sys
 import time
 from collections.abc import Sequence
 
 import click
 
-from matcher.cli.common import cli, drop_native_stdout, handle_errors, one_line_name, write_output
+from matcher.cli.common import (
+    EXIT_INFEASIBLE,
+    cli,
+    drop_native_stdout,
+    handle_errors,
+    one_line_name,
+    write_output,
+)
 from matcher.cli.store import database_errors, db_option
 from matcher.engine import SolveParams
 from matcher.errors import MatcherError
@@ -193,8 +201,7 @@ def sweep_cmd(
         store = db.open_store(db_url)  # before the sweep: an unreachable database fails fast
     started = time.perf_counter()
     report = _progress_printer() if progress else None
-    if not progress:
-        drop_native_stdout()  # before the workers start: they inherit it
+    drop_native_stdout()  # before the workers start (they inherit it): a sweep's progress is its own lines
     with open_executor(executor, workers, scheduler) as ex:
         result = run_sweep(raw, spec, ex, executor, report)
     text = render_sweep(result, fmt, str(raw.get("currency", "")))
@@ -236,6 +243,13 @@ def sweep_cmd(
             "in the file or with --set (e.g. --set 'donors[JPN].confidence=0.7')",
             err=True,
         )
+    if all(set(p.statuses) == {"infeasible"} for p in result.points):  # as `matcher solve` of such a round
+        click.echo(
+            "Note: the hard rules admit no allocation in any draw or point (exit 3); `matcher solve` of the round, "
+            "with the same --set, says why",
+            err=True,
+        )
+        sys.exit(EXIT_INFEASIBLE)
 
 
 def _tags_nobody_carries(raw: dict, exprs: Sequence[str]) -> list[str]:
@@ -284,7 +298,8 @@ def _summary_line(result: SweepResult, seconds: float) -> None:
     """How the sweep ran: on stderr only, so the output itself is the same on every executor."""
     draws = f"{result.draws} draws, " if result.draws else ""
     click.echo(
-        f"sweep: {len(result.points)} point(s), {draws}{result.solves} distinct solves on {result.executor} "
+        f"sweep: {len(result.points)} point{'' if len(result.points) == 1 else 's'}, {draws}{result.solves} distinct "
+        f"solve{'' if result.solves == 1 else 's'} on {result.executor} "
         f"({result.workers} workers) in {seconds:.1f} s (solving {result.seconds:.1f} s); "
         f"{result.solve_seconds:.3f} s solver time per solve",
         err=True,

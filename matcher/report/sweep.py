@@ -122,7 +122,7 @@ def grid_table(result: SweepResult, cur: str) -> str:
     draws = f"{result.draws} draws each (seed {result.seed})" if result.draws else "pledges as pledged"
     if result.exact:
         draws = "each point's pledges in every combination, at its exact probability"
-    con.print(f"Sweep of {result.scenario}: {len(result.points)} points, {draws}")
+    con.print(f"Sweep of {result.scenario}: {_count(len(result.points), 'point')}, {draws}")
     t = Table(title="Grid", title_justify="left")
     for path in result.paths:
         t.add_column(path)
@@ -160,13 +160,17 @@ def _grants_label(result: SweepResult) -> str:
     return "grants" if result.fewest_grants else "grants (not minimised)"
 
 
+def _count(n: int, thing: str) -> str:
+    return f"{n:,} {thing}{'' if n == 1 else 's'}"
+
+
 def _headline(result: SweepResult, p: PointSummary) -> str:
     uncertain = ", ".join(result.uncertain) if result.uncertain else "none (every draw is the pledges as pledged)"
     statuses = ", ".join(f"{k} {v}" for k, v in p.statuses.items())
     how = (
         f"exact: every combination of the pledges ({p.distinct} solved), weighted as {p.draws} equally likely draws"
         if result.exact
-        else f"{p.draws} draws (seed {result.seed}), {p.distinct} distinct scenarios solved"
+        else f"{_count(p.draws, 'draw')} (seed {result.seed}), {_count(p.distinct, 'distinct scenario')} solved"
     )
     return (
         f"Sweep of {result.scenario}: {how}\n"
