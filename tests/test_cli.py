@@ -596,3 +596,13 @@ def test_a_key_written_with_no_value_means_its_default(tmp_path):
     assert json.loads(out.read_text())["requests"][0]["funded"] == 100
     required = run(tmp_path, ["validate", "FILE"], text=text.replace("amount: 100", "amount:"))[0]
     assert required.exit_code == 1 and "requests[0].amount: " in required.stderr
+
+
+def test_solve_names_the_file_when_it_refuses_an_amount_too_large(tmp_path):
+    data = _with(requests=[{**OK["requests"][0], "amount": 2_000_000_000}], donors=[{"id": "DEU", "budget": 100}])
+    result, path, out = run(tmp_path, ["solve", "FILE", "-o", "OUT"], data=data)
+    assert result.exit_code == 1
+    assert result.output.startswith(
+        f"Error: {path}: requests[A].amount: 2,000,000,000 USD is above 1,000,000,000, the largest amount"
+    )
+    assert len(result.output.strip().splitlines()) == 1 and not out.exists()

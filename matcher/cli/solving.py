@@ -111,6 +111,16 @@ def set_option(fn):
     return click.option("--set", "sets", multiple=True, metavar="PATH=V", help=SET_HELP)(fn)
 
 
+def scale_checked(scenario, file: str) -> None:
+    """The engine's refusal of amounts it cannot solve reliably, naming the file as every input error does."""
+    from matcher.engine.solve import check_scale
+
+    try:
+        check_scale(scenario)
+    except MatcherError as exc:
+        raise MatcherError(f"{file}: {exc}") from None
+
+
 def params_from(
     time_limit: float, seed: int, node_limit: int | None, progress: bool, method: str = "auto"
 ) -> SolveParams:
@@ -190,6 +200,7 @@ def solve_cmd(
       matcher solve scenarios/lac-unlirec-2027.yaml --set 'donors[DEU].budget*=0.8'
     """
     scenario = load_option(file, sets).scenario if sets else load_scenario(file)
+    scale_checked(scenario, file)
     params = dataclasses.replace(
         params_from(time_limit, seed, node_limit, progress, method), polish_seconds=polish, relative_gap=gap
     )

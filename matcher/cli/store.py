@@ -23,7 +23,7 @@ from matcher.cli.common import (
     one_line_name,
     write_output,
 )
-from matcher.cli.solving import effort_options, params_from, solve_options
+from matcher.cli.solving import effort_options, params_from, scale_checked, solve_options
 from matcher.engine import solve
 from matcher.errors import MatcherError
 from matcher.infeasible import infeasible_note
@@ -106,6 +106,7 @@ def run_cmd(
       matcher run round.yaml --db postgresql+psycopg://postgres@127.0.0.1:5432/matcher
     """
     scenario = load_scenario(file)
+    scale_checked(scenario, file)
     from matcher.store import db
     from matcher.store.runs import default_by, save_run
 
