@@ -142,12 +142,14 @@ def compare(options: list[Option]) -> dict[str, Any]:
     """The comparison document: option labels, measures per option, changed requests."""
     for o in options:
         assert o.result is not None, "solve options before comparing them"
-    return {
+    doc = {
         "options": [o.label for o in options],
         "currency": options[0].scenario.currency,
         "measures": {o.label: measures(o.scenario, o.result) for o in options},  # type: ignore[arg-type]
         "changes": changes(options),
     }
+    warnings = {o.label: o.warning for o in options if o.warning}
+    return {**doc, "warnings": warnings} if warnings else doc
 
 
 # --- rendering -------------------------------------------------------------------------------------

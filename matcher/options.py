@@ -27,12 +27,15 @@ class Option:
     label: str
     scenario: Scenario
     result: Result | None = None
+    params: SolveParams | None = None  # its own solve parameters (a what-if on a saved run: the run's)
+    warning: str | None = None  # what a reader must know first (a saved run changed after it was saved)
 
     def solved(self, params: SolveParams | None = None) -> Option:
-        """This option with a result: the one it carries, or a fresh solve."""
+        """This option with a result: the one it carries, or a fresh solve (with its own parameters, if any)."""
         if self.result is not None:
             return self
-        return replace(self, result=solve(self.scenario, params))
+        own = None if self.params is None else replace(self.params, on_log=params.on_log if params else None)
+        return replace(self, result=solve(self.scenario, own or params))
 
 
 def load_option(arg: str, sets: Iterable[str] = (), label: str | None = None) -> Option:
@@ -53,18 +56,19 @@ def load_option(arg: str, sets: Iterable[str] = (), label: str | None = None) ->
     return Option(label=label or _label(arg, sets), scenario=scenario)
 
 
-def stored_option(stored: Any, sets: Iterable[str] = ()) -> Option:
+def stored_option(stored: Any, sets: Iterable[str] = (), warning: str | None = None) -> Option:
     """A saved run (store.runs.StoredRun) as an option: its scenario and the result it was saved with,
-    not solved again. With ``--set`` assignments: its scenario changed, to be solved anew."""
+    not solved again. With ``--set`` assignments: its scenario changed, to be solved anew with the run's
+    own parameters, so that the change alone makes the difference."""
     label, sets = f"run {stored.run.id}", list(sets)
     if not sets:
-        return Option(label=label, scenario=stored.scenario, result=stored.result)
+        return Option(label=label, scenario=stored.scenario, result=stored.result, warning=warning)
     try:
         scenario = parse_scenario(apply_sets(scenario_data(stored.scenario), sets), source=label)
     except ScenarioError as exc:
         given = " ".join(f"--set '{x}'" for x in sets)
         raise ScenarioError(exc.problems, f"{label} with {given}") from None
-    return Option(label=_label(label, sets), scenario=scenario)
+    return Option(label=_label(label, sets), scenario=scenario, params=SolveParams(**stored.params))
 
 
 def _label(arg: str, sets: list[str]) -> str:

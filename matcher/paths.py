@@ -141,6 +141,27 @@ def scaled(old: Any, factor: float, text: str) -> Any:
     return old * factor
 
 
+_WEIGHT = re.compile(r"^\s*policy\.priority_weights\.(\d+)\s*$")
+
+
+def with_default_weights(data: dict, path: str) -> dict:
+    """The data with the default weight written out for the priority level a path scales, where the file
+    leaves that level out (the format's default: 1, 2, 4, 8, 16), so ``policy.priority_weights.5*=2``
+    doubles 16 on a round that never wrote its weights."""
+    m = _WEIGHT.match(path)
+    if not m or not isinstance(data.get("policy", {}), dict):
+        return data
+    from matcher.domain import DEFAULT_PRIORITY_WEIGHTS
+
+    level = int(m.group(1))
+    weights = (data.get("policy") or {}).get("priority_weights") or {}
+    given = level in weights or str(level) in weights if isinstance(weights, dict) else True
+    if given or level not in DEFAULT_PRIORITY_WEIGHTS:
+        return data
+    default = DEFAULT_PRIORITY_WEIGHTS[level]
+    return set_value(data, path, int(default) if float(default).is_integer() else default)
+
+
 def apply_assignment(data: dict, expr: str) -> dict:
     """Apply ``PATH=VALUE``, ``PATH*=FACTOR`` or ``PATH+=NUMBER`` to a copy of data."""
     m = _ASSIGN.match(expr)
@@ -152,6 +173,7 @@ def apply_assignment(data: dict, expr: str) -> dict:
         return range_follows_budget(data, path, set_value(data, path, value))
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         raise MatcherError(f"'{expr}': '{raw}' is not a number")
+    data = with_default_weights(data, path)
     old = get_value(data, path)
     if op == "*=":
         return range_follows_budget(data, path, set_value(data, path, scaled(old, value, expr)))

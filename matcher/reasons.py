@@ -183,22 +183,32 @@ class _Context:
 
     def unreachable(self, r, eligible) -> list[Reason]:
         """Even with whole budgets, the eligible donors cannot reach the minimum useful amount."""
-        caps = sorted(
-            (min(self.budget[d.id], d.max_grant if d.max_grant is not None else r.amount) for d in eligible),
-            reverse=True,
-        )
+        caps = sorted((self._most_to(d, r) for d in eligible), reverse=True)
         k = self.s.policy.max_donors_per_request
         offers = sum(o.value for o in self.offers_to.get(r.id, []))
         reach = sum(caps[:k] if k else caps) + offers
         if reach >= r.min_amount:
             return []
+        why = [f"at most {k} donors"] if k else []
+        for d in eligible:
+            most = min(self.budget[d.id], d.max_grant if d.max_grant is not None else r.amount, r.amount)
+            if (d.min_grant or 0) > most:
+                why.append(f"{d.id}'s min_grant {d.min_grant:,} is above the {most:,} it could give")
+            elif d.max_grant is not None and d.max_grant < min(self.budget[d.id], r.amount):
+                why.append(f"{d.id} gives one request at most {d.max_grant:,}")
         return [
             (
                 "min_funding_unreachable",
                 f"minimum funding not reachable: needs {r.min_amount:,}, eligible donors can give at most {reach:,}"
-                + (f" (max {k} donors, max_grant caps)" if k else " (budgets and max_grant caps)"),
+                f" ({'; '.join(why[: MAX_NAMED + 1]) or 'their budgets'})",
             )
         ]
+
+    def _most_to(self, d, r) -> int:
+        """The most donor d can give request r on its own: its budget, max_grant and the amount, and
+        nothing when its min_grant is above that."""
+        most = min(self.budget[d.id], d.max_grant if d.max_grant is not None else r.amount, r.amount)
+        return most if (d.min_grant or 0) <= most else 0
 
     def shares(self, r) -> list[Reason]:
         out: list[Reason] = []
@@ -227,7 +237,7 @@ class _Context:
         k = self.s.policy.max_donors_per_request
         if k is None or len({a.donor for a in self.grants_to[r.id]}) < k:
             return []
-        return [("max_donors", f"already has the maximum of {k} donors per request")]
+        return [("max_donors", f"already has the maximum of {k} donor{'' if k == 1 else 's'} per request")]
 
     def money_spent(self, r, eligible) -> list[Reason]:
         """Eligible budgets went elsewhere: name the requests that took them, best value per unit first."""
@@ -236,13 +246,11 @@ class _Context:
         need = max(r.min_amount - self.funded[r.id], 1)
         left = {d.id: self.budget[d.id] - self.given[d.id] for d in eligible}
         usable = [d for d in eligible if left[d.id] >= max(d.min_grant or 1, 1) and left[d.id] > 0]
-        if sum(left[d.id] for d in usable) >= need and usable:
-            blocked = [d for d in eligible if d.min_grant and 0 < left[d.id] < d.min_grant]
-            if blocked:
-                return [
-                    ("min_grant", f"what is left of {_listing([d.id for d in blocked], 3)} is below their min_grant")
-                ]
-            return []
+        if usable and sum(left[d.id] for d in usable) >= need:
+            return []  # money is left where it could go: another rule stops it (named by its own check)
+        blocked = [d for d in eligible if d.min_grant and 0 < left[d.id] < d.min_grant]
+        if blocked and sum(left[d.id] for d in (*usable, *blocked)) >= need:
+            return [("min_grant", f"what is left of {_listing([d.id for d in blocked], 3)} is below their min_grant")]
         # The engine maximises priority-weighted coverage, sum of weight x funded / amount, so a unit
         # of money buys weight / amount of it: name the requests that got these donors' money and buy
         # at least as much per unit as this one (never this request itself, when it is partly funded).

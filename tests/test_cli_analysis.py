@@ -47,7 +47,9 @@ def test_compare_one_file_and_set_as_csv(files):
 def test_compare_needs_two_options(files):
     res = run("compare", str(files / "base.yaml"), *FAST)
     assert res.exit_code == 1
-    assert res.stderr == "Error: compare needs two options or more: give two files, or one file and --set PATH=V\n"
+    assert res.stderr == (
+        "Error: compare needs two options or more: give two files or saved runs, or one and --set PATH=V\n"
+    )
 
 
 def test_compare_bad_set_names_the_fix(files):

@@ -220,7 +220,7 @@ def test_a_rule_named_as_a_reason_is_binding_only_when_lifting_it_gives_more():
     assert [n["code"] for n in spent["not_binding"]] == ["max_donors"] and spent["not_binding"][0]["without_it"] == 100
     assert spent["binding"]["code"] == "budget_spent"
     assert (
-        "not binding: already has the maximum of 1 donors per request (lifted alone, it still gets 100 USD)"
+        "not binding: already has the maximum of 1 donor per request (lifted alone, it still gets 100 USD)"
         in to_text(spent)
     )
     room = explain(parse_scenario(_one_donor_each(200)), "R", PARAMS)  # 100 left with a donor R may not add

@@ -101,7 +101,53 @@ def test_a_donors_own_grant_limits_are_named_not_a_trade_off():
     r = solve(s)
     why = {o.id: (o.reason_codes, o.reasons) for o in r.requests}
     assert why["R3"] == (
-        ["min_grant"],
-        ["min_grant above what it still needs (50 USD): the least that E (60 USD) may give one request"],
+        ["min_funding_unreachable"],
+        [
+            "minimum funding not reachable: needs 50, eligible donors can give at most 0 "
+            "(E's min_grant 60 is above the 50 it could give)"
+        ],
     )
     assert why["R4"] == (["max_grant"], ["max_grant reached: it has the most that E (100 USD) may give one request"])
+
+
+def test_grant_limits_that_make_a_minimum_unreachable_are_named_and_never_blamed_for_a_cap():
+    """D gives one request at most 60,000 and E at least 150,000: ALL (100,000, all or nothing) was told
+    'trade_off', and explain contradicted it. R3 of the second round is stopped by the 70% country cap alone,
+    yet was also told B's leftover is below its min_grant while A had 200,000 left."""
+    limits = parse_scenario(
+        {
+            "name": "r2",
+            "currency": "USD",
+            "donors": [
+                {"id": "D", "budget": 500000, "max_grant": 60000},
+                {"id": "E", "budget": 500000, "min_grant": 150000},
+            ],
+            "requests": [{"id": "ALL", "country": "NER", "theme": "stockpile", "amount": 100000, "priority": 5}],
+        }
+    )
+    (out,) = solve(limits).requests
+    assert (out.reason_codes, out.reasons) == (
+        ["min_funding_unreachable"],
+        [
+            "minimum funding not reachable: needs 100,000, eligible donors can give at most 60,000 "
+            "(D gives one request at most 60,000; E's min_grant 150,000 is above the 100,000 it could give)"
+        ],
+    )
+    cap = parse_scenario(
+        {
+            "name": "r1",
+            "currency": "USD",
+            "policy": {"max_country_share": 0.7},
+            "donors": [
+                {"id": "A", "budget": 300000, "countries": ["NER"]},
+                {"id": "B", "budget": 60000, "min_grant": 50000, "countries": ["MLI", "NER"]},
+            ],
+            "requests": [
+                {"id": "R1", "country": "NER", "theme": "stockpile", "amount": 100000, "priority": 5},
+                {"id": "R2", "country": "MLI", "theme": "stockpile", "amount": 50000, "priority": 5},
+                {"id": "R3", "country": "NER", "theme": "marking", "amount": 100000, "priority": 1},
+            ],
+        }
+    )
+    r3 = next(o for o in solve(cap).requests if o.id == "R3")
+    assert r3.reason_codes == ["country_cap"]

@@ -374,13 +374,30 @@ def test_compare_and_report_take_a_saved_run_as_it_was_saved(store_url, ok_small
     doc = json.loads(out.stdout)
     assert doc["options"] == ["run 1", "run 1 [donors[0].budget*=0.5]"]
     assert "Warning: run 1 was changed after it was saved" in out.stderr
+    assert list(doc["warnings"]) == ["run 1"]  # in the document too, not on the terminal alone
     page = tmp_path / "r.html"
     out = runner.invoke(cli, ["report", "1", "--db", store_url, "-o", str(page)])
     assert out.exit_code == 0, out.output
-    assert "run 1" in page.read_text(encoding="utf-8")
+    assert "<b>Warning:</b> run 1 was changed after it was saved" in page.read_text(encoding="utf-8")
     missing = runner.invoke(cli, ["report", "9", "--db", store_url, "-o", str(tmp_path / "x.html")])
     assert (missing.exit_code, missing.output.strip()) == (
         1,
         "Error: run 9: no such run; `matcher runs` lists the saved runs",
     )
     assert not (tmp_path / "x.html").exists()
+
+
+def test_a_what_if_on_a_saved_run_is_solved_with_the_runs_own_parameters(store_url, ok_small, tmp_path, monkeypatch):
+    """compare 1 --set ... once solved the what-if with compare's defaults: a change that does nothing showed
+    other grants (a run saved with --polish 5 --node-limit 200 against none of it)."""
+    import matcher.options
+
+    f = write_yaml(tmp_path / "s.yaml", ok_small)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["run", str(f), "--db", store_url, "--node-limit", "7", "--gap", "0.01"]).exit_code == 0
+    seen = []
+    real = matcher.options.solve
+    monkeypatch.setattr(matcher.options, "solve", lambda s, p=None: seen.append(p) or real(s, p))
+    out = runner.invoke(cli, ["compare", "1", "--set", "donors[0].budget*=1", "--db", store_url, "--format", "json"])
+    assert out.exit_code == 0, out.output
+    assert [(p.node_limit, p.relative_gap) for p in seen] == [(7, 0.01)]

@@ -414,7 +414,7 @@ def test_exact_gives_the_probabilities_themselves_whatever_the_seed(tmp_path, tw
             ["--exact"],
             {"confidence": 0.12345},
             "Error: --exact: the 4 combinations of 2 uncertain pledges need 200,000 "
-            "equally likely cases (at most 10,000); use --draws N, or write confidences with one decimal",
+            "equally likely cases (at most 10,000); use --draws N, or write the confidences with fewer decimals",
         ),
     ],
 )

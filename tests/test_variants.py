@@ -36,6 +36,12 @@ def test_set_scales_money_exactly_and_names_a_misspelt_key():
         apply_sets({"donors": [{"id": "DEU", "budget": 1}]}, ["donors[DEU].budgte*=0.7"])
 
 
+def test_a_priority_level_the_file_leaves_out_is_scaled_from_its_default_weight():
+    assert apply_sets({"policy": {}}, ["policy.priority_weights.5*=2"])["policy"]["priority_weights"] == {"5": 32}
+    given = apply_sets({"policy": {"priority_weights": {5: 20}}}, ["policy.priority_weights.5*=2"])
+    assert given["policy"]["priority_weights"] == {5: 40}
+
+
 def test_set_leaves_the_input_untouched():
     data = two_countries()
     apply_sets(data, ["donors[A].budget=1"])

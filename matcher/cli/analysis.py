@@ -23,9 +23,9 @@ def _options(args: tuple[str, ...], sets: tuple[str, ...], db_url: str | None = 
     """The inputs, plus one more when --set is given: the first input with every assignment applied.
     An input that is a number and no file is a saved run (``matcher runs``), read from the store."""
     runs = {a: _stored_run(int(a), db_url) for a in dict.fromkeys(args) if a.isdigit() and not Path(a).exists()}
-    options = [stored_option(runs[a]) if a in runs else load_option(a) for a in args]
+    options = [stored_option(runs[a][0], warning=runs[a][1]) if a in runs else load_option(a) for a in args]
     if sets:
-        options.append(stored_option(runs[args[0]], sets) if args[0] in runs else load_option(args[0], sets))
+        options.append(stored_option(runs[args[0]][0], sets) if args[0] in runs else load_option(args[0], sets))
     currencies = {o.scenario.currency for o in options}
     if len(currencies) > 1:  # side by side, 2,000,000 EUR would read as USD
         each = ", ".join(f"{a}: {o.scenario.currency}" for a, o in zip(args, options, strict=False))
@@ -72,7 +72,7 @@ def compare_cmd(inputs, sets, fmt, output, time_limit, seed, node_limit, progres
 
     options = _options(inputs, sets, db_url)
     if len(options) < 2:
-        raise MatcherError("compare needs two options or more: give two files, or one file and --set PATH=V")
+        raise MatcherError("compare needs two options or more: give two files or saved runs, or one and --set PATH=V")
     params = params_from(time_limit, seed, node_limit, progress)
     solved = [o.solved(params) for o in options]
     write_output(render(compare(solved), fmt), output)
@@ -81,7 +81,7 @@ def compare_cmd(inputs, sets, fmt, output, time_limit, seed, node_limit, progres
 
 
 def _stored_run(run_id: int, db_url: str | None):
-    """A saved solve from the store, with a warning when it was changed after it was saved."""
+    """A saved solve from the store and, when it was changed after it was saved, the warning (also on stderr)."""
     from matcher.store import audit, db
     from matcher.store.runs import load_run
     from matcher.store.sweeps import SWEEP, run_kind
@@ -93,13 +93,11 @@ def _stored_run(run_id: int, db_url: str | None):
                 f"run {run_id} is a sweep: `matcher show {run_id}` prints it; compare and report take solves"
             )
         changed = audit.check_run(engine, run_id)
+        warning = None
         if changed is not None:
-            click.echo(
-                f"Warning: run {run_id} was changed after it was saved ({changed}); `matcher audit verify` "
-                "checks the whole store",
-                err=True,
-            )
-        return load_run(engine, run_id=run_id)
+            warning = f"run {run_id} was changed after it was saved ({changed}); what it shows is not what was saved"
+            click.echo(f"Warning: {warning}; `matcher audit verify` checks the whole store", err=True)
+        return load_run(engine, run_id=run_id), warning
     finally:
         engine.dispose()
 

@@ -296,7 +296,7 @@ def _progress_printer():
 
 def _summary_line(result: SweepResult, seconds: float) -> None:
     """How the sweep ran: on stderr only, so the output itself is the same on every executor."""
-    draws = f"{result.draws} draws, " if result.draws else ""
+    draws = f"{result.draws} draws, " if result.draws else ("exact, " if result.exact else "")
     click.echo(
         f"sweep: {len(result.points)} point{'' if len(result.points) == 1 else 's'}, {draws}{result.solves} distinct "
         f"solve{'' if result.solves == 1 else 's'} on {result.executor} "

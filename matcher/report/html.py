@@ -143,8 +143,9 @@ def _option_section(option: Option, n: int, figures: list) -> str:
         why = (
             infeasible_note(s).rstrip(".") if r.status == "infeasible" else "no allocation was found within the limits"
         )
+        warned = f'<p class="note"><b>Warning:</b> {_e(option.warning)}</p>' if option.warning else ""
         return (
-            f'<section><h2>{_e(option.label)}</h2><p class="muted">{_e(s.title or s.name)} · input sha256 '
+            f'<section><h2>{_e(option.label)}</h2>{warned}<p class="muted">{_e(s.title or s.name)} · input sha256 '
             f"{_e(r.solver.input_sha256[:12])}</p><p><b>{_e(r.status)}</b>: {_e(why)}.</p></section>"
         )
     placed = sum(o.funded for o in r.requests)
@@ -165,8 +166,9 @@ def _option_section(option: Option, n: int, figures: list) -> str:
     figures.append((region_id, coverage_figure(option, "region")))
     figures.append((theme_id, coverage_figure(option, "theme")))
     title = s.title or s.name
+    warning = f'<p class="note"><b>Warning:</b> {_e(option.warning)}</p>' if option.warning else ""
     return (
-        f'<section><h2>{_e(option.label)}</h2><p class="muted">{_e(title)} · input sha256 '
+        f'<section><h2>{_e(option.label)}</h2>{warning}<p class="muted">{_e(title)} · input sha256 '
         f'{_e(r.solver.input_sha256[:12])}</p><div class="summary">{kpi_html}</div>'
         f'<h3>Where the money goes: donors → regions → themes</h3><div id="{sankey_id}" class="sankey"></div>'
         f'<div class="charts"><div id="{region_id}" class="chart"></div><div id="{theme_id}" class="chart"></div></div>'

@@ -127,7 +127,7 @@ def grid_table(result: SweepResult, cur: str) -> str:
     for path in result.paths:
         t.add_column(path)
     cols = ["coverage", f"placed ({cur})", "of asked", "funded", "partial", _grants_label(result)]
-    if result.draws:
+    if result.drawn:
         cols = ["coverage p5..p95", f"placed p5..p95 ({cur})", *cols, "safe"]
     for c in cols:
         t.add_column(c, justify="right")
@@ -136,10 +136,10 @@ def grid_table(result: SweepResult, cur: str) -> str:
         cells = [_cell(p.values[k]) for k in result.paths]
         if p.solved == 0:  # no allocation at this point (infeasible, or none found): its status, not zeros
             status = ", ".join(sorted(p.statuses)) or "no solve"
-            cells += ["-", "-"] * bool(result.draws) + [status, "-", "-", "-", "-", "-"] + ["-"] * bool(result.draws)
+            cells += ["-", "-"] * result.drawn + [status, "-", "-", "-", "-", "-"] + ["-"] * result.drawn
             t.add_row(*cells)
             continue
-        if result.draws:
+        if result.drawn:
             cells += [_range(p.coverage, _num), _range(p.placed, _money)]
         cells += [
             _opt(row["coverage_mean"], _num),
@@ -149,7 +149,7 @@ def grid_table(result: SweepResult, cur: str) -> str:
             _num(row["partial"]),
             _opt(row["grants_mean"], _num),
         ]
-        if result.draws:
+        if result.drawn:
             cells.append(str(row["safe"]))
         t.add_row(*cells)
     con.print(t)
@@ -168,7 +168,8 @@ def _headline(result: SweepResult, p: PointSummary) -> str:
     uncertain = ", ".join(result.uncertain) if result.uncertain else "none (every draw is the pledges as pledged)"
     statuses = ", ".join(f"{k} {v}" for k, v in p.statuses.items())
     how = (
-        f"exact: every combination of the pledges ({p.distinct} solved), weighted as {p.draws} equally likely draws"
+        f"exact: every combination of the pledges ({p.distinct} solved), "
+        f"weighted as {_count(p.draws, 'equally likely draw')}"
         if result.exact
         else f"{_count(p.draws, 'draw')} (seed {result.seed}), {_count(p.distinct, 'distinct scenario')} solved"
     )

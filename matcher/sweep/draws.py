@@ -70,17 +70,26 @@ def exact_cases(scenario: Scenario) -> tuple[list[Pledges], dict[str, float]]:
                 f"--exact: donors[{i}].budget_range: '{d.id}' brings a range of amounts, which no list of cases "
                 "covers; use --draws N"
             )
-    sure = [Fraction(str(d.confidence)) for d in donors]
+    sure = [Fraction(str(d.confidence)) if d.confidence is not None else Fraction(1) for d in donors]
+    open_ = [c for c in sure if 0 < c < 1]  # a pledge at 0 or 1 is certain: it doubles nothing
+    if 2 ** len(open_) > MAX_EXACT_CASES:  # before any combination is made: 2^20 of them took 45 s
+        raise MatcherError(
+            f"--exact: {len(open_)} pledges between 0 and 1 make {2 ** len(open_):,} combinations (at most "
+            f"{MAX_EXACT_CASES:,}); use --draws N"
+        )
+    branching = [i for i, c in enumerate(sure) if 0 < c < 1]
     worlds = []
-    for arrive in itertools.product((True, False), repeat=len(donors)):
-        weight = math.prod((c if a else 1 - c for c, a in zip(sure, arrive, strict=True)), start=Fraction(1))
-        if weight:
-            worlds.append((arrive, weight))
+    for bits in itertools.product((True, False), repeat=len(branching)):
+        arrive = [c == 1 for c in sure]
+        for i, bit in zip(branching, bits, strict=True):
+            arrive[i] = bit
+        weight = math.prod((sure[i] if arrive[i] else 1 - sure[i] for i in branching), start=Fraction(1))
+        worlds.append((arrive, weight))
     cases = math.lcm(*(w.denominator for _a, w in worlds))
     if cases > MAX_EXACT_CASES:
         raise MatcherError(
-            f"--exact: the {len(worlds):,} combinations of {len(donors)} uncertain pledges need {cases:,} equally "
-            f"likely cases (at most {MAX_EXACT_CASES:,}); use --draws N, or write confidences with one decimal"
+            f"--exact: the {len(worlds):,} combinations of {len(open_)} uncertain pledges need {cases:,} equally "
+            f"likely cases (at most {MAX_EXACT_CASES:,}); use --draws N, or write the confidences with fewer decimals"
         )
     floors = committed_floors(scenario)
     out: list[Pledges] = []

@@ -17,7 +17,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from matcher.errors import MatcherError
-from matcher.paths import get_value, parse_path, parse_scalar, place, range_follows_budget, scaled, set_value
+from matcher.paths import (
+    get_value,
+    parse_path,
+    parse_scalar,
+    place,
+    range_follows_budget,
+    scaled,
+    set_value,
+    with_default_weights,
+)
 
 _RANGE = re.compile(r"^(?P<mul>\*)?(?P<a>[^.*:][^:]*?)\.\.(?P<mul2>\*)?(?P<b>[^:]+?)(?::(?P<n>.*))?$")
 EXAMPLES = "e.g. policy.max_country_share=0.05,0.1,0.2 or donors[DEU].budget=*0.6..*1.2:7"
@@ -90,7 +99,7 @@ def _range_values(expr: str, path: str, spec: str, base: dict[str, Any]) -> tupl
     if m.group("mul"):
         if min(a, b) < 0:
             raise _bad(expr, f"'{spec}' has a negative factor; factors are 0 or more (*0.6..*1.2:7)")
-        current = get_value(base, path)
+        current = get_value(with_default_weights(base, path), path)
         if current is None:
             raise _bad(
                 expr,

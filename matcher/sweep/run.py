@@ -102,6 +102,11 @@ class SweepResult:
     fewest_grants: bool = True  # whether each solve minimised the number of grants
     exact: bool = False  # draws are the exact cases of the confidences (draws.exact_cases), the same for any seed
 
+    @property
+    def drawn(self) -> bool:
+        """Whether the pledges were drawn or enumerated (False: every point solved as pledged)."""
+        return self.draws is not None or self.exact
+
 
 def plan(raw: dict[str, Any], spec: SweepSpec) -> list[_Point]:
     """Every point with its draws; every input error is raised here, before anything runs."""
@@ -200,7 +205,7 @@ def run_sweep(
     return SweepResult(
         scenario=points[0].scenario.name,
         seed=spec.seed,
-        draws=len(points[0].draw_keys) if spec.exact else spec.draws,
+        draws=_exact_draws(points) if spec.exact else spec.draws,
         paths=list(points[0].values),
         threshold=spec.threshold,
         uncertain=list(dict.fromkeys(d.id for p in points for d in uncertain_donors(p.scenario))),
@@ -214,6 +219,13 @@ def run_sweep(
         fewest_grants=spec.grants_minimised(),
         exact=spec.exact,
     )
+
+
+def _exact_draws(points: list[_Point]) -> int | None:
+    """The equally likely cases of an exact sweep: one number when every point has as many, else None
+    (a grid over a confidence: each point's own count is in its summary)."""
+    counts = {len(p.draw_keys) for p in points}
+    return counts.pop() if len(counts) == 1 else None
 
 
 def _solved(k: int, point: _Point, outcomes: list[Outcome], drawn: bool) -> list[SolvedDraw]:
