@@ -343,6 +343,10 @@ def test_solve_takes_a_what_if_with_set_and_names_a_bad_one(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert json.loads(out.read_text())["requests"][0]["funded"] == 40
+    digest = json.loads(out.read_text())["solver"]["input_sha256"]  # the changed round's, named on stderr
+    assert result.stderr.startswith(
+        f"what-if: {tmp_path / 's.yaml'} with --set 'donors[DEU].budget*=0.4' (input sha256 {digest[:12]})"
+    )
     out.unlink()
     result, path, out = run(tmp_path, ["solve", "FILE", "--set", "donors[DEU].budget=-1", "-o", "OUT"], data=OK)
     assert result.exit_code == 1

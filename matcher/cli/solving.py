@@ -201,6 +201,9 @@ def solve_cmd(
     """
     scenario = load_option(file, sets).scenario if sets else load_scenario(file)
     scale_checked(scenario, file)
+    if sets:  # the output is the changed round's: say which change, and why its input hash is not the file's
+        given = " ".join(f"--set '{x}'" for x in sets)
+        click.echo(f"what-if: {file} with {given} (input sha256 {input_sha256(scenario)[:12]})", err=True)
     params = dataclasses.replace(
         params_from(time_limit, seed, node_limit, progress, method), polish_seconds=polish, relative_gap=gap
     )
