@@ -129,7 +129,9 @@ def _partners(rng: random.Random, n: int) -> list[dict[str, Any]]:
 def _requests(rng: random.Random, n: int, partners: list[dict[str, Any]]) -> list[dict[str, Any]]:
     by_region: dict[str, list[str]] = {}
     for c in countries().values():
-        if c.income != "High" and c.region in REGION_WEIGHTS:
+        # XKX, the table's one user-assigned code, came after the generator's population was fixed:
+        # left out so that a seed gives the same round as before (and benchmarks stay comparable)
+        if c.income != "High" and c.region in REGION_WEIGHTS and c.iso3 != "XKX":
             by_region.setdefault(c.region, []).append(c.iso3)
     for codes in by_region.values():
         codes.sort()
