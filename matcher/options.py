@@ -1,8 +1,7 @@
 """An option is one thing to compare, explain or report: a scenario and, once solved, its result.
 
-:func:`load_option` is the one seam that turns a command-line argument into an option. Today it
-reads scenario files and variant files; the run store plugs stored ``RUN`` ids in here (an option
-that arrives with its result is not solved again).
+:func:`load_option` turns a scenario or variant file into an option; :func:`stored_option` a saved
+run (read by the CLI from the store), which arrives with its result and is not solved again.
 """
 
 from __future__ import annotations

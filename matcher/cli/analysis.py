@@ -1,7 +1,8 @@
 """``matcher compare``, ``explain``, ``value``, ``graph`` and ``report``: options side by side and why.
 
-Every input goes through :func:`matcher.options.load_option` (scenario files and variant files
-today; stored runs later). Every input is loaded and validated before anything is solved or written.
+Every input goes through :func:`matcher.options.load_option` (scenario and variant files) or, for a
+saved run's number in compare and report, :func:`matcher.options.stored_option`. Every input is loaded
+and validated before anything is solved or written.
 """
 
 from __future__ import annotations
