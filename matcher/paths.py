@@ -101,7 +101,9 @@ def set_value(data: dict, text: str, value: Any) -> dict:
             if last:
                 node[_key(node, key)] = value
             else:
-                node = node.setdefault(_key(node, key), {})
+                if node.get(_key(node, key)) is None:  # a key written with no value means its default: none yet
+                    node[_key(node, key)] = {}
+                node = node[_key(node, key)]
         else:
             lst, i = _select(node.get(key), selector, key, text)
             if last:
@@ -138,7 +140,7 @@ def scaled(old: Any, factor: float, text: str) -> Any:
         raise MatcherError(f"'{text}': only a number can be multiplied (found {old!r})")
     if isinstance(old, int):
         return math.floor(Fraction(old) * Fraction(repr(float(factor))))
-    return old * factor
+    return round(old * factor, 12)  # 0.7 x 0.75 is 0.525, not 0.5249999999999999
 
 
 _WEIGHT = re.compile(r"^\s*policy\.priority_weights\.(\d+)\s*$")
@@ -149,7 +151,7 @@ def with_default_weights(data: dict, path: str) -> dict:
     leaves that level out (the format's default: 1, 2, 4, 8, 16), so ``policy.priority_weights.5*=2``
     doubles 16 on a round that never wrote its weights."""
     m = _WEIGHT.match(path)
-    if not m or not isinstance(data.get("policy", {}), dict):
+    if not m or not isinstance(data.get("policy") or {}, dict):
         return data
     from matcher.domain import DEFAULT_PRIORITY_WEIGHTS
 
@@ -158,8 +160,7 @@ def with_default_weights(data: dict, path: str) -> dict:
     given = level in weights or str(level) in weights if isinstance(weights, dict) else True
     if given or level not in DEFAULT_PRIORITY_WEIGHTS:
         return data
-    default = DEFAULT_PRIORITY_WEIGHTS[level]
-    return set_value(data, path, int(default) if float(default).is_integer() else default)
+    return set_value(data, path, float(DEFAULT_PRIORITY_WEIGHTS[level]))  # a weight, not money: never floored
 
 
 def apply_assignment(data: dict, expr: str) -> dict:

@@ -328,3 +328,20 @@ def test_an_exact_sweep_saves_shows_and_replays(store_url, tmp_path):
     replay = invoke("replay", "1", "--db", store_url)
     assert replay.exit_code == 0, replay.output
     assert "replay identical" in replay.output
+
+
+def test_a_sweep_saved_before_exact_existed_still_replays_identical(saved):
+    """Sweeps saved by 0.3.1 have no "exact" key in their summary; the replay once read it as null against
+    false and called every such sweep changed (exit 5)."""
+    import dataclasses
+
+    from matcher.store.db import open_store
+    from matcher.store.sweep_replay import sweep_differences
+    from matcher.store.sweeps import load_sweep, stored_result
+
+    url, _output = saved
+    engine = open_store(url, create=False, reading=True)
+    stored = load_sweep(engine, run_id=1)
+    engine.dispose()
+    before = dataclasses.replace(stored, output={k: v for k, v in stored.output.items() if k != "exact"})
+    assert sweep_differences(before, stored_result(stored)) == []

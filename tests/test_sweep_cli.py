@@ -436,3 +436,14 @@ def test_a_sweep_with_no_allocation_anywhere_exits_3_as_solve_does(tmp_path, one
     out = CliRunner().invoke(cli, ["sweep", str(path), "--draws", "5", "--set", "donors[NOR].budget=50000"])
     assert out.exit_code == 3, out.output
     assert "Note: the hard rules admit no allocation in any draw or point (exit 3)" in out.stderr
+
+
+def test_exact_takes_a_confidence_made_by_a_factor(tmp_path, two_sure):
+    """0.7 x 0.75 is 0.5249999999999999 in floating point: --exact once asked for 10^16 cases."""
+    path = tmp_path / "round.yaml"
+    path.write_text(yaml.safe_dump(two_sure))
+    args = ["sweep", str(path), "--exact", "--set", "donors[JPN].confidence*=0.75", "--format", "json", "--quiet"]
+    out = CliRunner().invoke(cli, args)
+    assert out.exit_code == 0, out.output
+    shares = {r["id"]: r["funded"] for r in json.loads(out.stdout)["points"][0]["requests"]}
+    assert shares == {"NER-1": 0.525, "PER-1": 0.8}

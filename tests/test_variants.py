@@ -38,6 +38,8 @@ def test_set_scales_money_exactly_and_names_a_misspelt_key():
 
 def test_a_priority_level_the_file_leaves_out_is_scaled_from_its_default_weight():
     assert apply_sets({"policy": {}}, ["policy.priority_weights.5*=2"])["policy"]["priority_weights"] == {"5": 32}
+    # a weight is not money: never rounded down (1 x 0.5 was 0, priority-1 requests weighed nothing)
+    assert apply_sets({"policy": None}, ["policy.priority_weights.1*=0.5"])["policy"]["priority_weights"] == {"1": 0.5}
     given = apply_sets({"policy": {"priority_weights": {5: 20}}}, ["policy.priority_weights.5*=2"])
     assert given["policy"]["priority_weights"] == {5: 40}
 

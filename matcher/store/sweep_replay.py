@@ -67,7 +67,9 @@ def sweep_differences(stored: StoredSweep, new: SweepResult) -> list[str]:
         out.append(f"distinct solves: {len(old_draws)} -> {len(new_draws)}")
     for k, (a, b) in enumerate(zip(old_draws, new_draws, strict=False)):
         out += [f"solve {k + 1} ({_where(a)}): {line}" for line in _draw_changes(a, b)]
-    summary = [f"summary: {line}" for line in _summary_changes(stored.output, _plain(sweep_data(new)))]
+    # keys added to the summary after a sweep was saved read as the value they had then (result_from_data)
+    old = {"fewest_grants": True, "exact": False, **stored.output}
+    summary = [f"summary: {line}" for line in _summary_changes(old, _plain(sweep_data(new)))]
     return out + summary
 
 

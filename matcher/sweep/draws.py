@@ -70,7 +70,7 @@ def exact_cases(scenario: Scenario) -> tuple[list[Pledges], dict[str, float]]:
                 f"--exact: donors[{i}].budget_range: '{d.id}' brings a range of amounts, which no list of cases "
                 "covers; use --draws N"
             )
-    sure = [Fraction(str(d.confidence)) if d.confidence is not None else Fraction(1) for d in donors]
+    sure = [_probability(d.confidence) for d in donors]
     open_ = [c for c in sure if 0 < c < 1]  # a pledge at 0 or 1 is certain: it doubles nothing
     if 2 ** len(open_) > MAX_EXACT_CASES:  # before any combination is made: 2^20 of them took 45 s
         raise MatcherError(
@@ -100,6 +100,15 @@ def exact_cases(scenario: Scenario) -> tuple[list[Pledges], dict[str, float]]:
         }
         out += [pledges] * int(weight * cases)
     return out, {d.id: float(c) for d, c in zip(donors, sure, strict=True)}
+
+
+def _probability(confidence: float | None) -> Fraction:
+    """A confidence as the exact fraction it stands for: 0.7 is 7/10, and 0.5249999999999999 (0.7 x 0.75
+    in floating point, from --set or --vary factors) is 21/40."""
+    if confidence is None:
+        return Fraction(1)
+    near = Fraction(confidence).limit_denominator(MAX_EXACT_CASES)
+    return near if abs(near - Fraction(confidence)) < 1e-12 else Fraction(str(confidence))
 
 
 def arrival_shares(scenario: Scenario, seed: int, draws: int) -> dict[str, float]:
