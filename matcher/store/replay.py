@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import ortools
 from sqlalchemy import Engine
@@ -198,13 +199,19 @@ def _outcome(o) -> str:
 
 
 def _record(engine: Engine, replay: Replay, by: str) -> None:
+    doc = replay.result.model_dump(mode="json")
+    append_replay(engine, replay, by, {"allocations": doc["allocations"], "outcomes": doc["requests"]})
+
+
+def append_replay(engine: Engine, replay: Any, by: str, found: dict[str, Any]) -> None:
+    """The replay's entry on the audit chain: which run, whether identical, the versions, what it found
+    (``found``: a solve's allocations and outcomes, a sweep's draws and summary) and the verdict."""
     parts = audit.hash_parts(
         {
             "replayed_run": replay.run_id,
             "identical": replay.identical,
             "versions": {"matcher": __version__, "ortools": ortools.__version__},
-            "allocations": replay.result.model_dump(mode="json")["allocations"],
-            "outcomes": replay.result.model_dump(mode="json")["requests"],
+            **found,
         }
     )
     parts["verdict"] = audit.verdict_text(replay.differences)  # readable, and covered by the entry's hash

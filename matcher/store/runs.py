@@ -87,21 +87,7 @@ def _save_once(engine: Engine, scenario: Scenario, result: Result, params: dict[
         session.flush()
         refuse_planted(session, run.id)  # type: ignore[arg-type]
         _add_children(session, run.id, result)  # type: ignore[arg-type]
-        session.flush()
-        session.expire_all()  # hash what the database holds, exactly as `audit verify` will read it
-        parts = audit.run_parts(session, run.id)  # type: ignore[arg-type]
-        audit.append_entry(
-            session,
-            kind=audit.RUN_SAVED,
-            parts=parts,  # type: ignore[arg-type]
-            by=by,
-            created_at=created_at,
-            run_id=run.id,
-            scenario_id=snap.id,
-        )
-        session.flush()
-        pause_if_asked()
-        return run.id  # type: ignore[return-value]
+        return seal_run(session, run, by=by, created_at=created_at)
 
 
 def import_snapshot(session: Session, name: str, snapshot_json: str, by: str, created_at: str) -> ScenarioSnapshot:
@@ -220,6 +206,26 @@ def _add_children(session: Session, run_id: int, result: Result) -> None:
             code = o.reason_codes[j] if j < len(o.reason_codes) else None
             text = o.reasons[j] if j < len(o.reasons) else None
             session.add(RunReason(outcome_id=row.id, position=j, code=code, text=text))  # type: ignore[arg-type]
+
+
+def seal_run(session: Session, run: Run, *, by: str, created_at: str) -> int:
+    """Put a run whose rows are all added on the audit chain (its RUN_SAVED entry), in the caller's
+    transaction; its id."""
+    session.flush()
+    session.expire_all()  # hash what the database holds, exactly as `audit verify` will read it
+    parts = audit.run_parts(session, run.id)  # type: ignore[arg-type]
+    audit.append_entry(
+        session,
+        kind=audit.RUN_SAVED,
+        parts=parts,  # type: ignore[arg-type]
+        by=by,
+        created_at=created_at,
+        run_id=run.id,
+        scenario_id=run.scenario_id,
+    )
+    session.flush()
+    pause_if_asked()
+    return run.id  # type: ignore[return-value]
 
 
 def pause_if_asked() -> None:

@@ -7,15 +7,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import ortools
 from sqlalchemy import Engine
-from sqlmodel import Session
 
-from matcher import __version__
 from matcher.scenario_io import canonical_json, scenario_data
-from matcher.store import audit
-from matcher.store.replay import changed_records, loaded, recorded, run_warnings
-from matcher.store.runs import now_utc
+from matcher.store.replay import append_replay, changed_records, loaded, recorded, run_warnings
 from matcher.store.sweeps import StoredSweep, draw_doc, load_sweep
 from matcher.sweep import SweepResult, run_sweep
 from matcher.sweep.document import sweep_data
@@ -120,24 +115,5 @@ def _short(v: Any) -> str:
 
 
 def _record(engine: Engine, replay: SweepReplay, by: str) -> None:
-    parts = audit.hash_parts(
-        {
-            "replayed_run": replay.run_id,
-            "identical": replay.identical,
-            "versions": {"matcher": __version__, "ortools": ortools.__version__},
-            "draws": [draw_doc(s) for s in replay.result.solved],
-            "summary": sweep_data(replay.result),
-        }
-    )
-    parts["verdict"] = audit.verdict_text(replay.differences)  # readable, and covered by the entry's hash
-    with Session(engine) as session, session.begin():
-        audit.lock_for_append(session)
-        audit.append_entry(
-            session,
-            kind=audit.RUN_REPLAYED,
-            parts=parts,
-            by=by,
-            created_at=now_utc(),
-            run_id=replay.run_id,
-            scenario_id=replay.stored.run.scenario_id,
-        )
+    found = {"draws": [draw_doc(s) for s in replay.result.solved], "summary": sweep_data(replay.result)}
+    append_replay(engine, replay, by, found)

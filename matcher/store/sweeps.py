@@ -23,7 +23,7 @@ from matcher.errors import MatcherError
 from matcher.scenario_io import canonical_json, input_sha256, parse_scenario, scenario_data
 from matcher.store import audit
 from matcher.store.models import Run, RunDraw, RunSweep, ScenarioSnapshot
-from matcher.store.runs import import_snapshot, new_id, now_utc, pause_if_asked, refuse_planted, with_retry
+from matcher.store.runs import import_snapshot, new_id, now_utc, refuse_planted, seal_run, with_retry
 from matcher.sweep import SolvedDraw, SweepResult, SweepSpec
 from matcher.sweep.document import result_from_data, sweep_data
 from matcher.sweep.work import Outcome
@@ -113,21 +113,7 @@ def _save_once(engine: Engine, scenario: Scenario, spec: SweepSpec, result: Swee
             )
         )
         session.add_all([_draw_row(run.id, k, s) for k, s in enumerate(result.solved)])  # type: ignore[arg-type]
-        session.flush()
-        session.expire_all()  # hash what the database holds, exactly as `audit verify` will read it
-        parts = audit.run_parts(session, run.id)  # type: ignore[arg-type]
-        audit.append_entry(
-            session,
-            kind=audit.RUN_SAVED,
-            parts=parts,  # type: ignore[arg-type]
-            by=by,
-            created_at=created_at,
-            run_id=run.id,
-            scenario_id=snap.id,
-        )
-        session.flush()
-        pause_if_asked()
-        return run.id  # type: ignore[return-value]
+        return seal_run(session, run, by=by, created_at=created_at)
 
 
 def _run_row(
