@@ -9,6 +9,7 @@ a transportation problem with side rules (minimum grants, donors per request). S
 3. if some still do: on rounds of up to RESTRICTED_MAX funded requests one MIP over all of them,
    each restricted to the donors of the flow and a few with money left (binaries only where a rule
    needs them, keeping as many of the flow's grants as the root node can), keeps the plan exactly;
+   when that restriction has no grants, the same MIP with every donor a request can take;
    otherwise, class by class (requests with the same eligible
    donors), a small MIP re-splits the class's money; where that fails, the requests with a grant
    still breaking a rule are returned as trouble, and the caller re-optimises them with every rule
@@ -82,7 +83,10 @@ def realise(p: Problem, plan: Plan, params, left: Callable[[], float | None]) ->
     budget = left()
     deadline = None if budget is None else time.perf_counter() + budget
     if sum(1 for g in need if g > 0) <= RESTRICTED_MAX:
-        fixed = restricted_grants(p, need, slots, flow, params, cap(params, budget, 0.4 * (budget or 12.5)))
+        most = 0.4 * (budget or 12.5)
+        fixed = restricted_grants(p, need, slots, flow, params, cap(params, budget, most))
+        if fixed is None:
+            fixed = restricted_grants(p, need, slots, flow, params, cap(params, _until(deadline), most), everyone=True)
         if fixed is not None:
             return fixed, set()
     # class by class: a small MIP re-splits the money each donor gives the class; where it fails, the
@@ -131,11 +135,19 @@ REROUTE_ROUNDS = 8
 ALTERNATIVES = 2  # donors offered to a request besides those of the flow, when no donor limit applies
 
 
-def restricted_grants(p: Problem, need, slots, flow: dict[int, int], params, seconds) -> dict[int, int] | None:
+def restricted_grants(
+    p: Problem, need, slots, flow: dict[int, int], params, seconds, everyone: bool = False
+) -> dict[int, int] | None:
     """Grants for every funded request at once, with each request restricted to the donors of the
     flow plus the donors with the most money left (up to its donor limit): a small MIP where only
     pairs of donors with a minimum grant, and requests with more candidate donors than allowed,
     need a binary. None when this restriction has no solution in time (the caller goes on).
+
+    ``everyone``: each request may take every donor it is eligible for (the plan's grants exist
+    exactly when this MIP has a solution). The caller tries it when the restriction has none: on
+    1,000 draws of an S sweep that found the plan's grants in 0.01-0.6 s where the repair, and
+    after it the full model, had taken up to 8.8 s (draw 466) and sometimes ended a little below
+    the plan (benchmarks/RESULTS.md, session 16).
 
     It first keeps as many of the flow's grants as it can (the objective counts them), at the root
     node only: the LP then leans towards the flow, and HiGHS finds grants 3.5x faster than with no
@@ -159,9 +171,11 @@ def restricted_grants(p: Problem, need, slots, flow: dict[int, int], params, sec
             continue
         usable = [k for k in p.request_pairs(j) if least[p.pair_donor[k]] <= g or p.pair_commit[k]]
         chosen = sorted((k for k in by_request[j] if k in usable), key=lambda k: -flow[k])
+        if everyone:
+            chosen += [k for k in usable if k not in chosen and p.pair_cap[k] > 0]
         limit = slots[j] if slots[j] < NO_LIMIT else len(chosen) + ALTERNATIVES
         others = sorted(
-            (k for k in usable if k not in flow and p.pair_cap[k] > 0),
+            (k for k in usable if k not in flow and k not in chosen and p.pair_cap[k] > 0),
             key=lambda k: (-min(spare[int(p.pair_donor[k])], int(p.pair_cap[k])), k),
         )
         chosen += others[: max(0, limit - len(chosen))]
