@@ -1,3 +1,3 @@
 """Donor-need matching engine for small arms control assistance (UN PoA / ITI)."""
 
-__version__ = "0.3.1"
+__version__ = "0.3.2"
