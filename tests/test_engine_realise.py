@@ -82,3 +82,32 @@ def test_restricted_grants_none_when_no_grants_can_keep_the_rules() -> None:
     p = compile_problem(s)
     flow = {p.pair_index(0, 0): 30, p.pair_index(0, 1): 70}  # R1's 30 is below BIG's minimum
     assert restricted_grants(p, [30, 70], donor_slots(p, set()), flow, SolveParams(time_limit=10), 10.0) is None
+
+
+def test_every_donor_a_request_can_take_finds_grants_the_restriction_misses() -> None:
+    """The restriction offers R1 the flow's donor and the two with most money left (BIG and HUGE), whose
+    minimums of 95 leave no whole split of 100; only the small donors outside it can make one. With
+    every eligible donor the MIP finds it, so realise keeps the plan instead of repairing it."""
+    s = scenario(
+        [
+            {"id": "A", "budget": 30, "min_grant": 10},
+            {"id": "BIG", "budget": 1000, "min_grant": 95, "max_grant": 96},
+            {"id": "HUGE", "budget": 900, "min_grant": 95, "max_grant": 96},
+            {"id": "D", "budget": 40},
+            {"id": "E", "budget": 40},
+        ],
+        [req("R1", amount=100)],
+        policy={"objective": ["coverage", "volume"]},
+    )
+    p = compile_problem(s)
+    slots = donor_slots(p, set())
+    a = p.donor_index["A"]
+    flow = {p.pair_index(a, 0): 100}  # more than A's budget: the grants must be split again
+    params = SolveParams(time_limit=10)
+    assert restricted_grants(p, [100], slots, flow, params, 10.0) is None
+    grants = restricted_grants(p, [100], slots, flow, params, 10.0, everyone=True)
+    assert grants is not None and not breaking(p, grants, slots)
+    assert sum(grants.values()) == 100
+    by_donor = {s.donors[int(p.pair_donor[k])].id: v for k, v in grants.items()}
+    assert set(by_donor) == {"A", "D", "E"} and by_donor["A"] >= 20  # D and E give at most 40 each
+    assert all(v <= s.donors[p.donor_index[d]].budget for d, v in by_donor.items())

@@ -85,7 +85,7 @@ def realise(p: Problem, plan: Plan, params, left: Callable[[], float | None]) ->
     if sum(1 for g in need if g > 0) <= RESTRICTED_MAX:
         most = 0.4 * (budget or 12.5)
         fixed = restricted_grants(p, need, slots, flow, params, cap(params, budget, most))
-        if fixed is None:
+        if fixed is None and sum(len(p.request_pairs(j)) for j, g in enumerate(need) if g > 0) <= EVERYONE_MAX_PAIRS:
             fixed = restricted_grants(p, need, slots, flow, params, cap(params, _until(deadline), most), everyone=True)
         if fixed is not None:
             return fixed, set()
@@ -128,6 +128,9 @@ def _until(deadline: float | None) -> float | None:
 # repair dealt with the few grants the exchanges left broken; on S it keeps the plan exactly in
 # 0.1-0.2 s.
 RESTRICTED_MAX = 400
+# The MIP with every donor a request can take (restricted_grants' ``everyone``) is tried up to this many
+# pairs of funded requests: the S sweep's (about 1,000) took 0.01-0.6 s; larger ones are not measured.
+EVERYONE_MAX_PAIRS = 2000
 MEND_NODE_LIMIT = 200  # a class's grants MIP (any grants will do) without --node-limit: work, not wall time
 REROUTE_ROUNDS = 8
 
@@ -172,10 +175,11 @@ def restricted_grants(
         usable = [k for k in p.request_pairs(j) if least[p.pair_donor[k]] <= g or p.pair_commit[k]]
         chosen = sorted((k for k in by_request[j] if k in usable), key=lambda k: -flow[k])
         if everyone:
-            chosen += [k for k in usable if k not in chosen and p.pair_cap[k] > 0]
+            chosen += [k for k in usable if k not in flow and p.pair_cap[k] > 0]
         limit = slots[j] if slots[j] < NO_LIMIT else len(chosen) + ALTERNATIVES
+        taken = set(chosen)
         others = sorted(
-            (k for k in usable if k not in flow and k not in chosen and p.pair_cap[k] > 0),
+            (k for k in usable if k not in taken and p.pair_cap[k] > 0),
             key=lambda k: (-min(spare[int(p.pair_donor[k])], int(p.pair_cap[k])), k),
         )
         chosen += others[: max(0, limit - len(chosen))]
