@@ -62,8 +62,9 @@ def measures(scenario: Scenario, result: Result) -> dict[str, Any]:
         "average_grant": round(sum(a.amount for a in result.allocations) / grants) if grants else 0,
         "budget": budget,
         "budget_used": used,
-        "budget_used_share": _share(used, budget),
-        "donor_budget_used": {d.id: _share(d.allocated, d.budget or 0) for d in money_donors},
+        "budget_used_share": _share(used, budget) if budget else None,
+        # a donor with no budget (a lost pledge, a what-if at 0) used no share of anything: none, '-'
+        "donor_budget_used": {d.id: _share(d.allocated, d.budget) if d.budget else None for d in money_donors},
         "coverage_by_region": group_coverage(scenario, funded, lambda r: r.m49_region),
         "coverage_by_theme": group_coverage(scenario, funded, lambda r: r.theme),
         "coverage_by_priority": group_coverage(scenario, funded, lambda r: str(r.priority)),

@@ -52,6 +52,14 @@ def test_donor_budget_used(doc):
     assert base["donor_budget_used"] == {"A": 1.0, "B": 0.5}
 
 
+def test_a_donor_without_budget_has_no_share_used():
+    none = Option("none", parse_scenario(apply_sets(two_countries(), ["donors[B].budget=0"]))).solved(PARAMS)
+    doc = compare([none])
+    assert doc["measures"]["none"]["donor_budget_used"]["B"] is None
+    line = next(ln for ln in render(doc, "table").splitlines() if "budget used, donor B" in ln)
+    assert line.split("│")[-2].strip() == "-"
+
+
 def test_coverage_by_region_theme_priority(doc):
     base = doc["measures"]["base"]
     assert base["coverage_by_region"] == {"africa": 1.0, "americas": 0.0}

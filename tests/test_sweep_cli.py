@@ -93,6 +93,13 @@ def test_grid_csv_has_one_row_per_point(tmp_path, one_uncertain):
     assert placed == [200000, 300000]
 
 
+def test_grid_table_shows_varied_amounts_as_money(tmp_path, one_uncertain):
+    res = _sweep(_write(tmp_path, one_uncertain), "--vary", "donors[NOR].budget=*0.5..*1:2")
+    assert res.exit_code == 0, res.output
+    rows = [ln for ln in res.stdout.splitlines() if ln.startswith("│")]
+    assert [r.split("│")[1].strip() for r in rows] == ["50,000", "100,000"]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

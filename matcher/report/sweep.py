@@ -133,7 +133,7 @@ def grid_table(result: SweepResult, cur: str) -> str:
         t.add_column(c, justify="right")
     for p in result.points:
         row = grid_row(p)
-        cells = [_cell(p.values[k]) for k in result.paths]
+        cells = [_shown(p.values[k]) for k in result.paths]
         if p.solved == 0:  # no allocation at this point (infeasible, or none found): its status, not zeros
             status = ", ".join(sorted(p.statuses)) or "no solve"
             cells += ["-", "-"] * result.drawn + [status, "-", "-", "-", "-", "-"] + ["-"] * result.drawn
@@ -258,6 +258,14 @@ def _r(v: float) -> float:
 
 def _cell(v: Any) -> str:
     return json.dumps(v) if isinstance(v, (list, dict)) else str(v)
+
+
+def _shown(v: Any) -> str:
+    """A varied value as the table shows it: whole numbers (budgets, caps) with thousands separators
+    (CSV and JSON keep them plain)."""
+    if isinstance(v, int) and not isinstance(v, bool):
+        return f"{v:,}"
+    return _cell(v)
 
 
 def _money(v: float) -> str:
