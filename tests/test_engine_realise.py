@@ -85,9 +85,10 @@ def test_restricted_grants_none_when_no_grants_can_keep_the_rules() -> None:
 
 
 def test_every_donor_a_request_can_take_finds_grants_the_restriction_misses() -> None:
-    """The restriction offers R1 the flow's donor and the two with most money left (BIG and HUGE), whose
-    minimums of 95 leave no whole split of 100; only the small donors outside it can make one. With
-    every eligible donor the MIP finds it, so realise keeps the plan instead of repairing it."""
+    """The restriction offers R1 the flow's donor A and the two that can give most (BIG and HUGE): with
+    A's minimum of 10 and their minimums of 95 (at most 96) no whole split of 100 exists among them.
+    With every eligible donor, D and E make splits possible (A + D + E, or BIG + E); the MIP keeps
+    the flow's grant where it can, so A stays."""
     s = scenario(
         [
             {"id": "A", "budget": 30, "min_grant": 10},

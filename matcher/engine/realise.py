@@ -83,10 +83,12 @@ def realise(p: Problem, plan: Plan, params, left: Callable[[], float | None]) ->
     budget = left()
     deadline = None if budget is None else time.perf_counter() + budget
     if sum(1 for g in need if g > 0) <= RESTRICTED_MAX:
-        most = 0.4 * (budget or 12.5)
-        fixed = restricted_grants(p, need, slots, flow, params, cap(params, budget, most))
+        # under a work limit, as the class MIPs below, the time left only a safety net: the same grants on any
+        # machine (they had 40% of the time left each, which a slower machine could reach first)
+        work = params if params.node_limit is not None else replace(params, node_limit=RESTRICTED_NODE_LIMIT)
+        fixed = restricted_grants(p, need, slots, flow, work, budget)
         if fixed is None and sum(len(p.request_pairs(j)) for j, g in enumerate(need) if g > 0) <= EVERYONE_MAX_PAIRS:
-            fixed = restricted_grants(p, need, slots, flow, params, cap(params, _until(deadline), most), everyone=True)
+            fixed = restricted_grants(p, need, slots, flow, work, _until(deadline), everyone=True)
         if fixed is not None:
             return fixed, set()
     # class by class: a small MIP re-splits the money each donor gives the class; where it fails, the
@@ -129,8 +131,11 @@ def _until(deadline: float | None) -> float | None:
 # 0.1-0.2 s.
 RESTRICTED_MAX = 400
 # The MIP with every donor a request can take (restricted_grants' ``everyone``) is tried up to this many
-# pairs of funded requests: the S sweep's (about 1,000) took 0.01-0.6 s; larger ones are not measured.
+# pairs of funded requests: the S sweep's (463-654 in 300 draws) took 0.01-0.6 s; larger ones are not measured.
 EVERYONE_MAX_PAIRS = 2000
+# Nodes of the grants MIP over all funded requests once its root finds none, without --node-limit: on 1,000
+# draws of the S sweep that search, restricted or with every donor, took 1-149 nodes (0.01-0.45 s).
+RESTRICTED_NODE_LIMIT = 500
 MEND_NODE_LIMIT = 200  # a class's grants MIP (any grants will do) without --node-limit: work, not wall time
 REROUTE_ROUNDS = 8
 
@@ -157,7 +162,8 @@ def restricted_grants(
     objective (median 0.04 s against 0.15 s on the 37 such MIPs of 100 draws of an S sweep, every
     one at the root). When the root finds none, the plain feasibility model decides (it also proves
     a restriction with no solution faster: 0.02 s against 1.3 s, seen once). A node limit, not a
-    time limit, ends that first search, so which grants come back never depends on the machine."""
+    time limit, ends that first search, and the caller gives the second one a node limit too
+    (RESTRICTED_NODE_LIMIT or --node-limit), so which grants come back does not depend on the machine."""
     least = p.min_grants
     used: defaultdict[int, int] = defaultdict(int)
     by_request: dict[int, list[int]] = defaultdict(list)
