@@ -149,7 +149,7 @@ def restricted_grants(
     """Grants for every funded request at once, with each request restricted to the donors of the
     flow plus the donors with the most money left (up to its donor limit): a small MIP where only
     pairs of donors with a minimum grant, and requests with more candidate donors than allowed,
-    need a binary. None when this restriction has no solution in time (the caller goes on).
+    need a binary. None when this restriction has no solution within its limits (the caller goes on).
 
     ``everyone``: each request may take every donor it is eligible for (the plan's grants exist
     exactly when this MIP has a solution). The caller tries it when the restriction has none: on
