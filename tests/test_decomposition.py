@@ -324,16 +324,11 @@ def test_regional_rounds_prove_their_fewest_grants_by_default(name, grants):
 
 
 def _sweep_draw(draw: int) -> dict:
-    """Draw ``draw`` (seed 0) of the S sweep benchmark's round (benchmarks/sweep_bench.py): the generated
-    200 x 15 round, every third donor at confidence 0.8, the others a budget range of 70-100%."""
+    """Draw ``draw`` (seed 0) of the S sweep benchmark's round (benchmarks/sweep_bench.py)."""
+    from benchmarks.sweep_bench import uncertain_round
     from matcher.sweep.draws import apply_pledges, draw_pledges
 
-    data = generate_round(200, 15, 1)
-    for k, d in enumerate(data["donors"]):
-        if k % 3 == 0:
-            d["confidence"] = 0.8
-        else:
-            d["budget_range"] = [int(d["budget"] * 0.7), d["budget"]]
+    data = uncertain_round(200, 15, 1)
     return apply_pledges(data, draw_pledges(parse_scenario(data), 0, draw))
 
 
